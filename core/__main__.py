@@ -1,0 +1,5 @@
+"""``python -m imagegate``: the same as the ``imagegate`` command."""
+
+from imagegate.cli import main
+
+raise SystemExit(main())

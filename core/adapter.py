@@ -1,0 +1,222 @@
+"""The adapter contract: what a provider plugin implements and the small records it exchanges.
+
+The core builds an :class:`Options` record, asks the adapter for an :class:`HttpRequest`, sends it,
+parses the JSON answer and asks the adapter to turn it into an :class:`Answer`. The adapter owns
+everything that differs between providers: URLs, auth headers, body encoding, multipart field
+names, which response fields carry images, and how errors are classified.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, ClassVar
+
+from .errors import ContentRefused, NetworkError, ProviderRefused
+
+if TYPE_CHECKING:
+    from .config import Profile
+    from .options import Options
+
+GENERATE = "generate"
+EDIT = "edit"
+
+
+@dataclass(frozen=True)
+class FilePart:
+    """One file in a multipart upload: the field name is the adapter's choice (`image` or `image[]`)."""
+
+    field: str
+    path: Path
+    content_type: str
+
+
+@dataclass
+class HttpRequest:
+    """A provider-neutral description of one HTTP call; the core sends it.
+
+    Exactly one of ``json`` or ``form`` is used: ``json`` for a JSON body, ``form`` (text fields)
+    plus ``files`` for multipart/form-data. ``secret_headers`` names headers that carry the key
+    and are redacted wherever the request is shown.
+    """
+
+    method: str
+    url: str
+    headers: dict[str, str] = field(default_factory=dict)
+    json: dict[str, Any] | None = None
+    form: list[tuple[str, str]] = field(default_factory=list)
+    files: list[FilePart] = field(default_factory=list)
+    secret_headers: frozenset[str] = frozenset()
+    stream: bool = False
+
+
+@dataclass
+class ImageRef:
+    """One image in a provider's answer: decoded bytes already spooled by the core, or a URL."""
+
+    data: Any = None  # a core-owned spool (see decode.py) holding the decoded bytes
+    url: str | None = None
+    revised_prompt: str | None = None
+
+
+@dataclass
+class Answer:
+    """What an adapter makes of a provider's answer."""
+
+    images: list[ImageRef]
+    usage: dict[str, Any] | None = None
+    extras: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class ProviderError:
+    """An error answer reduced to what a user needs: status, type, code, message."""
+
+    status: int
+    message: str
+    type: str | None = None
+    code: str | None = None
+    param: str | None = None
+
+
+class Adapter:
+    """Base class for provider adapters. Subclasses set the class attributes and override methods.
+
+    An adapter instance is bound to one config profile. ``operations`` lists what it supports:
+    any of ``generate``, ``edit``, ``mask`` and ``stream``.
+    """
+
+    name: ClassVar[str] = ""
+    description: ClassVar[str] = ""
+    operations: ClassVar[frozenset[str]] = frozenset({GENERATE, EDIT, "mask"})
+    needs_key: ClassVar[bool] = True
+    #: The provider used when neither the config nor --provider names one (exactly one built-in).
+    is_default: ClassVar[bool] = False
+    default_base_url: ClassVar[str] = ""
+    default_model: ClassVar[str] = ""
+    #: JSON-pointer-like patterns of response fields holding base64 images, e.g. ("data", "*", "b64_json").
+    b64_fields: ClassVar[tuple[tuple[str, ...], ...]] = ()
+
+    def __init__(self, profile: Profile) -> None:
+        self.profile = profile
+
+    def supports(self, operation: str) -> bool:
+        """Whether this adapter, with its profile, can do ``operation`` (generate, edit, mask, stream)."""
+        return operation in self.operations
+
+    @property
+    def base_url(self) -> str:
+        """The API root: the profile's ``base_url`` or this adapter's default, without a trailing slash."""
+        return (self.profile.base_url or self.default_base_url).rstrip("/")
+
+    def model_for(self, options: Options) -> str:
+        """The model of a call: ``--model``, else the profile's, else this adapter's default."""
+        return options.model or self.profile.model or self.default_model
+
+    # -- configuration -------------------------------------------------------------------------
+    @classmethod
+    def config_schema(cls) -> dict[str, Any]:
+        """The JSON Schema of this adapter's own profile keys; the core validates profiles with it."""
+        return {"type": "object"}
+
+    @classmethod
+    def config_schema_location(cls) -> str:
+        """Where the schema lives, for `imagegate providers` (a file name or a module path)."""
+        return f"{cls.__module__}.{cls.__qualname__}.config_schema"
+
+    # -- before the call -----------------------------------------------------------------------
+    def check(self, options: Options) -> list[str]:
+        """Validate options against what the provider and model accept; return warnings.
+
+        Raise :class:`imagegate.UsageError` for anything the provider would refuse, so the user
+        learns it before paying.
+        """
+        return []
+
+    def build_request(self, options: Options) -> HttpRequest:
+        """Build the HTTP request for ``options.operation`` (generate or edit)."""
+        raise NotImplementedError
+
+    def transport(self) -> Any | None:
+        """Optionally a ``requests`` transport adapter that answers this provider's URLs locally."""
+        return None
+
+    # -- after the call ------------------------------------------------------------------------
+    def decode(self, document: Any, headers: dict[str, str]) -> Answer:
+        """Turn the parsed JSON answer into an :class:`Answer`; raise UnusableAnswer if it has none."""
+        raise NotImplementedError
+
+    def decode_event(self, event: str | None, document: Any) -> tuple[str, Any] | None:
+        """Interpret one server-sent event of a streamed call.
+
+        Return ``("partial", ImageRef)``, ``("final", Answer)`` or ``None`` to ignore the event.
+        Only adapters that list ``stream`` in ``operations`` are asked.
+        """
+        return None
+
+    def parse_error(self, status: int, body: bytes) -> ProviderError:
+        """Reduce an error answer to a :class:`ProviderError` (OpenAI-style bodies by default)."""
+        message, etype, code, param = "", None, None, None
+        try:
+            document = json.loads(body)
+        except ValueError:
+            document = None
+        error = document.get("error") if isinstance(document, dict) else None
+        if isinstance(error, dict):
+            message = str(error.get("message") or "")
+            etype = _str_or_none(error.get("type"))
+            code = _str_or_none(error.get("code"))
+            param = _str_or_none(error.get("param"))
+        elif isinstance(error, str):
+            message = error
+        elif isinstance(document, dict) and isinstance(document.get("message"), str):
+            message = document["message"]
+        if not message:
+            message = _excerpt(body)
+        return ProviderError(status=status, message=message, type=etype, code=code, param=param)
+
+    def classify_error(self, error: ProviderError) -> Exception:
+        """Map a provider error to the exception (and so the exit code) the user gets."""
+        text = _describe(error)
+        if error.status >= 500:
+            return NetworkError(text)
+        return ProviderRefused(text, status=error.status, code=error.code)
+
+    def is_content_refusal(self, error: ProviderError) -> bool:
+        """Whether the error is a content-policy refusal (exit 4, never retried)."""
+        return False
+
+    def is_permanent_rate_error(self, error: ProviderError) -> bool:
+        """Whether a 429 is permanent (an exhausted quota) rather than a rate limit worth retrying."""
+        return False
+
+    def content_refused(self, error: ProviderError) -> ContentRefused:
+        """Build the exit-4 error for a content refusal."""
+        return ContentRefused(
+            _describe(error),
+            status=error.status,
+            code=error.code,
+            hints=("Rephrase the prompt or change the input image; retrying as-is will not help.",),
+        )
+
+
+def _str_or_none(value: Any) -> str | None:
+    return None if value is None else str(value)
+
+
+def _excerpt(body: bytes, limit: int = 200) -> str:
+    """A short, single-line excerpt of a (possibly HTML) body for an error message."""
+    text = body.decode("utf-8", "replace")
+    text = " ".join(text.split())
+    return text[:limit] + ("..." if len(text) > limit else "") if text else "(empty body)"
+
+
+def _describe(error: ProviderError) -> str:
+    parts = [f"HTTP {error.status}"]
+    detail = ", ".join(
+        f"{label} {value}" for label, value in (("type", error.type), ("code", error.code)) if value
+    )
+    if detail:
+        parts.append(f"({detail})")
+    return " ".join(parts) + f": {error.message}"

@@ -1,0 +1,119 @@
+"""The ``imagegate`` command: parses flags, calls the library, prints one JSON object.
+
+Errors become one message on stderr and a documented exit code here, and only here.
+
+Subcommands: ``providers``; anything else is the seed's image command (generate, or edit when
+``--edit-image`` is given). Heavy modules (requests, jsonschema, pluggy) are imported only once
+a command needs them, so ``--help`` and ``--version`` stay fast.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections.abc import Callable, Sequence
+from typing import Any
+
+from . import __version__
+from .errors import EXIT_CODES, ImagegateError
+
+EPILOG = "exit codes:\n" + "\n".join(f"  {code:<4} {meaning}" for code, meaning in EXIT_CODES.items())
+SUBCOMMANDS: dict[str, Callable[[list[str]], int]] = {}
+
+
+def subcommand(name: str) -> Callable[[Callable[[list[str]], int]], Callable[[list[str]], int]]:
+    """Register a subcommand handler taking the remaining arguments."""
+
+    def decorate(function: Callable[[list[str]], int]) -> Callable[[list[str]], int]:
+        SUBCOMMANDS[name] = function
+        return function
+
+    return decorate
+
+
+def image_parser() -> argparse.ArgumentParser:
+    from .cli_image import add_image_flags
+
+    parser = argparse.ArgumentParser(
+        prog="imagegate",
+        description="Generate or edit images through any OpenAI-style image API, with a key kept in "
+        "its own private config file. Other commands: imagegate providers.",
+        epilog=EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument("--version", action="version", version=f"imagegate {__version__}")
+    add_image_flags(parser)
+    return parser
+
+
+def emit(document: dict[str, Any]) -> None:
+    """Print the one JSON object a command answers with."""
+    from .secret import redact
+
+    sys.stdout.write(redact(json.dumps(document, indent=2, default=str)) + "\n")
+    sys.stdout.flush()
+
+
+def run_image(argv: list[str]) -> int:
+    from .cli_image import options_from_args
+    from .dispatch import run
+    from .errors import UsageError
+
+    args = image_parser().parse_args(argv)
+    if args.prompt is None:
+        raise UsageError(
+            "--prompt is required", hints=("Example: imagegate --prompt 'a red kite' --out kite.png",)
+        )
+    result = run(
+        options_from_args(args),
+        config=args.config,
+        profile=args.profile,
+        provider=args.provider,
+        out=args.out,
+        force=args.force,
+        dry_run_only=args.dry_run,
+    )
+    for warning in result.warnings:
+        print(f"warning: {warning}", file=sys.stderr)
+    emit(result.to_json())
+    return 0
+
+
+def report(error: BaseException) -> int:
+    """Print one clear error (and its hints) on stderr; return the exit code."""
+    from .secret import redact
+
+    if isinstance(error, ImagegateError):
+        print(f"error: {redact(error.message)}", file=sys.stderr)
+        for hint in error.hints:
+            print(f"hint: {redact(hint)}", file=sys.stderr)
+        return error.exit_code
+    print(f"error: internal error: {type(error).__name__}: {redact(str(error))}", file=sys.stderr)
+    print(
+        "hint: this is a bug in imagegate; please report it with the command you ran (not your key)",
+        file=sys.stderr,
+    )
+    return 1
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of the ``imagegate`` command."""
+    args = list(sys.argv[1:] if argv is None else argv)
+    _load_subcommands()
+    handler = SUBCOMMANDS.get(args[0]) if args else None
+    try:
+        if handler is not None:
+            return handler(args[1:])
+        return run_image(args)
+    except KeyboardInterrupt:
+        print("error: interrupted", file=sys.stderr)
+        return 130
+    except SystemExit as exc:  # argparse: --help, --version, usage errors (exit 2)
+        return exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 2)
+    except Exception as exc:
+        return report(exc)
+
+
+def _load_subcommands() -> None:
+    from . import cli_providers  # noqa: F401  (registers itself)

@@ -1,0 +1,176 @@
+"""Finds, reads, checks and validates the private config file, and picks one profile from it.
+
+The API key is read from this file only: never from OPENAI_API_KEY, Codex's credentials or a
+command-line flag.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import stat
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from .errors import ConfigError
+from .schema import load_schema, validate
+from .secret import Secret, remember
+
+APP_DIR = "gpt-image-2-apikey"
+#: Keys every profile may carry; anything else belongs to the adapter's own schema.
+COMMON_KEYS = frozenset(load_schema("config.schema.json")["$defs"]["profile"]["properties"])
+
+
+@dataclass
+class Profile:
+    """One resolved profile: provider, key, endpoint, model, and the adapter's own settings."""
+
+    name: str | None
+    provider: str | None  # None: the default provider (see plugins.default_provider)
+    api_key: Secret | None
+    base_url: str | None  # None: the adapter's default
+    model: str | None  # None: the adapter's default
+    extra_body: dict[str, Any] = field(default_factory=dict)
+    settings: dict[str, Any] = field(default_factory=dict)
+    source: Path | None = None
+
+    @property
+    def label(self) -> str:
+        """Where this profile came from, for messages: ``config.json`` or ``config.json#proxy``."""
+        where = str(self.source) if self.source else "(no config file)"
+        return f"{where}#{self.name}" if self.name else where
+
+    @property
+    def json_prefix(self) -> tuple[str, ...]:
+        """The JSON path of this profile inside its file, for validation messages."""
+        return ("profiles", self.name) if self.name else ()
+
+
+def default_path() -> Path:
+    """``$XDG_CONFIG_HOME/gpt-image-2-apikey/config.json``, else under ``~/.config``."""
+    base = os.environ.get("XDG_CONFIG_HOME") or ""
+    root = Path(base) if base.strip() else Path.home() / ".config"
+    return root / APP_DIR / "config.json"
+
+
+def resolve_path(path: str | os.PathLike[str] | None) -> Path:
+    """The config file to use: the one given, else the default."""
+    return Path(path).expanduser() if path else default_path()
+
+
+def check_permissions(path: Path) -> None:
+    """Refuse, ssh-style, a config that others can read or that another user owns (not on Windows)."""
+    if sys.platform == "win32":
+        return
+    info = path.stat()
+    if hasattr(os, "getuid") and info.st_uid != os.getuid():
+        raise ConfigError(
+            f"config {path} is owned by another user; refusing to use a key others control",
+            hints=(f"Copy it to a file you own and run: chmod 600 {path}",),
+        )
+    if stat.S_IMODE(info.st_mode) & 0o077:
+        mode = oct(stat.S_IMODE(info.st_mode))[2:]
+        raise ConfigError(
+            f"config {path} is readable by other users (mode {mode}); refusing to use its key",
+            hints=(f"Fix it with: chmod 600 {path}",),
+        )
+
+
+def read_document(path: Path) -> dict[str, Any]:
+    """Read and parse the config file, check its permissions and validate it against the schema."""
+    try:
+        check_permissions(path)
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise ConfigError(
+            f"no config file at {path}",
+            hints=("Create it in your own terminal with: imagegate config init",),
+        ) from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"cannot read config {path}: {_os_reason(exc)}") from None
+    try:
+        document = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise ConfigError(
+            f"config {path} is not valid JSON: {exc.msg} at line {exc.lineno}, column {exc.colno}"
+        ) from None
+    _remember_keys(document)
+    if not isinstance(document, dict):
+        raise ConfigError(f"invalid config {path}: (top level): must be a JSON object")
+    validate(document, load_schema("config.schema.json"), str(path))
+    return document
+
+
+def select_profile(
+    document: dict[str, Any], path: Path | None, profile: str | None, provider: str | None
+) -> Profile:
+    """Pick the profile (``--profile`` or the default) and fill in defaults."""
+    if "profiles" in document:
+        profiles = document["profiles"]
+        name = profile or document.get("default_profile")
+        if name is None:
+            if len(profiles) != 1:
+                raise ConfigError(
+                    f"config {path} has several profiles and no default_profile",
+                    hints=(f"Choose one with --profile ({', '.join(sorted(profiles))}).",),
+                )
+            name = next(iter(profiles))
+        if name not in profiles:
+            raise ConfigError(
+                f"config {path} has no profile {name!r}",
+                hints=(f"Profiles in it: {', '.join(sorted(profiles))}.",),
+            )
+        raw = dict(profiles[name])
+    else:
+        if profile is not None:
+            raise ConfigError(
+                f"config {path} has no profiles, so --profile {profile} cannot be used",
+                hints=('Put profiles under a "profiles" object, or drop --profile.',),
+            )
+        name, raw = None, dict(document)
+    return _profile_from(raw, name, path, provider)
+
+
+def load_profile(
+    config: str | os.PathLike[str] | None = None,
+    profile: str | None = None,
+    provider: str | None = None,
+    *,
+    required: bool = True,
+) -> Profile:
+    """Resolve the profile for one call. With ``required=False`` a missing file gives an empty profile."""
+    path = resolve_path(config)
+    if not required and config is None and profile is None and not path.exists():
+        return _profile_from({}, None, None, provider)
+    return select_profile(read_document(path), path, profile, provider)
+
+
+def _profile_from(raw: dict[str, Any], name: str | None, path: Path | None, provider: str | None) -> Profile:
+    key = raw.pop("api_key", None)
+    settings = dict(raw)
+    return Profile(
+        name=name,
+        provider=provider or raw.get("provider"),
+        api_key=Secret(key) if key else None,
+        base_url=raw.get("base_url"),
+        model=raw.get("model"),
+        extra_body=dict(raw.get("extra_body") or {}),
+        settings=settings,
+        source=path,
+    )
+
+
+def _remember_keys(document: Any) -> None:
+    """Register every api_key value in the document for redaction before anything can echo it."""
+    if isinstance(document, dict):
+        for key, value in document.items():
+            if key == "api_key" and isinstance(value, str):
+                remember(value)
+            else:
+                _remember_keys(value)
+
+
+def _os_reason(exc: BaseException) -> str:
+    return getattr(exc, "strerror", None) or type(exc).__name__

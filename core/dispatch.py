@@ -1,0 +1,262 @@
+"""The dispatcher: config profile -> adapter -> request -> send -> decode -> files -> Result.
+
+Everything here is provider-neutral; what differs between providers is asked of the adapter.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from . import plugins
+from .adapter import Adapter, Answer, HttpRequest, ImageRef
+from .config import COMMON_KEYS, Profile, load_profile
+from .deadline import Deadline
+from .download import DEFAULT_MAX_BYTES, download
+from .errors import ConfigError, UnusableAnswer, UsageError
+from .http import check_endpoint, iter_body, new_session, send
+from .inputs import check_inputs, check_options
+from .jsonstream import InvalidAnswer, parse
+from .options import Options
+from .output import OutputPlan, base_path
+from .result import DryRun, Image, Result
+from .retry import DEFAULT_MAX_WAIT, DEFAULT_RETRIES, Limiter, RetryPolicy
+from .schema import validate
+from .secret import REDACTED, redact
+from .sniff import sniff
+from .spool import MemorySpool, Spool
+
+Notify = Callable[[str], None]
+
+
+@dataclass
+class Call:
+    """One resolved call: the profile, its adapter and the request it will send."""
+
+    profile: Profile
+    adapter: Adapter
+    options: Options
+    request: HttpRequest
+    warnings: list[str] = field(default_factory=list)
+
+    @property
+    def model(self) -> str:
+        return self.adapter.model_for(self.options)
+
+
+def resolve_adapter(config: Any, profile_name: str | None, provider: str | None) -> tuple[Profile, Adapter]:
+    """Load the profile, choose its adapter and validate the profile against the adapter's schema."""
+    profile = load_profile(config, profile_name, provider, required=False)
+    name = profile.provider or plugins.default_provider()
+    record = plugins.get_provider(name)
+    profile.provider = name
+    schema = record.adapter.config_schema()
+    validate(
+        {**profile.settings, **({"api_key": REDACTED} if profile.api_key else {})},
+        schema,
+        profile.label,
+        profile.json_prefix,
+    )
+    if record.adapter.needs_key and profile.api_key is None:
+        if profile.source is None:
+            raise ConfigError(
+                f"provider {name!r} needs an API key, and there is no config file at {_default_path(config)}",
+                hints=(
+                    "Create it in your own terminal with: imagegate config init",
+                    "Or try the offline provider first: --provider placeholder",
+                ),
+            )
+        raise ConfigError(
+            f"config {profile.label} has no api_key", hints=("Run: imagegate config init --force",)
+        )
+    return profile, record.adapter(profile)
+
+
+def prepare(
+    options: Options, config: Any = None, profile: str | None = None, provider: str | None = None
+) -> Call:
+    """Everything up to the request, with every check that can be made before paying."""
+    resolved, adapter = resolve_adapter(config, profile, provider)
+    options = options.resolved(resolved.settings)
+    check_options(options)
+    warnings = _unknown_keys(resolved, adapter)
+    needed = "edit" if options.images else "generate"
+    if not adapter.supports(needed):
+        raise UsageError(f"provider {resolved.provider!r} cannot {needed} images")
+    if options.mask is not None and not adapter.supports("mask"):
+        raise UsageError(f"provider {resolved.provider!r} does not accept a --mask")
+    check_inputs(options)
+    warnings += adapter.check(options)
+    request = adapter.build_request(options)
+    check_endpoint(request.url, frozenset(getattr(adapter.transport(), "schemes", ())))
+    return Call(resolved, adapter, options, request, warnings)
+
+
+def dry_run(call: Call, plan: OutputPlan | None) -> DryRun:
+    """Describe the request without sending it; the key never appears."""
+    request = call.request
+    headers = {
+        key: (REDACTED if key.lower() in {h.lower() for h in request.secret_headers} else redact(value))
+        for key, value in request.headers.items()
+    }
+    body = dict(request.json) if request.json is not None else dict(request.form)
+    files = [
+        {"field": part.field, "path": str(part.path), "content_type": part.content_type}
+        for part in request.files
+    ]
+    outputs = [str(plan.path_for(i)) for i in range(plan.count)] if plan else []
+    return DryRun(
+        call.profile.provider or "",
+        call.model,
+        request.method,
+        redact(request.url),
+        headers,
+        body,
+        files,
+        outputs,
+        list(call.warnings),
+    )
+
+
+def execute(
+    call: Call,
+    plan: OutputPlan | None,
+    *,
+    limiter: Limiter | None = None,
+    notify: Notify | None = None,
+) -> Result:
+    """Send the call, decode the answer and save (or keep) the images."""
+    options, adapter, profile = call.options, call.adapter, call.profile
+    deadline = Deadline(options.timeout)
+    policy = RetryPolicy(
+        retries=DEFAULT_RETRIES if options.retries is None else options.retries,
+        max_wait=float(profile.settings.get("max_retry_wait", DEFAULT_MAX_WAIT)),
+    )
+    if plan is not None:
+        plan.preflight()
+    spools: list[Spool] = []
+
+    def new_spool() -> Spool:
+        spool = plan.new_spool(len(spools)) if plan is not None else MemorySpool()
+        spools.append(spool)
+        return spool
+
+    with new_session(adapter) as session:
+        response = send(session, call.request, adapter, deadline, policy, limiter)
+        request_id = response.headers.get("x-request-id")
+        headers = dict(response.headers)
+        try:
+            answer = _decode(adapter, response, deadline, new_spool, headers)
+            _fetch_urls(answer, new_spool, deadline, profile, adapter)
+            images = _finish(answer, spools, plan)
+        except BaseException:
+            for spool in spools:
+                spool.discard()
+            raise
+    revised = next((ref.revised_prompt for ref in answer.images if ref.revised_prompt), None)
+    warnings = call.warnings + (plan.warnings if plan else [])
+    return Result(
+        images,
+        profile.provider or "",
+        call.model,
+        answer.usage,
+        revised,
+        request_id,
+        deadline.elapsed(),
+        warnings,
+        answer.extras,
+    )
+
+
+def _decode(
+    adapter: Adapter,
+    response: Any,
+    deadline: Deadline,
+    new_spool: Callable[[], Spool],
+    headers: dict[str, str],
+) -> Answer:
+    try:
+        document = parse(iter_body(response, deadline), adapter.b64_fields, new_spool)
+    except InvalidAnswer as exc:
+        kind = headers.get("content-type", "unknown content type").split(";")[0]
+        raise UnusableAnswer(
+            f"the provider answered HTTP {response.status_code} ({kind}), which is {exc}",
+            hints=("Check base_url: it should be the API root, such as https://host/v1.",),
+        ) from None
+    answer = adapter.decode(document, headers)
+    if not answer.images:
+        raise UnusableAnswer("the provider's answer holds no image")
+    return answer
+
+
+def _fetch_urls(
+    answer: Answer, new_spool: Callable[[], Spool], deadline: Deadline, profile: Profile, adapter: Adapter
+) -> None:
+    cap = int(profile.settings.get("download_max_bytes", DEFAULT_MAX_BYTES))
+    for ref in answer.images:
+        if ref.data is None and ref.url:
+            spool = new_spool()
+            download(ref.url, spool, deadline=deadline, max_bytes=cap, base_url=adapter.base_url)
+            ref.data = spool
+
+
+def _finish(answer: Answer, spools: list[Spool], plan: OutputPlan | None) -> list[Image]:
+    refs: list[ImageRef] = answer.images
+    ordered = [ref.data for ref in refs if isinstance(ref.data, Spool)]
+    for spool in ordered:
+        if sniff(spool.head) is None:
+            raise UnusableAnswer(
+                f"an image in the answer is not a PNG, JPEG, WebP or GIF (starts with {spool.head[:8]!r})"
+            )
+    images = []
+    for index, spool in enumerate(ordered):
+        if plan is not None:
+            path, info = plan.commit(spool, index)  # type: ignore[arg-type]
+            images.append(Image(info, spool.size, path))
+        else:
+            images.append(Image(sniff(spool.head), spool.size, None, spool))  # type: ignore[arg-type]
+    for spool in spools:
+        if spool not in ordered:
+            spool.discard()
+    return images
+
+
+def _unknown_keys(profile: Profile, adapter: Adapter) -> list[str]:
+    known = set(COMMON_KEYS) | set(adapter.config_schema().get("properties", {}))
+    unknown = sorted(key for key in profile.settings if key not in known)
+    if not unknown:
+        return []
+    return [
+        f"config {profile.label}: unknown key(s) {', '.join(unknown)} "
+        f"for provider {profile.provider!r} (ignored)"
+    ]
+
+
+def _default_path(config: Any) -> str:
+    from .config import resolve_path
+
+    return os.fspath(resolve_path(config))
+
+
+def run(
+    options: Options,
+    *,
+    config: Any = None,
+    profile: str | None = None,
+    provider: str | None = None,
+    out: Any = None,
+    to_files: bool = True,
+    force: bool = False,
+    dry_run_only: bool = False,
+    limiter: Limiter | None = None,
+    notify: Notify | None = None,
+) -> Result | DryRun:
+    """The whole path for one call: the CLI, the library and batch all come through here."""
+    call = prepare(options, config, profile, provider)
+    options = call.options
+    plan = OutputPlan(base_path(out, options.output_format), options.n, force) if to_files else None
+    if dry_run_only:
+        return dry_run(call, plan)
+    return execute(call, plan, limiter=limiter, notify=notify)

@@ -1,0 +1,127 @@
+"""Downloads an image URL a provider returned, with a separate request that carries no credentials.
+
+The provider's session (with its Authorization header) is never used here: no key, no cookies,
+no .netrc, and every redirect is checked again. Only http(s); never link-local or cloud-metadata
+addresses; loopback and private addresses only when the provider itself lives on one.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import socket
+from urllib.parse import urljoin, urlsplit
+
+from .deadline import Deadline
+from .errors import UnusableAnswer
+from .http import USER_AGENT, _proxies, is_private_host, iter_body
+from .secret import redact
+from .spool import Spool
+
+DEFAULT_MAX_BYTES = 64 * 1024 * 1024
+MAX_REDIRECTS = 5
+_METADATA = (ipaddress.ip_network("169.254.0.0/16"), ipaddress.ip_network("fd00:ec2::254/128"))
+
+
+def _addresses(host: str) -> list[ipaddress.IPv4Address | ipaddress.IPv6Address]:
+    try:
+        return [ipaddress.ip_address(host.strip("[]"))]
+    except ValueError:
+        pass
+    try:
+        infos = socket.getaddrinfo(host, None)
+    except OSError:
+        return []  # let the request itself report the name failure
+    return [ipaddress.ip_address(info[4][0].split("%")[0]) for info in infos]
+
+
+def check_url(url: str, *, allow_private: bool) -> None:
+    """Refuse URLs a provider must not make us fetch."""
+    parts = urlsplit(url)
+    shown = redact(f"{parts.scheme}://{parts.hostname or ''}")
+    if parts.scheme.lower() not in ("http", "https"):
+        raise UnusableAnswer(
+            f"the provider returned an image URL with scheme {parts.scheme or '(none)'}:; "
+            "only http(s) is fetched"
+        )
+    host = parts.hostname or ""
+    if not host:
+        raise UnusableAnswer("the provider returned an image URL without a host")
+    for address in _addresses(host):
+        if address.is_link_local or any(address in net for net in _METADATA):
+            raise UnusableAnswer(f"refusing to fetch {shown}: a link-local or cloud-metadata address")
+        private = address.is_loopback or address.is_private or address.is_unspecified
+        if private and not allow_private:
+            raise UnusableAnswer(
+                f"refusing to fetch {shown}: a loopback or private address, and the provider is not on one"
+            )
+    if not allow_private and host.lower() == "localhost":
+        raise UnusableAnswer(f"refusing to fetch {shown}: loopback")
+
+
+def download(url: str, spool: Spool, *, deadline: Deadline, max_bytes: int, base_url: str) -> None:
+    """Stream ``url`` into ``spool`` with a fresh, credential-free session."""
+    import requests
+
+    allow_private = is_private_host(urlsplit(base_url).hostname or "")
+    session = requests.Session()
+    session.trust_env = False
+    session.headers["User-Agent"] = USER_AGENT
+    current = url
+    with session:
+        for _ in range(MAX_REDIRECTS + 1):
+            check_url(current, allow_private=allow_private)
+            response = _get(session, current, deadline)
+            if response.is_redirect:
+                location = response.headers.get("location", "")
+                response.close()
+                current = urljoin(current, location)
+                continue
+            _save(response, spool, deadline, max_bytes)
+            return
+    raise UnusableAnswer(f"the image URL redirected more than {MAX_REDIRECTS} times")
+
+
+def _get(session, url: str, deadline: Deadline):
+    import requests
+
+    remaining = max(deadline.remaining(), 0.001)
+    try:
+        return session.get(
+            url,
+            stream=True,
+            allow_redirects=False,
+            timeout=(min(30.0, remaining), remaining),
+            proxies=_proxies(url),
+        )
+    except requests.exceptions.RequestException as exc:
+        from .errors import NetworkError
+
+        raise NetworkError(f"could not download the image from {_site(url)}: {type(exc).__name__}") from None
+
+
+def _save(response, spool: Spool, deadline: Deadline, max_bytes: int) -> None:
+    status = response.status_code
+    if status in (403, 404, 410):
+        response.close()
+        raise UnusableAnswer(
+            f"the image URL answered HTTP {status}: it has probably expired "
+            "(provider URLs last minutes to hours)",
+            hints=("Generate again, and download sooner if you fetch URLs yourself.",),
+        )
+    if not 200 <= status < 300:
+        response.close()
+        raise UnusableAnswer(f"downloading the image failed with HTTP {status} from {_site(response.url)}")
+    declared = response.headers.get("content-length")
+    if declared and declared.isdigit() and int(declared) > max_bytes:
+        response.close()
+        raise UnusableAnswer(f"the image is {int(declared)} bytes, over the download cap of {max_bytes}")
+    for chunk in iter_body(response, deadline, "downloading the image"):
+        if spool.size + len(chunk) > max_bytes:
+            response.close()
+            raise UnusableAnswer(f"the image download passed the cap of {max_bytes} bytes; stopped")
+        spool.write(chunk)
+
+
+def _site(url: str) -> str:
+    parts = urlsplit(url)
+    return redact(f"{parts.scheme}://{parts.hostname or ''}")

@@ -1,0 +1,85 @@
+"""The error taxonomy: one exception type per exit code, each carrying the message a user reads.
+
+Errors are raised where the problem is known and turned into exit codes in one place, the CLI.
+"""
+
+from __future__ import annotations
+
+
+class ImagegateError(Exception):
+    """Base class: a clear, user-facing message plus optional hints; never holds the API key."""
+
+    exit_code = 1
+
+    def __init__(self, message: str, *, hints: tuple[str, ...] | list[str] = ()) -> None:
+        super().__init__(message)
+        self.message = message
+        self.hints = tuple(hints)
+
+    def __str__(self) -> str:
+        return self.message
+
+
+class UsageError(ImagegateError):
+    """Exit 2: a bad flag, option, input file or output path, found before anything is sent."""
+
+    exit_code = 2
+
+
+class ConfigError(UsageError):
+    """Exit 2: the config file is missing, unreadable, invalid or unsafe."""
+
+
+class ProviderRefused(ImagegateError):
+    """Exit 3: the provider refused the request (a 4xx answer: auth, quota, bad parameter)."""
+
+    exit_code = 3
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        status: int | None = None,
+        code: str | None = None,
+        hints: tuple[str, ...] | list[str] = (),
+    ) -> None:
+        super().__init__(message, hints=hints)
+        self.status = status
+        self.code = code
+
+
+class ContentRefused(ProviderRefused):
+    """Exit 4: the provider's content policy or moderation refused the prompt or image."""
+
+    exit_code = 4
+
+
+class NetworkError(ImagegateError):
+    """Exit 5: the provider could not be reached, timed out, or answered with a 5xx."""
+
+    exit_code = 5
+
+
+class UnusableAnswer(ImagegateError):
+    """Exit 6: the provider answered, but with something that holds no usable image."""
+
+    exit_code = 6
+
+
+class ImageNotSaved(ImagegateError):
+    """Exit 7: a paid image arrived but could not be written where asked; it was rescued elsewhere."""
+
+    exit_code = 7
+
+
+EXIT_CODES: dict[int, str] = {
+    0: "success",
+    1: "unexpected internal error (a bug: please report it)",
+    2: "usage, config or input problem; nothing was sent",
+    3: "the provider refused the request (4xx: auth, quota, bad parameter)",
+    4: "refused by the provider's content policy or moderation",
+    5: "network failure, timeout or provider 5xx",
+    6: "the provider answered something unusable (not JSON, no image, not an image)",
+    7: "the image was paid for but could not be written where asked; it was saved elsewhere",
+    130: "interrupted",
+}

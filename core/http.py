@@ -1,0 +1,245 @@
+"""Sends one provider request: a session of its own, retries that never bill twice, a total deadline.
+
+``requests`` is imported here, lazily, so that ``--help`` and ``--version`` never pay for it.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import ipaddress
+import logging
+from collections.abc import Iterator
+from typing import TYPE_CHECKING, Any
+from urllib.parse import urlsplit
+
+from .deadline import Deadline, timeout_error
+from .errors import NetworkError, UnusableAnswer, UsageError
+from .retry import RETRYABLE_STATUS, Limiter, RetryPolicy, retry_after
+from .secret import redact
+
+if TYPE_CHECKING:
+    import requests
+
+    from .adapter import Adapter, HttpRequest
+
+log = logging.getLogger("imagegate.http")
+CHUNK = 64 * 1024
+ERROR_BODY_LIMIT = 256 * 1024
+USER_AGENT = "imagegate"
+
+
+def is_private_host(host: str) -> bool:
+    """Loopback or private-range address (or ``localhost``): plaintext HTTP is tolerable there."""
+    if host.lower() in ("localhost", "localhost.localdomain") or host.lower().endswith(".localhost"):
+        return True
+    try:
+        address = ipaddress.ip_address(host.strip("[]"))
+    except ValueError:
+        return False
+    return address.is_loopback or (address.is_private and not address.is_link_local)
+
+
+def check_endpoint(url: str, local_schemes: frozenset[str] = frozenset()) -> None:
+    """Refuse to send the key over plaintext to the internet, or anywhere but http(s)."""
+    parts = urlsplit(url)
+    scheme = parts.scheme.lower()
+    if scheme in local_schemes or scheme == "https":
+        return
+    if scheme == "http":
+        if is_private_host(parts.hostname or ""):
+            return
+        raise UsageError(
+            f"base_url {parts.scheme}://{parts.hostname}: refusing to send the API key over plaintext HTTP",
+            hints=("Use https://, or an http:// address on loopback or a private network.",),
+        )
+    raise UsageError(f"base_url must be an http(s) URL, not {parts.scheme or 'no scheme'}:")
+
+
+def new_session(adapter: Adapter | None = None) -> requests.Session:
+    """A session used for one provider only: no cookies or .netrc from the environment."""
+    import requests
+
+    session = requests.Session()
+    session.trust_env = False  # no .netrc; proxies are taken from the environment explicitly
+    session.headers["User-Agent"] = USER_AGENT
+    transport = adapter.transport() if adapter is not None else None
+    if transport is not None:
+        for prefix in transport.prefixes:
+            session.mount(prefix, transport)
+    return session
+
+
+def _proxies(url: str) -> dict[str, str]:
+    import requests
+
+    return requests.utils.get_environ_proxies(url) if urlsplit(url).scheme in ("http", "https") else {}
+
+
+def send(
+    session: requests.Session,
+    request: HttpRequest,
+    adapter: Adapter,
+    deadline: Deadline,
+    policy: RetryPolicy,
+    limiter: Limiter | None = None,
+) -> requests.Response:
+    """Send ``request`` and return the (streaming) 2xx response, retrying only what is safe."""
+    limiter = limiter or Limiter()
+    attempt = 0
+    while True:
+        limiter.wait(deadline.remaining())
+        deadline.check("waiting to send the request", sent=False)
+        retry_wait = _attempt(session, request, adapter, deadline)
+        if isinstance(retry_wait, tuple):
+            wait, reason, error = retry_wait
+        else:
+            return retry_wait
+        if attempt >= policy.retries:
+            raise error
+        wait = wait if wait is not None else policy.backoff(attempt)
+        if wait > policy.max_wait:
+            error.hints = (*error.hints, f"The provider asked to wait {wait:.0f} s; try again later.")
+            raise error
+        if wait > deadline.remaining():
+            raise error
+        log.info("retrying in %.1f s after %s (retry %d of %d)", wait, reason, attempt + 1, policy.retries)
+        limiter.hold(wait)
+        attempt += 1
+
+
+def _attempt(session: requests.Session, request: HttpRequest, adapter: Adapter, deadline: Deadline) -> Any:
+    """One try: the response, or (wait, reason, error) when it may be retried; raises otherwise."""
+    import requests
+
+    remaining = max(deadline.remaining(), 0.001)
+    try:
+        with contextlib.ExitStack() as stack:
+            files = [
+                (part.field, (part.path.name, stack.enter_context(open(part.path, "rb")), part.content_type))
+                for part in request.files
+            ]
+            response = session.request(
+                request.method,
+                request.url,
+                headers=request.headers,
+                json=request.json,
+                data=request.form or None,
+                files=files or None,
+                stream=True,
+                timeout=(min(30.0, remaining), remaining),
+                allow_redirects=False,
+                proxies=_proxies(request.url),
+            )
+    except requests.exceptions.ConnectTimeout:
+        return (
+            None,
+            "a connection timeout",
+            NetworkError(f"could not connect to {_host(request.url)}: timed out"),
+        )
+    except requests.exceptions.ConnectionError as exc:
+        if _not_sent(exc):
+            return (
+                None,
+                "a connection failure",
+                NetworkError(f"could not connect to {_host(request.url)}: {_reason(exc)}"),
+            )
+        raise NetworkError(
+            f"the connection to {_host(request.url)} failed after the request was sent: {_reason(exc)}",
+            hints=("The provider may have made and billed the image; it was not retried.",),
+        ) from None
+    except requests.exceptions.Timeout:
+        raise timeout_error(deadline.seconds, "waiting for the provider's answer", sent=True) from None
+    except OSError as exc:
+        raise UsageError(f"cannot read an input file: {exc.strerror or exc}") from None
+    log.debug("HTTP %s from %s", response.status_code, _host(request.url))
+    if 200 <= response.status_code < 300:
+        return response
+    return _failure(response, adapter, deadline)
+
+
+def _failure(response: requests.Response, adapter: Adapter, deadline: Deadline) -> tuple[Any, str, Exception]:
+    """Classify a non-2xx answer: raise what is final, return what may be retried."""
+    status = response.status_code
+    if 300 <= status < 400:
+        location = response.headers.get("location", "?")
+        raise NetworkError(
+            f"the provider redirected the request (HTTP {status}) to {redact(location)}",
+            hints=("Set base_url to the final address; the key is never sent on across a redirect.",),
+        )
+    body = read_limited(response, deadline, ERROR_BODY_LIMIT, sent=True)
+    error = adapter.parse_error(status, body)
+    error = type(error)(**{**error.__dict__, "message": redact(error.message)})
+    if adapter.is_content_refusal(error):
+        raise adapter.content_refused(error)
+    exception = adapter.classify_error(error)
+    if status in RETRYABLE_STATUS and not (status == 429 and adapter.is_permanent_rate_error(error)):
+        return retry_after(response.headers), f"HTTP {status}", exception
+    raise exception
+
+
+def iter_body(
+    response: requests.Response, deadline: Deadline, what: str = "reading the answer"
+) -> Iterator[bytes]:
+    """Yield the body in chunks as they arrive, never past the deadline (a dripping server included)."""
+    import urllib3
+
+    raw = response.raw
+    try:
+        while True:
+            deadline.check(what, sent=True)
+            chunk = raw.read1(CHUNK, decode_content=True) if hasattr(raw, "read1") else raw.read(CHUNK)
+            if not chunk:
+                break
+            yield chunk
+    except urllib3.exceptions.ProtocolError as exc:
+        raise UnusableAnswer(f"the answer was cut off before it was complete ({_reason(exc)})") from None
+    except (TimeoutError, urllib3.exceptions.ReadTimeoutError):
+        raise timeout_error(deadline.seconds, what, sent=True) from None
+    except urllib3.exceptions.HTTPError as exc:
+        raise NetworkError(f"the connection failed while {what}: {_reason(exc)}") from None
+    finally:
+        response.close()
+
+
+def read_limited(response: requests.Response, deadline: Deadline, limit: int, *, sent: bool) -> bytes:
+    """Up to ``limit`` bytes of the body (enough for an error message), within the deadline."""
+    parts, size = [], 0
+    try:
+        for chunk in iter_body(response, deadline, "reading the error answer"):
+            parts.append(chunk)
+            size += len(chunk)
+            if size >= limit:
+                break
+    except UnusableAnswer:
+        pass
+    return b"".join(parts)[:limit]
+
+
+def _not_sent(exc: BaseException) -> bool:
+    """Whether a connection error happened before any byte of the request left (safe to retry)."""
+    import urllib3
+
+    seen: set[int] = set()
+    current: BaseException | None = exc
+    while current is not None and id(current) not in seen:
+        seen.add(id(current))
+        if isinstance(
+            current, (urllib3.exceptions.NewConnectionError, urllib3.exceptions.NameResolutionError)
+        ):
+            return True
+        if isinstance(current, urllib3.exceptions.MaxRetryError):
+            current = current.reason
+            continue
+        nested = current.args[0] if current.args and isinstance(current.args[0], BaseException) else None
+        current = current.__cause__ or current.__context__ or nested
+    return False
+
+
+def _host(url: str) -> str:
+    parts = urlsplit(url)
+    return f"{parts.scheme}://{parts.netloc}"
+
+
+def _reason(exc: BaseException) -> str:
+    text = str(exc) or type(exc).__name__
+    return redact(text.split(": ", 1)[-1] if len(text) > 200 else text)

@@ -1,0 +1,181 @@
+"""Output file names, the checks made before a paid call, and atomic, no-clobber commits.
+
+Names follow the seed: the first image at ``--out``, further ones with ``-2``, ``-3`` before the
+extension; no ``--out`` means a timestamped file in the current folder. Files appear only
+complete (written to a temp file in the same folder, then linked or renamed into place), and an
+existing file is replaced only with ``--force``.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import errno
+import os
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from .errors import ImageNotSaved, UnusableAnswer, UsageError
+from .sniff import EXTENSIONS, FORMAT_OF_EXTENSION, ImageInfo, sniff
+from .spool import FileSpool, rescue_dir
+
+
+def numbered(path: Path, index: int) -> Path:
+    """The path of the ``index``-th image (0-based): ``out.png``, ``out-2.png``, ``out-3.png``..."""
+    if index == 0:
+        return path
+    return path.with_name(f"{path.stem}-{index + 1}{path.suffix}")
+
+
+def base_path(out: str | os.PathLike[str] | None, output_format: str, now: float | None = None) -> Path:
+    """The first image's path: ``--out`` (with the format's extension added if it has none)."""
+    extension = EXTENSIONS.get(output_format, f".{output_format}")
+    stamp = time.strftime("%Y%m%d-%H%M%S", time.localtime(now))
+    if out is None or str(out) == "":
+        return Path.cwd() / f"imagegate-{stamp}{extension}"
+    path = Path(out).expanduser().absolute()
+    if str(out).endswith(("/", os.sep)) or path.is_dir():
+        return path / f"imagegate-{stamp}{extension}"
+    if not path.suffix:
+        path = path.with_name(path.name + extension)
+    return path
+
+
+@dataclass
+class OutputPlan:
+    """Where the images of one call go, decided and checked before anything is paid for."""
+
+    first: Path
+    count: int
+    force: bool = False
+    warnings: list[str] = field(default_factory=list)
+
+    def path_for(self, index: int) -> Path:
+        return numbered(self.first, index)
+
+    def preflight(self) -> None:
+        """Refuse, before any request, outputs that exist (without --force) or cannot be written."""
+        parent = self.first.parent
+        _ensure_writable_dir(parent)
+        for index in range(self.count):
+            path = self.path_for(index)
+            if path.is_dir():
+                raise UsageError(f"output {path} is a folder; give a file name with --out")
+            if (path.exists() or path.is_symlink()) and not self.force:
+                raise UsageError(
+                    f"output {path} already exists; nothing was sent",
+                    hints=("Choose another --out, or add --force to overwrite it.",),
+                )
+
+    def new_spool(self, index: int) -> FileSpool:
+        """A temp file for the ``index``-th image, in the folder it will end up in."""
+        target = self.path_for(index)
+        try:
+            return FileSpool(target.parent, target.stem)
+        except OSError:
+            # The folder vanished or filled up after the preflight: keep the paid image anyway.
+            directory = rescue_dir()
+            directory.mkdir(parents=True, exist_ok=True)
+            spool = FileSpool(directory, target.stem)
+            spool.rescued = True
+            return spool
+
+    def commit(self, spool: FileSpool, index: int) -> tuple[Path, ImageInfo]:
+        """Move a finished spool into place; the extension follows the image's real format."""
+        info = sniff(spool.head)
+        if info is None:
+            spool.discard()
+            raise UnusableAnswer(
+                f"image {index + 1} in the answer is not a PNG, JPEG, WebP or GIF "
+                f"(starts with {spool.head[:8]!r}); nothing was saved"
+            )
+        wanted = self.path_for(index)
+        target = _matching_extension(wanted, info)
+        if target != wanted:
+            self.warnings.append(
+                f"the provider sent {info.format.upper()} for {wanted.name}; saved as {target.name}"
+            )
+        spool.flush()
+        try:
+            written = self._place(spool, target, overwrite=self.force and target == wanted)
+        except OSError as exc:
+            rescued = _rescue(spool, target)
+            raise ImageNotSaved(
+                f"could not write {target} ({exc.strerror or exc}); the paid image was saved to {rescued}",
+                hints=("Move it where you need it; nothing needs to be generated again.",),
+            ) from None
+        finally:
+            spool.close()
+        if written != target:
+            self.warnings.append(f"{target.name} appeared meanwhile; this image was saved as {written.name}")
+        return written, info
+
+    def _place(self, spool: FileSpool, target: Path, *, overwrite: bool) -> Path:
+        if spool.rescued:
+            raise OSError(errno.EIO, "the output folder failed while the image was arriving")
+        if overwrite:
+            os.replace(spool.path, target)
+            return target
+        for candidate in _alternatives(target):
+            try:
+                _link_exclusive(spool.path, candidate)
+            except FileExistsError:
+                continue
+            _unlink(spool.path)
+            return candidate
+        raise OSError(errno.EEXIST, "no free file name")
+
+
+def _ensure_writable_dir(directory: Path) -> None:
+    try:
+        directory.mkdir(parents=True, exist_ok=True)
+    except FileExistsError:
+        raise UsageError(f"cannot write into {directory}: it is a file, not a folder") from None
+    except OSError as exc:
+        raise UsageError(f"cannot create output folder {directory}: {exc.strerror or exc}") from None
+    if not os.access(directory, os.W_OK | os.X_OK):
+        raise UsageError(f"cannot write into {directory}: permission denied; nothing was sent")
+
+
+def _matching_extension(path: Path, info: ImageInfo) -> Path:
+    if FORMAT_OF_EXTENSION.get(path.suffix.lower()) == info.format:
+        return path
+    return path.with_suffix(EXTENSIONS[info.format])
+
+
+def _alternatives(target: Path, limit: int = 1000):
+    yield target
+    for k in range(1, limit):
+        yield target.with_name(f"{target.stem}.{k}{target.suffix}")
+
+
+def _link_exclusive(source: Path, target: Path) -> None:
+    """Create ``target`` with ``source``'s content, failing with FileExistsError if it exists."""
+    try:
+        os.link(source, target)
+    except FileExistsError:
+        raise
+    except OSError as exc:
+        if exc.errno not in (errno.EPERM, errno.ENOTSUP, errno.EXDEV, errno.EMLINK, errno.ENOSYS):
+            raise
+        # No hard links here (some network or FUSE file systems): reserve the name, then replace.
+        os.close(os.open(target, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o644))
+        os.replace(source, target)
+
+
+def _rescue(spool: FileSpool, target: Path) -> Path:
+    directory = rescue_dir()
+    directory.mkdir(parents=True, exist_ok=True)
+    for candidate in _alternatives(directory / target.name):
+        try:
+            spool.copy_to(candidate)
+        except FileExistsError:
+            continue
+        _unlink(spool.path)
+        return candidate
+    raise OSError(errno.EEXIST, "no free rescue file name")
+
+
+def _unlink(path: Path) -> None:
+    with contextlib.suppress(OSError):
+        path.unlink()

@@ -1,0 +1,111 @@
+"""What a call gives back: the saved images with their real facts, and what the provider said."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from .sniff import ImageInfo
+from .spool import Spool
+
+
+@dataclass
+class Image:
+    """One image: where it was saved (if it was), its real format, size, alpha and byte count."""
+
+    info: ImageInfo
+    size: int
+    path: Path | None = None
+    _spool: Spool | None = field(default=None, repr=False)
+
+    @property
+    def format(self) -> str:
+        return self.info.format
+
+    @property
+    def mime(self) -> str:
+        return self.info.mime
+
+    @property
+    def data(self) -> bytes:
+        """The image bytes (read from the file when it was saved to one)."""
+        if self._spool is not None:
+            return self._spool.getvalue()
+        if self.path is None:
+            raise ValueError("this image holds no data")
+        return self.path.read_bytes()
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "path": str(self.path) if self.path else None,
+            "format": self.info.format,
+            "width": self.info.width,
+            "height": self.info.height,
+            "alpha": self.info.alpha,
+            "bytes": self.size,
+        }
+
+
+@dataclass
+class Result:
+    """The outcome of one successful call."""
+
+    images: list[Image]
+    provider: str
+    model: str
+    usage: dict[str, Any] | None = None
+    revised_prompt: str | None = None
+    request_id: str | None = None
+    seconds: float = 0.0
+    warnings: list[str] = field(default_factory=list)
+    extras: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def output_paths(self) -> list[Path]:
+        return [image.path for image in self.images if image.path is not None]
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "ok": True,
+            "output_paths": [str(path) for path in self.output_paths],
+            "images": [image.to_json() for image in self.images],
+            "provider": self.provider,
+            "model": self.model,
+            "usage": self.usage,
+            "revised_prompt": self.revised_prompt,
+            "request_id": self.request_id,
+            "seconds": round(self.seconds, 3),
+            "warnings": self.warnings,
+            **({"provider_extras": self.extras} if self.extras else {}),
+        }
+
+
+@dataclass
+class DryRun:
+    """What would be sent, with the key redacted; nothing was sent."""
+
+    provider: str
+    model: str
+    method: str
+    url: str
+    headers: dict[str, str]
+    body: dict[str, Any]
+    files: list[dict[str, str]]
+    outputs: list[str]
+    warnings: list[str] = field(default_factory=list)
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "ok": True,
+            "dry_run": True,
+            "provider": self.provider,
+            "model": self.model,
+            "method": self.method,
+            "url": self.url,
+            "headers": self.headers,
+            "body": self.body,
+            "files": self.files,
+            "output_paths": self.outputs,
+            "warnings": self.warnings,
+        }

@@ -1,0 +1,138 @@
+"""Where decoded image bytes go while they arrive: a temp file beside the output, or memory.
+
+A file spool keeps its handle open until the image is committed, so the bytes survive even if
+the folder is removed meanwhile; on a write failure (disk full) it moves itself to a rescue
+folder instead of dropping a paid image.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import os
+import secrets
+import shutil
+from pathlib import Path
+from typing import BinaryIO
+
+from .sniff import HEAD_BYTES
+
+
+def rescue_dir() -> Path:
+    """Where images go that could not be written where asked: ``$XDG_STATE_HOME/imagegate/rescued``."""
+    base = os.environ.get("XDG_STATE_HOME") or str(Path.home() / ".local" / "state")
+    return Path(base) / "imagegate" / "rescued"
+
+
+class Spool:
+    """Collects one image's bytes. Subclasses decide where they live."""
+
+    def __init__(self) -> None:
+        self.size = 0
+        self._head = bytearray()
+
+    @property
+    def head(self) -> bytes:
+        """The first bytes, enough to sniff the format."""
+        return bytes(self._head)
+
+    def write(self, data: bytes) -> None:
+        if len(self._head) < HEAD_BYTES:
+            self._head += data[: HEAD_BYTES - len(self._head)]
+        self._write(data)
+        self.size += len(data)
+
+    def _write(self, data: bytes) -> None:
+        raise NotImplementedError
+
+    def getvalue(self) -> bytes:
+        """All bytes (reads a file spool back)."""
+        raise NotImplementedError
+
+    def discard(self) -> None:
+        """Drop the bytes (used when the answer turns out unusable)."""
+
+
+class MemorySpool(Spool):
+    """Keeps the bytes in memory: for library calls that did not ask for files."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._buffer = io.BytesIO()
+
+    def _write(self, data: bytes) -> None:
+        self._buffer.write(data)
+
+    def getvalue(self) -> bytes:
+        return self._buffer.getvalue()
+
+
+class FileSpool(Spool):
+    """A hidden temp file in the output's own folder, so committing it is a rename."""
+
+    def __init__(self, directory: Path, stem: str) -> None:
+        super().__init__()
+        self.directory = directory
+        self.path, self._file = self._open(directory, stem)
+        self.rescued = False
+
+    @staticmethod
+    def _open(directory: Path, stem: str) -> tuple[Path, BinaryIO]:
+        # Like mkstemp, but with the mode an ordinary file gets (0666 less the umask).
+        for _ in range(100):
+            path = directory / f".{stem}.{secrets.token_hex(6)}.part"
+            try:
+                fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0), 0o666)
+            except FileExistsError:
+                continue
+            return path, os.fdopen(fd, "w+b")
+        raise FileExistsError(f"no free temporary name in {directory}")
+
+    def _write(self, data: bytes) -> None:
+        try:
+            self._file.write(data)
+        except OSError:
+            self._relocate()
+            self._file.write(data)
+
+    def _relocate(self) -> None:
+        """Move what was written so far to the rescue folder and go on writing there."""
+        target = rescue_dir()
+        target.mkdir(parents=True, exist_ok=True)
+        old_file, old_path = self._file, self.path
+        self.path, self._file = self._open(target, "image")
+        old_file.seek(0)
+        shutil.copyfileobj(old_file, self._file)
+        old_file.close()
+        _unlink(old_path)
+        self.rescued = True
+
+    def flush(self) -> None:
+        """Push the bytes to the file (called before it is committed)."""
+        self._file.flush()
+
+    def copy_to(self, target: Path) -> None:
+        """Write the bytes to ``target`` from the open handle (works even if the temp file is gone)."""
+        self._file.flush()
+        self._file.seek(0)
+        with open(target, "xb") as out:
+            shutil.copyfileobj(self._file, out)
+
+    def getvalue(self) -> bytes:
+        self._file.flush()
+        self._file.seek(0)
+        data = self._file.read()
+        self._file.seek(0, os.SEEK_END)
+        return data
+
+    def close(self) -> None:
+        self._file.close()
+
+    def discard(self) -> None:
+        self._file.close()
+        _unlink(self.path)
+
+
+def _unlink(path: Path) -> None:
+    with contextlib.suppress(OSError):
+        path.unlink()

@@ -1,0 +1,160 @@
+"""The ``placeholder`` provider: offline, free, no key. It answers locally with a real PNG.
+
+The request still goes through the core's whole path (session, answer parsing, base64 decoding,
+file writing): a local transport answers ``placeholder://`` URLs the way a provider would. The
+picture is a gradient with a grid whose colours come from a hash of the prompt, so the same
+prompt always gives the same image.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import io
+import json
+import struct
+import zlib
+from typing import Any
+
+from imagegate import hookimpl
+from imagegate.adapter import EDIT, GENERATE, Adapter, Answer, HttpRequest
+from imagegate.options import Options
+from imagegate.providers.openai import OpenAIAdapter
+
+DEFAULT_SIDE = 1024
+GRID = 64
+
+
+class PlaceholderAdapter(Adapter):
+    """Makes a deterministic PNG of the requested size; nothing leaves the machine."""
+
+    name = "placeholder"
+    description = "Offline placeholder images (no key, no network, free)"
+    operations = frozenset({GENERATE, EDIT, "mask"})
+    needs_key = False
+    default_base_url = "placeholder://local/v1"
+    default_model = "placeholder"
+    b64_fields = OpenAIAdapter.b64_fields
+
+    @classmethod
+    def config_schema(cls) -> dict[str, Any]:
+        from imagegate.schema import load_schema
+
+        return load_schema("placeholder.schema.json")
+
+    @classmethod
+    def config_schema_location(cls) -> str:
+        return "imagegate.schemas/placeholder.schema.json"
+
+    def build_request(self, options: Options) -> HttpRequest:
+        path = "/images/edits" if options.operation == EDIT else "/images/generations"
+        body = {
+            "model": self.model_for(options),
+            "prompt": options.prompt,
+            "n": options.n,
+            "size": options.size,
+            "images": [str(p) for p in options.images],
+        }
+        return HttpRequest("POST", self.default_base_url + path, {}, json=body)
+
+    def transport(self) -> Any:
+        return _transport()
+
+    def decode(self, document: Any, headers: dict[str, str]) -> Answer:
+        return OpenAIAdapter.decode(self, document, headers)  # type: ignore[arg-type]
+
+
+def dimensions(size: str | None) -> tuple[int, int]:
+    """Width and height from ``WxH``; ``auto`` or nothing gives a square."""
+    if not size or size == "auto":
+        return DEFAULT_SIDE, DEFAULT_SIDE
+    width, height = size.lower().split("x")
+    return int(width), int(height)
+
+
+def colours(prompt: str) -> tuple[tuple[int, int, int], tuple[int, int, int]]:
+    """Two colours derived from the prompt's hash: the gradient's top and bottom."""
+    digest = hashlib.sha256(prompt.encode("utf-8")).digest()
+    return (digest[0], digest[1], digest[2]), (digest[3], digest[4], digest[5])
+
+
+def render_png(prompt: str, width: int, height: int, variant: int = 0) -> bytes:
+    """An RGB PNG: a vertical gradient between the prompt's colours with a lighter grid."""
+    top, bottom = colours(f"{prompt}\0{variant}" if variant else prompt)
+    compressor = zlib.compressobj(6)
+    chunks = []
+    for y in range(height):
+        t = y / max(1, height - 1)
+        colour = bytes(int(a + (b - a) * t) for a, b in zip(top, bottom, strict=False))
+        line = bytes(min(255, c + 48) for c in colour)
+        if y % GRID == 0:
+            row = line * width
+        else:
+            cell = line + colour * (GRID - 1)
+            row = (cell * (width // GRID + 1))[: width * 3]
+        chunks.append(compressor.compress(b"\x00" + row))
+    chunks.append(compressor.flush())
+    header = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)
+    return (
+        b"\x89PNG\r\n\x1a\n"
+        + _chunk(b"IHDR", header)
+        + _chunk(b"IDAT", b"".join(chunks))
+        + _chunk(b"IEND", b"")
+    )
+
+
+def _chunk(kind: bytes, data: bytes) -> bytes:
+    return (
+        struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data) & 0xFFFFFFFF)
+    )
+
+
+def answer_for(body: dict[str, Any]) -> bytes:
+    """The JSON answer an OpenAI-style provider would give for ``body``."""
+    width, height = dimensions(body.get("size"))
+    images = [
+        {
+            "b64_json": base64.b64encode(render_png(str(body.get("prompt", "")), width, height, i)).decode(
+                "ascii"
+            )
+        }
+        for i in range(int(body.get("n") or 1))
+    ]
+    return json.dumps(
+        {"created": 0, "data": images, "size": f"{width}x{height}", "output_format": "png"}
+    ).encode()
+
+
+def _transport() -> Any:
+    import requests
+    import urllib3
+
+    class PlaceholderTransport(requests.adapters.BaseAdapter):
+        """Answers placeholder:// requests in-process, shaped like a real provider's answer."""
+
+        prefixes = ("placeholder://",)
+        schemes = ("placeholder",)
+
+        def send(self, request: Any, **kwargs: Any) -> requests.Response:
+            payload = answer_for(json.loads(request.body or b"{}"))
+            response = requests.Response()
+            response.status_code = 200
+            response.headers = requests.structures.CaseInsensitiveDict(
+                {"content-type": "application/json", "x-request-id": "placeholder"}
+            )
+            response.raw = urllib3.HTTPResponse(
+                body=io.BytesIO(payload), headers=dict(response.headers), status=200, preload_content=False
+            )
+            response.url = request.url
+            response.request = request
+            return response
+
+        def close(self) -> None:
+            pass
+
+    return PlaceholderTransport()
+
+
+@hookimpl
+def register_providers(register):
+    register(PlaceholderAdapter)

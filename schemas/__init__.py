@@ -1,0 +1,1 @@
+"""JSON Schema files shipped with imagegate (package data, read with importlib.resources)."""

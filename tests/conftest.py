@@ -1,0 +1,94 @@
+"""Fixtures: every test runs in its own HOME and config folder, with a canary OPENAI_API_KEY."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+from helpers import API_KEY, write_config
+from imagegate import plugins
+from imagegate.cli import main
+
+#: Set in every test's environment: imagegate must never read or send it.
+CANARY_ENV_KEY = "sk-env-canary-must-never-be-read-0123456789"
+
+
+@pytest.fixture(autouse=True)
+def isolated(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """A private HOME, XDG folders and working folder per test; OPENAI_API_KEY is a canary."""
+    home = tmp_path / "home"
+    home.mkdir()
+    monkeypatch.setenv("HOME", str(home))
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(home / ".config"))
+    monkeypatch.setenv("XDG_STATE_HOME", str(home / ".local" / "state"))
+    monkeypatch.setenv("OPENAI_API_KEY", CANARY_ENV_KEY)
+    for name in (
+        "IMAGEGATE_LOAD_PLUGINS",
+        "IMAGEGATE_STRICT_PLUGINS",
+        "HTTPS_PROXY",
+        "HTTP_PROXY",
+        "https_proxy",
+        "http_proxy",
+        "ALL_PROXY",
+        "all_proxy",
+    ):
+        monkeypatch.delenv(name, raising=False)
+    work = tmp_path / "work"
+    work.mkdir()
+    monkeypatch.chdir(work)
+    return work
+
+
+@pytest.fixture
+def config_dir(tmp_path: Path) -> Path:
+    """The default config folder of the isolated HOME."""
+    return tmp_path / "home" / ".config" / "gpt-image-2-apikey"
+
+
+@pytest.fixture
+def make_config(config_dir: Path):
+    """Write the default config file (seed flat form by default) and return its path."""
+
+    def make(data: dict[str, Any] | None = None, **keys: Any) -> Path:
+        document = (
+            data
+            if data is not None
+            else {"api_key": API_KEY, "base_url": "https://api.example.test/v1", **keys}
+        )
+        return write_config(config_dir, document)
+
+    return make
+
+
+@dataclass
+class CliRun:
+    code: int
+    out: str
+    err: str
+
+    @property
+    def json(self) -> Any:
+        return json.loads(self.out)
+
+
+@pytest.fixture
+def cli(capsys: pytest.CaptureFixture[str]):
+    """Run the imagegate CLI in-process; returns exit code, stdout and stderr."""
+
+    def run(*args: str) -> CliRun:
+        code = main([str(a) for a in args])
+        captured = capsys.readouterr()
+        return CliRun(code, captured.out, captured.err)
+
+    return run
+
+
+@pytest.fixture
+def fresh_plugins():
+    """Forget loaded plugins before and after a test that changes what is installed or allowed."""
+    plugins.reset()
+    yield
+    plugins.reset()
