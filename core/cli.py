@@ -12,6 +12,7 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+import typing
 from collections.abc import Callable, Sequence
 from typing import Any
 
@@ -32,10 +33,38 @@ def subcommand(name: str) -> Callable[[Callable[[list[str]], int]], Callable[[li
     return decorate
 
 
+#: Flags people try for a key; refused with a pointer to the config (the value is never echoed).
+KEY_FLAGS = ("--api-key", "--api_key", "--apikey", "--key", "--token")
+
+
+class Parser(argparse.ArgumentParser):
+    """argparse that never echoes unrecognised argument values (one could be a pasted key)."""
+
+    def error(self, message: str) -> typing.NoReturn:
+        if message.startswith("unrecognized arguments:"):
+            flags = [word for word in message.split(":", 1)[1].split() if word.startswith("-")]
+            message = "unrecognized arguments" + (f": {' '.join(flags)}" if flags else "")
+        from .secret import redact
+
+        super().error(redact(message))
+
+
+def refuse_key_flags(argv: list[str]) -> None:
+    """Explain, without echoing anything, that keys never go on the command line."""
+    from .errors import UsageError
+
+    for word in argv:
+        if word.split("=", 1)[0].lower() in KEY_FLAGS:
+            raise UsageError(
+                f"{word.split('=', 1)[0]}: imagegate never takes an API key on the command line",
+                hints=("Put it in the private config file: imagegate config init",),
+            )
+
+
 def image_parser() -> argparse.ArgumentParser:
     from .cli_image import add_image_flags
 
-    parser = argparse.ArgumentParser(
+    parser = Parser(
         prog="imagegate",
         description="Generate or edit images through any OpenAI-style image API, with a key kept in "
         "its own private config file. Other commands: imagegate providers.",
@@ -60,6 +89,7 @@ def run_image(argv: list[str]) -> int:
     from .dispatch import run
     from .errors import UsageError
 
+    refuse_key_flags(argv)
     args = image_parser().parse_args(argv)
     if args.prompt is None:
         raise UsageError(

@@ -1,0 +1,40 @@
+"""The wheel maps core/, providers/ and schemas/ into one `imagegate` package, with its entry points."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import zipfile
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def test_wheel_holds_one_imagegate_package_with_schemas_and_entry_points(tmp_path: Path) -> None:
+    build = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "pip",
+            "wheel",
+            "--no-deps",
+            "--no-build-isolation",
+            "-q",
+            "-w",
+            str(tmp_path),
+            str(ROOT),
+        ],
+        capture_output=True,
+        text=True,
+    )
+    assert build.returncode == 0, build.stderr
+    (wheel,) = tmp_path.glob("imagegate-*.whl")
+    names = zipfile.ZipFile(wheel).namelist()
+    assert "imagegate/__init__.py" in names
+    assert "imagegate/providers/openai.py" in names
+    assert "imagegate/schemas/config.schema.json" in names
+    assert not [name for name in names if name.startswith(("core/", "providers/", "schemas/", "tests/"))]
+    entry_points = (
+        zipfile.ZipFile(wheel).read(next(n for n in names if n.endswith("entry_points.txt"))).decode()
+    )
+    assert "[imagegate]" in entry_points and "placeholder = imagegate.providers.placeholder" in entry_points
