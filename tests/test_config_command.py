@@ -39,6 +39,14 @@ def no_stdin(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(sys, "stdin", _NoStdin())
 
 
+@pytest.fixture
+def open_umask():
+    """Umask 0 for the test: the modes imagegate sets must not depend on a strict umask."""
+    old = os.umask(0)
+    yield
+    os.umask(old)
+
+
 def mode(path: Path) -> int:
     return stat.S_IMODE(path.stat().st_mode)
 
@@ -53,14 +61,10 @@ def leftovers(folder: Path) -> list[str]:
 
 # -- init: where the key comes from --------------------------------------------------------------
 def test_init_with_piped_key_makes_private_folder_and_file_that_check_accepts(
-    cli, piped, config_dir: Path
+    cli, piped, config_dir: Path, open_umask
 ) -> None:
-    old = os.umask(0)  # the modes must not depend on a lenient umask
-    try:
-        piped(API_KEY + "\n")
-        run = cli("config", "init")
-    finally:
-        os.umask(old)
+    piped(API_KEY + "\n")
+    run = cli("config", "init")
     assert run.code == 0, run.err
     path = config_dir / "config.json"
     assert (mode(config_dir), mode(path)) == (0o700, 0o600)
@@ -68,6 +72,17 @@ def test_init_with_piped_key_makes_private_folder_and_file_that_check_accepts(
     check = cli("config", "check")
     assert check.code == 0, check.err
     assert check.json["profiles"][0]["key"] == FINGERPRINT
+
+
+def test_modes_are_exact_under_a_strict_umask(cli, piped, config_dir: Path) -> None:
+    old = os.umask(0o277)  # would make the folder 0500 (unwritable) and the file 0400
+    try:
+        piped(API_KEY + "\n")
+        run = cli("config", "init")
+    finally:
+        os.umask(old)
+    assert run.code == 0, run.err
+    assert (mode(config_dir), mode(config_dir / "config.json")) == (0o700, 0o600)
 
 
 def test_init_asks_with_a_hidden_prompt_at_a_terminal(cli, monkeypatch, config_dir: Path) -> None:
@@ -240,7 +255,7 @@ def test_the_providers_own_schema_is_checked_before_the_file_is_replaced(
 
 
 def test_the_new_file_is_private_before_it_is_renamed_into_place(
-    cli, piped, config_dir: Path, monkeypatch
+    cli, piped, config_dir: Path, monkeypatch, open_umask
 ) -> None:
     seen: list[tuple[int, bool, bool]] = []
     real_replace = os.replace
@@ -250,12 +265,8 @@ def test_the_new_file_is_private_before_it_is_renamed_into_place(
         real_replace(src, dst)
 
     monkeypatch.setattr(config_write.os, "replace", spy)
-    old = os.umask(0)
-    try:
-        piped(API_KEY + "\n")
-        run = cli("config", "init")
-    finally:
-        os.umask(old)
+    piped(API_KEY + "\n")
+    run = cli("config", "init")
     assert run.code == 0, run.err
     assert seen == [(0o600, True, False)]
     assert leftovers(config_dir) == []
@@ -371,3 +382,16 @@ def test_after_init_the_key_goes_only_into_the_providers_auth_header(cli, piped,
     assert API_KEY not in route.last_request.text
     for run in outputs:
         assert API_KEY not in run.out + run.err and KEY_TAIL not in run.out + run.err
+
+
+def test_a_symlinked_config_stays_a_symlink(
+    cli, piped, make_config, config_dir: Path, tmp_path: Path
+) -> None:
+    real = make_config()
+    link = tmp_path / "linked.json"
+    link.symlink_to(real)
+    piped(OTHER_KEY + "\n")
+    run = cli("config", "init", "--config", str(link), "--profile", "second")
+    assert run.code == 0, run.err
+    assert link.is_symlink() and mode(real) == 0o600
+    assert set(read(real)["profiles"]) == {"default", "second"}
