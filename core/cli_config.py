@@ -73,11 +73,11 @@ def config_command(argv: list[str]) -> int:
 # -- init ----------------------------------------------------------------------------------------
 def run_init(args: argparse.Namespace) -> int:
     from . import plugins
-    from .config import read_document, resolve_path
+    from .config import resolve_path
     from .config_write import add_profile, render, write_private
 
     path = resolve_path(args.config)
-    existing = read_document(path) if path.exists() else None
+    existing = _existing(path)
     given = {"provider": args.provider, "base_url": args.base_url, "model": args.model}
     fields: dict[str, Any] = {key: value for key, value in given.items() if value is not None}
     _check_fields(fields)
@@ -91,9 +91,22 @@ def run_init(args: argparse.Namespace) -> int:
     write_private(path, render(document), verify=lambda temp: _verify_profile(temp, name))
     print(f"saved {'profile ' + repr(name) if name else 'the key'} in {path} (mode 600)", file=sys.stderr)
     print("next: imagegate config check", file=sys.stderr)
-    described, _problems = inspect(path)
+    described, _problems = describe_config(path)
     emit({"ok": True, "path": str(path), "profile": name, "created": existing is None, **described})
     return 0
+
+
+def _existing(path: Path) -> dict[str, Any] | None:
+    """The config already at ``path`` (None when there is none); a broken one must be fixed first."""
+    from .config import read_document
+
+    if not path.exists():
+        return None
+    try:
+        return read_document(path)
+    except ConfigError as exc:
+        hints = exc.hints or (f"Fix it, or move it aside and run imagegate config init again: {path}",)
+        raise ConfigError(exc.message, hints=hints) from None
 
 
 def read_key(prompt: str) -> Secret:
@@ -149,7 +162,7 @@ def run_check(args: argparse.Namespace) -> int:
     from .config import resolve_path
 
     path = resolve_path(args.config)
-    described, problems = inspect(path)
+    described, problems = describe_config(path)
     if problems:
         emit({"ok": False, "path": str(path), **described, "problems": [p.message for p in problems]})
         first = problems[0]
@@ -158,7 +171,7 @@ def run_check(args: argparse.Namespace) -> int:
     return 0
 
 
-def inspect(path: Path) -> tuple[dict[str, Any], list[ImagegateError]]:
+def describe_config(path: Path) -> tuple[dict[str, Any], list[ImagegateError]]:
     """A redacted description of the config file (each profile's provider, endpoint, model and key
     fingerprint) and the problems of single profiles. A file that cannot be used at all raises."""
     from .config import read_document, select_profile

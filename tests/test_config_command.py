@@ -213,6 +213,17 @@ def test_an_existing_named_profile_needs_force(cli, piped, make_config) -> None:
     assert path.read_bytes() == before
 
 
+def test_a_broken_config_is_left_alone_and_named(cli, no_stdin, config_dir: Path) -> None:
+    config_dir.mkdir(parents=True)
+    path = config_dir / "config.json"
+    path.write_text('{"api_key": ', encoding="utf-8")
+    os.chmod(path, 0o600)
+    run = cli("config", "init", "--profile", "second")
+    assert run.code == 2
+    assert "not valid JSON" in run.err and "move it aside" in run.err
+    assert path.read_text(encoding="utf-8") == '{"api_key": '
+
+
 # -- init: validation before anything is written -------------------------------------------------
 @pytest.mark.parametrize(
     ("args", "message"),
