@@ -13,7 +13,7 @@ import sys
 from pathlib import Path
 from typing import Any, NoReturn
 
-from .cli import emit, subcommand
+from .cli import Parser, emit, refuse_key_flags, subcommand
 from .errors import ConfigError, ImagegateError, UsageError
 from .secret import Secret
 
@@ -23,17 +23,11 @@ _OWN_TERMINAL = (
 )
 
 
-class _Parser(argparse.ArgumentParser):
-    """An argparse parser whose errors never repeat what was typed: a stray argument may be a key."""
+class _Parser(Parser):
+    """The CLI's parser, which never echoes a stray argument; here an invalid choice is hidden too."""
 
     def error(self, message: str) -> NoReturn:
-        if "unrecognized arguments" in message:
-            message = "unrecognized arguments (not repeated here, in case one is a key)"
-        message = re.sub(r"invalid choice: '.*?'", "invalid choice", message)
-        raise UsageError(
-            f"{self.prog}: {message}",
-            hints=(f"See: {self.prog} --help. No option takes the key; it is read from a hidden prompt.",),
-        )
+        super().error(re.sub(r"invalid choice: '.*?'", "invalid choice", message))
 
 
 def config_parser() -> argparse.ArgumentParser:
@@ -66,6 +60,7 @@ def config_parser() -> argparse.ArgumentParser:
 
 @subcommand("config")
 def config_command(argv: list[str]) -> int:
+    refuse_key_flags(argv)
     args = config_parser().parse_args(argv)
     return {"init": run_init, "check": run_check, "path": run_path}[args.command](args)
 

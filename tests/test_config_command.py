@@ -12,6 +12,7 @@ from typing import Any
 
 import pytest
 from helpers import API_KEY, KEY_TAIL, images_answer, png
+
 from imagegate import config_write, plugins
 from imagegate.adapter import Adapter
 
