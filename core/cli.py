@@ -146,4 +146,5 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def _load_subcommands() -> None:
-    from . import cli_providers  # noqa: F401  (registers itself)
+    # Each module registers its subcommand(s) when imported.
+    from . import cli_config, cli_providers  # noqa: F401

@@ -1,0 +1,237 @@
+"""``imagegate config init|check|path``: set up, inspect and locate the private config file.
+
+The key is read from a hidden prompt at a terminal, or from stdin when piped; never from an
+argument, so it never lands in shell history, process lists or an agent's transcript.
+"""
+
+from __future__ import annotations
+
+import argparse
+import re
+import stat
+import sys
+from pathlib import Path
+from typing import Any, NoReturn
+
+from .cli import Parser, emit, refuse_key_flags, subcommand
+from .errors import ConfigError, ImagegateError, UsageError
+from .secret import Secret
+
+_OWN_TERMINAL = (
+    "Run `imagegate config init` in your own terminal and type or paste the key at its hidden prompt.",
+    "Or pipe it in from a file only you can read: imagegate config init < keyfile",
+)
+
+
+class _Parser(Parser):
+    """The CLI's parser, which never echoes a stray argument; here an invalid choice is hidden too."""
+
+    def error(self, message: str) -> NoReturn:
+        super().error(re.sub(r"invalid choice: '.*?'", "invalid choice", message))
+
+
+def config_parser() -> argparse.ArgumentParser:
+    """The parser of ``imagegate config`` and its three commands."""
+    parser = _Parser(prog="imagegate config", description="Set up and inspect the private config file.")
+    commands = parser.add_subparsers(dest="command", required=True, metavar="{init,check,path}")
+    init = commands.add_parser(
+        "init",
+        help="store a key in the config file (hidden prompt, or stdin when piped)",
+        description="Store an image provider's key in the private config file. The key is read from "
+        "a hidden prompt at a terminal, or from the first line of stdin when piped; never from an "
+        "argument. The folder is created with mode 700 and the file written atomically with mode 600.",
+    )
+    init.add_argument("--profile", metavar="NAME", help="profile to add (default: the default profile)")
+    init.add_argument("--provider", metavar="NAME", help="provider adapter (see: imagegate providers)")
+    init.add_argument("--base-url", metavar="URL", help="API root such as https://host/v1")
+    init.add_argument("--model", metavar="M", help="model name")
+    init.add_argument(
+        "--force",
+        action="store_true",
+        help="replace the key of an existing profile (its other settings are kept)",
+    )
+    check = commands.add_parser("check", help="validate the config file and show it with the key redacted")
+    path = commands.add_parser("path", help="print the config file that would be used")
+    path.add_argument("--json", action="store_true", help="print JSON for machines")
+    for command in (init, check, path):
+        command.add_argument("--config", metavar="PATH", help="config file (default: the standard one)")
+    return parser
+
+
+@subcommand("config")
+def config_command(argv: list[str]) -> int:
+    refuse_key_flags(argv)
+    args = config_parser().parse_args(argv)
+    return {"init": run_init, "check": run_check, "path": run_path}[args.command](args)
+
+
+# -- init ----------------------------------------------------------------------------------------
+def run_init(args: argparse.Namespace) -> int:
+    from . import plugins
+    from .config import resolve_path
+    from .config_write import add_profile, render, write_private
+
+    path = resolve_path(args.config)
+    existing = _existing(path)
+    given = {"provider": args.provider, "base_url": args.base_url, "model": args.model}
+    fields: dict[str, Any] = {key: value for key, value in given.items() if value is not None}
+    _check_fields(fields)
+    # Everything that can be refused is refused before the key is asked for.
+    document, name = add_profile(existing, args.profile, fields, force=args.force, source=path)
+    stored = document["profiles"][name] if name else document
+    provider = plugins.get_provider(stored.get("provider") or plugins.default_provider())
+    if provider.adapter.needs_key:
+        prompt = f"API key for {provider.name}" + (f" (profile {name})" if name else "")
+        stored["api_key"] = read_key(prompt).reveal()
+    write_private(path, render(document), verify=lambda temp: _verify_profile(temp, name))
+    print(f"saved {'profile ' + repr(name) if name else 'the key'} in {path} (mode 600)", file=sys.stderr)
+    print("next: imagegate config check", file=sys.stderr)
+    described, _problems = describe_config(path)
+    emit({"ok": True, "path": str(path), "profile": name, "created": existing is None, **described})
+    return 0
+
+
+def _existing(path: Path) -> dict[str, Any] | None:
+    """The config already at ``path`` (None when there is none); a broken one must be fixed first."""
+    from .config import read_document
+
+    if not path.exists():
+        return None
+    try:
+        return read_document(path)
+    except ConfigError as exc:
+        hints = exc.hints or (f"Fix it, or move it aside and run imagegate config init again: {path}",)
+        raise ConfigError(exc.message, hints=hints) from None
+
+
+def read_key(prompt: str) -> Secret:
+    """The key from a hidden prompt at a terminal, else from the first line of stdin."""
+    stream = sys.stdin
+    if stream is None:
+        raise UsageError("no API key was given: there is no stdin", hints=_OWN_TERMINAL)
+    try:
+        if stream.isatty():
+            import getpass
+
+            text = getpass.getpass(f"{prompt} (input is hidden): ")
+        else:
+            text = stream.readline()
+    except EOFError:
+        text = ""
+    key = Secret(text.strip())  # remembered for redaction before anything can echo it
+    value = key.reveal()
+    if not value:
+        raise UsageError("no API key was given", hints=_OWN_TERMINAL)
+    if any(char.isspace() or ord(char) < 32 or ord(char) == 127 for char in value):
+        raise UsageError(
+            "the API key contains spaces or control characters (it is not shown)",
+            hints=("Give only the key itself, on one line.",),
+        )
+    return key
+
+
+def _check_fields(fields: dict[str, Any]) -> None:
+    """Refuse a bad --provider, --base-url or --model with the run-time schema, before asking for a key."""
+    from . import plugins
+    from .schema import first_error, load_schema
+
+    if "provider" in fields:
+        plugins.get_provider(fields["provider"])
+    problem = first_error(fields, load_schema("config.schema.json"))
+    if problem is not None:
+        key, reason = problem.split(":", 1)
+        if key == "base_url":
+            reason = f"must be an absolute URL such as https://api.example.com/v1 (got {fields[key]!r})"
+        raise UsageError(f"--{key.replace('_', '-')}: {reason.strip()}")
+
+
+def _verify_profile(path: Path, name: str | None) -> None:
+    """The checks every run makes, applied to the file about to be written."""
+    from .dispatch import resolve_adapter
+
+    resolve_adapter(path, name, None)
+
+
+# -- check ---------------------------------------------------------------------------------------
+def run_check(args: argparse.Namespace) -> int:
+    from .config import resolve_path
+
+    path = resolve_path(args.config)
+    described, problems = describe_config(path)
+    if problems:
+        emit({"ok": False, "path": str(path), **described, "problems": [p.message for p in problems]})
+        first = problems[0]
+        raise ConfigError(first.message, hints=(*first.hints, *[p.message for p in problems[1:]]))
+    emit({"ok": True, "path": str(path), **described})
+    return 0
+
+
+def describe_config(path: Path) -> tuple[dict[str, Any], list[ImagegateError]]:
+    """A redacted description of the config file (each profile's provider, endpoint, model and key
+    fingerprint) and the problems of single profiles. A file that cannot be used at all raises."""
+    from .config import read_document, select_profile
+
+    document = read_document(path)
+    names: list[str | None] = list(document["profiles"]) if "profiles" in document else [None]
+    warnings = _folder_warnings(path)
+    problems: list[ImagegateError] = []
+    default = None
+    try:
+        default = select_profile(document, path, None, None).name
+    except ConfigError as exc:
+        if document.get("default_profile") is not None:
+            problems.append(exc)
+        else:
+            warnings.append(f"{exc.message}: every run must choose one with --profile")
+    profiles = []
+    for name in names:
+        row, problem = _describe(path, name, name == default)
+        profiles.append(row)
+        if problem is not None:
+            problems.append(problem)
+    described = {
+        "mode": oct(stat.S_IMODE(path.stat().st_mode))[2:],
+        "default_profile": default,
+        "profiles": profiles,
+        "warnings": warnings,
+    }
+    return described, problems
+
+
+def _describe(path: Path, name: str | None, default: bool) -> tuple[dict[str, Any], ImagegateError | None]:
+    from .dispatch import resolve_adapter
+
+    row: dict[str, Any] = {"name": name, "default": default}
+    try:
+        profile, adapter = resolve_adapter(path, name, None)
+    except ImagegateError as exc:
+        return {**row, "ok": False, "problem": exc.message}, exc
+    return {
+        **row,
+        "ok": True,
+        "provider": profile.provider,
+        "base_url": adapter.base_url or None,
+        "model": profile.model or adapter.default_model or None,
+        "key": profile.api_key.fingerprint() if profile.api_key else None,
+    }, None
+
+
+def _folder_warnings(path: Path) -> list[str]:
+    if sys.platform == "win32":
+        return []
+    folder = path.resolve().parent
+    if stat.S_IMODE(folder.stat().st_mode) & 0o022:
+        return [f"folder {folder} is writable by other users, who could swap the file: chmod 700 {folder}"]
+    return []
+
+
+# -- path ----------------------------------------------------------------------------------------
+def run_path(args: argparse.Namespace) -> int:
+    from .config import resolve_path
+
+    path = resolve_path(args.config)
+    if args.json:
+        emit({"ok": True, "path": str(path), "exists": path.exists()})
+    else:
+        print(path)
+    return 0
