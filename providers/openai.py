@@ -18,7 +18,7 @@ from urllib.parse import urlencode
 from imagegate import hookimpl
 from imagegate.adapter import EDIT, GENERATE, Adapter, Answer, FilePart, HttpRequest, ImageRef, ProviderError
 from imagegate.errors import ContentRefused, NetworkError, ProviderRefused, UnusableAnswer, UsageError
-from imagegate.options import Options
+from imagegate.options import QUALITIES, Options
 from imagegate.schema import load_schema
 from imagegate.sniff import MIME, sniff_file
 
@@ -96,7 +96,7 @@ EVERYWHERE: dict[str, tuple[Any, ...]] = {
     "moderation": ("low", "auto"),
     "input_fidelity": ("high", "low"),
     "style": ("vivid", "natural"),
-    "quality": ("low", "medium", "high", "auto", "standard", "hd"),
+    "quality": QUALITIES,
 }
 TRANSPARENT_FORMATS = ("png", "webp")
 COMPRESSED_FORMATS = ("jpeg", "webp")
@@ -133,10 +133,8 @@ def check_everywhere(options: Options) -> list[str]:
         value = getattr(options, name)
         if value is not None and value not in allowed:
             raise UsageError(f"--{name.replace('_', '-')} {value}: must be {_either(allowed)}")
-    compression = options.output_compression
-    if compression is not None:
-        if isinstance(compression, bool) or not isinstance(compression, int) or not 0 <= compression <= 100:
-            raise UsageError(f"--output-compression {compression}: must be a whole number from 0 to 100")
+    if options.output_compression is not None:
+        _whole_number("--output-compression", options.output_compression, 0, 100)
         if options.output_format not in COMPRESSED_FORMATS:
             raise UsageError(
                 f"--output-compression applies to jpeg or webp only, not {options.output_format}",
@@ -146,26 +144,23 @@ def check_everywhere(options: Options) -> list[str]:
         raise UsageError(
             f"--background transparent needs --format png or webp ({options.output_format} has no alpha)"
         )
-    partial = options.partial_images
-    if partial is not None:
-        if (
-            isinstance(partial, bool)
-            or not isinstance(partial, int)
-            or not 0 <= partial <= MAX_PARTIAL_IMAGES
-        ):
-            raise UsageError(
-                f"--partial-images {partial}: must be a whole number from 0 to {MAX_PARTIAL_IMAGES}"
-            )
+    if options.partial_images is not None:
+        _whole_number("--partial-images", options.partial_images, 0, MAX_PARTIAL_IMAGES)
         if not options.stream:
             raise UsageError("--partial-images needs --stream")
     if options.mask is not None and options.mask.stat().st_size >= MASK_MAX_BYTES:
-        raise UsageError(f"--mask {options.mask}: must be under 4 MB")
+        raise UsageError(f"--mask {options.mask}: must be under {MASK_MAX_BYTES // MB} MB")
+    call = "an edit" if options.images else "a generation"
     return [
-        f"--{name.replace('_', '-')} does not apply to {'an edit' if options.images else 'a generation'}; "
-        "it was not sent"
+        f"--{name.replace('_', '-')} does not apply to {call}; it was not sent"
         for name in NOT_FOR[options.operation]
         if getattr(options, name) is not None
     ]
+
+
+def _whole_number(flag: str, value: Any, low: int, high: int) -> None:
+    if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
+        raise UsageError(f"{flag} {value}: must be a whole number from {low} to {high}")
 
 
 def check_model(model: str, rules: ModelRules, options: Options) -> list[str]:
@@ -243,7 +238,7 @@ def _check_gpt_params(model: str, rules: ModelRules, options: Options) -> list[s
         if options.background == "transparent" and rules.transparent_preview:
             return [
                 f"--background transparent is in preview for {model}: the image may come back opaque "
-                "(its alpha fact below tells)"
+                "(the alpha fact of each image tells)"
             ]
         return []
     skipped = NOT_FOR[options.operation]
