@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+from collections.abc import Callable
 from pathlib import Path
 
 from .errors import UsageError
@@ -95,7 +96,9 @@ def _profile_enum(name: str) -> list[str]:
     return load_schema("config.schema.json")["$defs"]["profile"]["properties"][name]["enum"]
 
 
-def _int_from(low: int, high: int):
+def _int_from(low: int, high: int) -> Callable[[str], int]:
+    """An argparse type: a whole number from ``low`` to ``high``."""
+
     def parse(text: str) -> int:
         try:
             value = int(text)
@@ -122,21 +125,15 @@ def add_api_flags(parser: argparse.ArgumentParser, *, batch: bool = False) -> No
     }
     for name in _API_CHOICES:
         parser.add_argument(f"--{name.replace('_', '-')}", choices=_profile_enum(name), help=helps[name])
-    parser.add_argument(
-        "--output-compression",
-        type=_int_from(0, 100),
-        metavar="0-100",
-        help="compression of jpeg or webp output",
+    numbers = (
+        ("--output-compression", 100, "compression of jpeg or webp output"),
+        ("--partial-images", 3, "partial previews to ask for with --stream"),
     )
+    for flag, high, text in numbers:
+        parser.add_argument(flag, type=_int_from(0, high), metavar=f"0-{high}", help=text)
     parser.add_argument("--user", metavar="ID", help="an end-user id passed to the provider")
     parser.add_argument(
         "--stream", action="store_true", help="stream: save partial previews beside the output as they arrive"
-    )
-    parser.add_argument(
-        "--partial-images",
-        type=_int_from(0, 3),
-        metavar="0-3",
-        help="partial previews to ask for with --stream",
     )
     parser.add_argument("--quiet", action="store_true", help="nothing on stderr but errors")
 
