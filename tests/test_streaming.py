@@ -216,3 +216,15 @@ def test_the_key_goes_only_in_the_authorization_header(cli, make_config) -> None
     assert run.code == 0
     assert requests[0].headers["Authorization"] == f"Bearer {API_KEY}"
     assert API_KEY not in run.out + run.err
+
+
+def test_images_that_arrived_are_kept_when_the_stream_breaks_later(cli, make_config, isolated: Path) -> None:
+    events = completed_event(png(3, 3)) + completed_event(png(4, 4))[:40]  # cut inside the second image
+    with server(lambda request: Reply(pieces=[events])) as (base, _):
+        make_config(base_url=base)
+        run = cli("--prompt", "p", "--out", "o.png", "--stream", "--n", "2")
+    assert run.code == 0, run.err
+    assert (isolated / "o.png").read_bytes() == png(3, 3)
+    assert not (isolated / "o-2.png").exists()
+    assert any("the stream failed after 1 of 2 image(s)" in w for w in run.json["warnings"])
+    assert sorted(p.name for p in isolated.iterdir()) == ["o.png"]
