@@ -111,7 +111,10 @@ def receive(
             raise
         partials.warnings.append(f"the stream failed after {len(images)} of {expected} image(s): {exc}")
     finally:
-        stream.close()  # also closes the connection when we stop before the stream ends
+        stream.close()
+        closer = getattr(chunks, "close", None)
+        if closer is not None:
+            closer()  # the body's generator closes the connection, even when we stopped early
     if not images:
         raise UnusableAnswer(
             f"the stream ended without a final image ({partials.received} partial image(s) arrived)"
