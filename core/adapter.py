@@ -97,6 +97,8 @@ class Adapter:
     default_model: ClassVar[str] = ""
     #: JSON-pointer-like patterns of response fields holding base64 images, e.g. ("data", "*", "b64_json").
     b64_fields: ClassVar[tuple[tuple[str, ...], ...]] = ()
+    #: The same for the data of one server-sent event of a streamed call, e.g. ("b64_json",).
+    stream_b64_fields: ClassVar[tuple[tuple[str, ...], ...]] = ()
 
     def __init__(self, profile: Profile) -> None:
         self.profile = profile

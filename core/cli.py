@@ -88,13 +88,15 @@ def run_image(argv: list[str]) -> int:
     from .cli_image import options_from_args
     from .dispatch import run
     from .errors import UsageError
+    from .progress import Progress  # issue 4
 
     refuse_key_flags(argv)
     args = image_parser().parse_args(argv)
-    if args.prompt is None:
+    if args.prompt is None and args.prompt_file is None:  # issue 4: or --prompt-file
         raise UsageError(
             "--prompt is required", hints=("Example: imagegate --prompt 'a red kite' --out kite.png",)
         )
+    progress = Progress(quiet=args.quiet)  # issue 4: --quiet, the clock and stream notes
     result = run(
         options_from_args(args),
         config=args.config,
@@ -103,9 +105,11 @@ def run_image(argv: list[str]) -> int:
         out=args.out,
         force=args.force,
         dry_run_only=args.dry_run,
+        notify=progress.note,  # issue 4
+        progress=progress,  # issue 4
     )
     for warning in result.warnings:
-        print(f"warning: {warning}", file=sys.stderr)
+        progress.note(f"warning: {warning}")  # issue 4: silenced by --quiet
     emit(result.to_json())
     return 0
 

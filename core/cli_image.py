@@ -7,8 +7,11 @@ defaults for every job.
 from __future__ import annotations
 
 import argparse
+import sys
+from collections.abc import Callable
 from pathlib import Path
 
+from .errors import UsageError
 from .options import FORMATS, QUALITIES, Options
 
 
@@ -60,12 +63,13 @@ def add_image_flags(parser: argparse.ArgumentParser, *, batch: bool = False) -> 
     parser.add_argument(
         "--dry-run", action="store_true", help="show the request (key redacted) and send nothing"
     )
+    add_api_flags(parser, batch=batch)  # issue 4
 
 
 def options_from_args(args: argparse.Namespace) -> Options:
     """Options from parsed flags; unset flags stay None so the profile's defaults can apply."""
     return Options(
-        prompt=getattr(args, "prompt", None) or "",
+        prompt=prompt_from_args(args),
         images=[Path(p) for p in getattr(args, "edit_images", [])],
         mask=Path(args.mask) if getattr(args, "mask", None) else None,
         model=args.model,
@@ -74,4 +78,94 @@ def options_from_args(args: argparse.Namespace) -> Options:
         n=args.n,
         output_format=args.output_format,
         timeout=args.timeout,
+        **api_options(args),  # issue 4
     )
+
+
+# -- issue 4: the rest of the Images API, streaming, prompt files and --quiet ----------------------
+#: Largest --prompt-file read (prompts are at most 32,000 characters for the GPT image models).
+PROMPT_FILE_LIMIT = 1024 * 1024
+#: Options whose flags carry the values the config file accepts for the same key.
+_API_CHOICES = ("background", "moderation", "input_fidelity", "style")
+
+
+def _profile_enum(name: str) -> list[str]:
+    """The values the config schema allows for a profile key: flags and config agree by construction."""
+    from .schema import load_schema
+
+    return load_schema("config.schema.json")["$defs"]["profile"]["properties"][name]["enum"]
+
+
+def _int_from(low: int, high: int) -> Callable[[str], int]:
+    """An argparse type: a whole number from ``low`` to ``high``."""
+
+    def parse(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
+        if not low <= value <= high:
+            raise argparse.ArgumentTypeError(f"{value} is not from {low} to {high}")
+        return value
+
+    return parse
+
+
+def add_api_flags(parser: argparse.ArgumentParser, *, batch: bool = False) -> None:
+    """Every other Images API parameter, --stream, --prompt-file and --quiet."""
+    if not batch:
+        parser.add_argument(
+            "--prompt-file", metavar="PATH", help="read the prompt from a UTF-8 file (- for stdin)"
+        )
+    helps = {
+        "background": "transparent needs --format png or webp",
+        "moderation": "moderation level of generations",
+        "input_fidelity": "how closely edits keep the input images (edits)",
+        "style": "dall-e-3's style",
+    }
+    for name in _API_CHOICES:
+        parser.add_argument(f"--{name.replace('_', '-')}", choices=_profile_enum(name), help=helps[name])
+    numbers = (
+        ("--output-compression", 100, "compression of jpeg or webp output"),
+        ("--partial-images", 3, "partial previews to ask for with --stream"),
+    )
+    for flag, high, text in numbers:
+        parser.add_argument(flag, type=_int_from(0, high), metavar=f"0-{high}", help=text)
+    parser.add_argument("--user", metavar="ID", help="an end-user id passed to the provider")
+    parser.add_argument(
+        "--stream", action="store_true", help="stream: save partial previews beside the output as they arrive"
+    )
+    parser.add_argument("--quiet", action="store_true", help="nothing on stderr but errors")
+
+
+def api_options(args: argparse.Namespace) -> dict[str, object]:
+    """The Options fields of the flags added by :func:`add_api_flags`."""
+    names = (*_API_CHOICES, "output_compression", "user", "partial_images")
+    return {name: getattr(args, name, None) for name in names} | {
+        "stream": bool(getattr(args, "stream", False))
+    }
+
+
+def prompt_from_args(args: argparse.Namespace) -> str:
+    """The prompt: ``--prompt``, or the text of ``--prompt-file`` (``-`` reads stdin)."""
+    prompt, source = getattr(args, "prompt", None), getattr(args, "prompt_file", None)
+    if source is None:
+        return prompt or ""
+    if prompt is not None:
+        raise UsageError("give --prompt or --prompt-file, not both")
+    try:
+        if source == "-":
+            text = sys.stdin.read(PROMPT_FILE_LIMIT + 1)
+        else:
+            with open(source, encoding="utf-8") as handle:
+                text = handle.read(PROMPT_FILE_LIMIT + 1)
+    except UnicodeDecodeError:
+        raise UsageError(f"--prompt-file {source}: not UTF-8 text") from None
+    except OSError as exc:
+        raise UsageError(f"--prompt-file {source}: cannot read it ({exc.strerror or exc})") from None
+    if len(text) > PROMPT_FILE_LIMIT:
+        raise UsageError(f"--prompt-file {source}: longer than {PROMPT_FILE_LIMIT:,} characters")
+    return text.rstrip("\r\n")
+
+
+# -- end issue 4 -----------------------------------------------------------------------------------

@@ -5,6 +5,7 @@ Everything here is provider-neutral; what differs between providers is asked of 
 
 from __future__ import annotations
 
+import contextlib
 import os
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -21,12 +22,14 @@ from .inputs import check_inputs, check_options
 from .jsonstream import InvalidAnswer, parse
 from .options import Options
 from .output import OutputPlan, base_path
+from .progress import Progress
 from .result import DryRun, Image, Result
 from .retry import DEFAULT_MAX_WAIT, DEFAULT_RETRIES, Limiter, RetryPolicy
 from .schema import validate
 from .secret import REDACTED, redact
 from .sniff import sniff
 from .spool import MemorySpool, Spool
+from .streaming import Partials, is_event_stream, receive
 
 Notify = Callable[[str], None]
 
@@ -87,6 +90,11 @@ def prepare(
         raise UsageError(f"provider {resolved.provider!r} cannot {needed} images")
     if options.mask is not None and not adapter.supports("mask"):
         raise UsageError(f"provider {resolved.provider!r} does not accept a --mask")
+    # -- issue 4: a provider that cannot stream makes a normal call, with a notice ---------------
+    if options.stream and not adapter.supports("stream"):
+        warnings.append(f"provider {resolved.provider!r} cannot stream; making a normal call instead")
+        options = options.with_changes(stream=False, partial_images=None)
+    # -- end issue 4 ---------------------------------------------------------------------------
     check_inputs(options)
     warnings += adapter.check(options)
     request = adapter.build_request(options)
@@ -126,6 +134,7 @@ def execute(
     *,
     limiter: Limiter | None = None,
     notify: Notify | None = None,
+    progress: Progress | None = None,
 ) -> Result:
     """Send the call, decode the answer and save (or keep) the images."""
     options, adapter, profile = call.options, call.adapter, call.profile
@@ -136,6 +145,13 @@ def execute(
     )
     if plan is not None:
         plan.preflight()
+    # -- issue 4: streamed previews are checked like outputs; a plain call shows a clock ------
+    progress = progress or Progress.silent()
+    partials = Partials(plan, options.partial_images or 0, progress.note)
+    if call.request.stream:
+        partials.preflight()
+    waiting = progress.waiting() if not call.request.stream else contextlib.nullcontext()
+    # -- end issue 4 ---------------------------------------------------------------------------
     spools: list[Spool] = []
 
     def new_spool() -> Spool:
@@ -143,12 +159,12 @@ def execute(
         spools.append(spool)
         return spool
 
-    with new_session(adapter) as session:
+    with new_session(adapter) as session, waiting:
         response = send(session, call.request, adapter, deadline, policy, limiter)
         request_id = response.headers.get("x-request-id")
         headers = dict(response.headers)
         try:
-            answer = _decode(adapter, response, deadline, new_spool, headers)
+            answer = _receive(call, response, deadline, new_spool, headers, partials)
             _fetch_urls(answer, new_spool, deadline, profile, adapter)
             images = _finish(answer, spools, plan)
         except BaseException:
@@ -156,8 +172,8 @@ def execute(
                 spool.discard()
             raise
     revised = next((ref.revised_prompt for ref in answer.images if ref.revised_prompt), None)
-    warnings = call.warnings + (plan.warnings if plan else [])
-    return Result(
+    warnings = call.warnings + partials.warnings + (plan.warnings if plan else [])
+    result = Result(
         images,
         profile.provider or "",
         call.model,
@@ -168,6 +184,28 @@ def execute(
         warnings,
         answer.extras,
     )
+    result.partials = partials.saved  # issue 4
+    result.note_missing_alpha(options.background)  # issue 4
+    return result
+
+
+# -- issue 4: a streamed answer goes to core/streaming.py --------------------------------------
+def _receive(
+    call: Call,
+    response: Any,
+    deadline: Deadline,
+    new_spool: Callable[[], Spool],
+    headers: dict[str, str],
+    partials: Partials,
+) -> Answer:
+    """Decode the answer: server-sent events when the call streamed, else the one JSON document."""
+    if not (call.request.stream and is_event_stream(headers)):
+        return _decode(call.adapter, response, deadline, new_spool, headers)
+    chunks = iter_body(response, deadline, "reading the stream")
+    return receive(call.adapter, chunks, deadline, new_spool, partials, call.options.n or 1)
+
+
+# -- end issue 4 -------------------------------------------------------------------------------
 
 
 def _decode(
@@ -252,6 +290,7 @@ def run(
     dry_run_only: bool = False,
     limiter: Limiter | None = None,
     notify: Notify | None = None,
+    progress: Progress | None = None,
 ) -> Result | DryRun:
     """The whole path for one call: the CLI, the library and batch all come through here."""
     call = prepare(options, config, profile, provider)
@@ -259,4 +298,4 @@ def run(
     plan = OutputPlan(base_path(out, options.output_format), options.n, force) if to_files else None
     if dry_run_only:
         return dry_run(call, plan)
-    return execute(call, plan, limiter=limiter, notify=notify)
+    return execute(call, plan, limiter=limiter, notify=notify, progress=progress)

@@ -60,10 +60,23 @@ class Result:
     seconds: float = 0.0
     warnings: list[str] = field(default_factory=list)
     extras: dict[str, Any] = field(default_factory=dict)
+    #: Partial previews saved by a streamed call (``NAME.partial-1.png`` ...).
+    partials: list[Path] = field(default_factory=list)
 
     @property
     def output_paths(self) -> list[Path]:
         return [image.path for image in self.images if image.path is not None]
+
+    def note_missing_alpha(self, background: str | None) -> None:
+        """Say so when a transparent background was asked for and an image has no alpha channel."""
+        if background != "transparent":
+            return
+        for number, image in enumerate(self.images, 1):
+            if image.info.alpha is False:
+                name = image.path.name if image.path else f"image {number}"
+                self.warnings.append(
+                    f"{name} has no alpha channel although --background transparent was asked for"
+                )
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -77,6 +90,7 @@ class Result:
             "request_id": self.request_id,
             "seconds": round(self.seconds, 3),
             "warnings": self.warnings,
+            **({"partial_paths": [str(path) for path in self.partials]} if self.partials else {}),
             **({"provider_extras": self.extras} if self.extras else {}),
         }
 

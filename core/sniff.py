@@ -64,6 +64,8 @@ def sniff_file(path: Path | str) -> ImageInfo | None:
 
 
 def _png(data: bytes) -> ImageInfo:
+    if data[12:16] != b"IHDR":
+        raise ValueError("the first PNG chunk is not IHDR")
     width, height, _depth, colour = struct.unpack(">IIBB", data[16:26])
     alpha = colour in (4, 6)
     pos = 8
@@ -93,6 +95,8 @@ def _jpeg(data: bytes) -> ImageInfo:
         if marker in (0xD8, 0x01) or 0xD0 <= marker <= 0xD7:
             pos += 2
             continue
+        if marker in (0xD9, 0xDA):  # end of image, or compressed data: no frame header came first
+            break
         (length,) = struct.unpack(">H", data[pos + 2 : pos + 4])
         if marker in _SOF:
             height, width = struct.unpack(">HH", data[pos + 5 : pos + 9])
@@ -109,6 +113,8 @@ def _webp(data: bytes) -> ImageInfo:
         height = 1 + int.from_bytes(data[27:30], "little")
         return ImageInfo("webp", width, height, bool(flags & 0x10))
     if chunk == b"VP8L":
+        if data[20] != 0x2F:
+            raise ValueError("bad VP8L signature")
         bits = int.from_bytes(data[21:25], "little")
         width = (bits & 0x3FFF) + 1
         height = ((bits >> 14) & 0x3FFF) + 1
