@@ -66,7 +66,7 @@ def registered(
 
 def provider_fixture(adapter: type[Adapter], distribution: str = "test") -> Callable[..., Any]:
     """A pytest fixture that registers ``adapter`` for each test using it:
-    ``azure = provider_fixture(AzureAdapter)`` in a conftest.py."""
+    ``my_provider = provider_fixture(MyAdapter)`` in a conftest.py."""
     import pytest
 
     @pytest.fixture
