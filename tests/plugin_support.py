@@ -58,8 +58,15 @@ def installed(tmp_path_factory: pytest.TempPathFactory) -> Callable[[str], Path]
 def run_imagegate(
     *args: Any, paths: Iterable[Path] = (), env: dict[str, str] | None = None, python: str = ""
 ) -> subprocess.CompletedProcess[str]:
-    """Run ``python -m imagegate ARGS`` (or ``python -c PYTHON ARGS``) with ``paths`` on PYTHONPATH."""
-    environment = {**os.environ, "PYTHONPATH": os.pathsep.join(str(p) for p in paths), **(env or {})}
+    """Run ``python -m imagegate ARGS`` (or ``python -c PYTHON ARGS``) with ``paths`` on PYTHONPATH.
+
+    Unless ``env`` sets IMAGEGATE_LOAD_PLUGINS, only the distributions in ``paths`` load, so plugins
+    a developer installed in the virtualenv stay out of the tests.
+    """
+    paths = list(paths)
+    given = ",".join(dist.metadata["Name"] for dist in metadata.distributions(path=[str(p) for p in paths]))
+    environment = {**os.environ, "PYTHONPATH": os.pathsep.join(str(p) for p in paths)}
+    environment.update({"IMAGEGATE_LOAD_PLUGINS": given, **(env or {})})
     head = ["-c", python] if python else ["-m", "imagegate"]
     return subprocess.run(
         [sys.executable, *head, *(str(a) for a in args)],
@@ -91,7 +98,10 @@ def fake_distributions(monkeypatch: pytest.MonkeyPatch, tmp_path: Path, fresh_pl
     monkeypatch.syspath_prepend(str(folder))
     extra: list[tuple[str, str, metadata.EntryPoint]] = []
     real = plugins._entry_points
-    monkeypatch.setattr(plugins, "_entry_points", lambda: real() + extra)
+    builtins = [
+        entry for entry in real() if entry[0] == plugins.OWN_DISTRIBUTION
+    ]  # installed plugins stay out
+    monkeypatch.setattr(plugins, "_entry_points", lambda: builtins + extra)
 
     def add(dist: str, source: str, version: str = "1.0") -> str:
         module = f"fake_{dist.replace('-', '_')}_{len(extra)}_{abs(hash(str(tmp_path))) % 10**8}"
