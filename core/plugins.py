@@ -219,11 +219,12 @@ def get_provider(name: str) -> ProviderRecord:
     if len(records) > 1:
         raise conflict_error(name, records)
     if not records:
-        known = providers()
-        raise UsageError(
-            f"unknown provider {name!r}",
-            hints=(f"Installed providers: {', '.join(sorted(known)) or 'none'}.",),
-        )
+        hints = [f"Installed providers: {', '.join(sorted(providers())) or 'none'}."]
+        if registry().failures:
+            hints.append("A plugin failed to load (see the warning above); it may be the one offering it.")
+        if os.environ.get(ENV_LOAD) is not None:
+            hints.append(f"{ENV_LOAD} is set, so only the plugins it names are loaded.")
+        raise UsageError(f"unknown provider {name!r}", hints=hints)
     return records[0]
 
 

@@ -201,6 +201,20 @@ def test_unknown_provider_lists_the_installed_ones(cli, fresh_plugins) -> None:
     assert "compatible, openai, placeholder, url-only" in run.err
 
 
+def test_unknown_provider_points_at_a_failed_plugin_and_at_the_filter(
+    fake_distributions, cli, monkeypatch
+) -> None:
+    fake_distributions("imagegate-kaput", "raise RuntimeError('boom')")
+    failed = cli("--provider", "kaput", "--prompt", "p", "--out", "a.png")
+    assert failed.code == 2
+    assert "hint: A plugin failed to load" in failed.err
+    monkeypatch.setenv("IMAGEGATE_LOAD_PLUGINS", "")
+    plugins.reset()
+    filtered = cli("--provider", "kaput", "--prompt", "p", "--out", "a.png")
+    assert "IMAGEGATE_LOAD_PLUGINS is set" in filtered.err
+    assert "failed to load" not in filtered.err
+
+
 def test_builtin_default_wins_over_a_plugin_that_claims_to_be_default(fake_distributions) -> None:
     fake_distributions("imagegate-pushy", plugin_source("pushy", body="    is_default = True\n"))
     assert plugins.default_provider() == "openai"
