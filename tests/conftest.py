@@ -9,6 +9,7 @@ from typing import Any
 
 import pytest
 from helpers import API_KEY, write_config
+
 from imagegate import plugins
 from imagegate.cli import main
 

@@ -12,6 +12,7 @@ from pathlib import Path
 import plugin_support
 import pytest
 from helpers import API_KEY
+
 from imagegate import hookspecs, plugins
 
 CLASS = """

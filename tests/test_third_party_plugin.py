@@ -12,8 +12,9 @@ from pathlib import Path
 import plugin_support
 import pytest
 from helpers import API_KEY, png
-from imagegate.testing import FakeProvider, write_config
 from plugin_support import run_imagegate, warnings_in
+
+from imagegate.testing import FakeProvider, write_config
 
 installed = plugin_support.installed  # a session fixture: installs each distribution once per worker
 pytestmark = pytest.mark.slow

@@ -16,8 +16,9 @@ try:
 except ImportError:
     sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
 
-from imagegate.testing import FakeProvider, provider_fixture, write_config
 from imagegate_azure.adapter import AzureAdapter
+
+from imagegate.testing import FakeProvider, provider_fixture, write_config
 
 KEY = "azure-test-key-0123456789abcdef"
 

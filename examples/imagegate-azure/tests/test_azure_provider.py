@@ -5,8 +5,9 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from imagegate.testing import check_adapter, run_cli, tiny_png
 from imagegate_azure.adapter import DEFAULT_API_VERSION, AzureAdapter
+
+from imagegate.testing import check_adapter, run_cli, tiny_png
 
 pytestmark = pytest.mark.usefixtures("azure")
 
