@@ -4,48 +4,78 @@ from __future__ import annotations
 
 import argparse
 import sys
+from typing import Any
 
 from .cli import emit, subcommand
 
 OPERATIONS = ("generate", "edit", "mask", "stream")
+COLUMNS = ("name", "distribution", "operations", "config schema", "description")
+
+
+def describe_record(record: Any) -> dict[str, object]:
+    """One provider as ``imagegate providers --json`` shows it."""
+    adapter = record.adapter
+    return {
+        "name": record.name,
+        "distribution": record.distribution,
+        "version": record.version,
+        "operations": [op for op in OPERATIONS if op in adapter.operations],
+        "needs_key": bool(adapter.needs_key),
+        "default": bool(getattr(adapter, "is_default", False)),
+        "config_schema": adapter.config_schema_location(),
+        "description": adapter.description,
+    }
 
 
 def describe() -> list[dict[str, object]]:
-    """One record per installed provider."""
+    """One record per usable provider, by name."""
     from . import plugins
 
-    rows = []
-    for name, record in sorted(plugins.providers().items()):
-        adapter = record.adapter
-        rows.append(
-            {
-                "name": name,
-                "distribution": record.distribution,
-                "version": record.version,
-                "operations": [op for op in OPERATIONS if op in adapter.operations],
-                "needs_key": bool(adapter.needs_key),
-                "default": bool(getattr(adapter, "is_default", False)),
-                "config_schema": adapter.config_schema_location(),
-                "description": adapter.description,
-            }
+    return [describe_record(record) for _, record in sorted(plugins.providers().items())]
+
+
+def _table(rows: list[dict[str, object]]) -> list[str]:
+    cells = [
+        (
+            f"{row['name']}{' (default)' if row['default'] else ''}",
+            f"{row['distribution']} {row['version']}",
+            ",".join(row["operations"]),  # type: ignore[arg-type]
+            str(row["config_schema"]),
+            str(row["description"]),
         )
-    return rows
+        for row in rows
+    ]
+    widths = [max(len(line[i]) for line in [COLUMNS, *cells]) for i in range(len(COLUMNS) - 1)]
+    return [
+        "  ".join(cell.ljust(width) for cell, width in zip(line[:-1], widths, strict=True)) + "  " + line[-1]
+        for line in [tuple(c.upper() for c in COLUMNS), *cells]
+    ]
 
 
 @subcommand("providers")
 def providers_command(argv: list[str]) -> int:
+    """List the providers; a provider name offered twice is reported as an error (exit 2)."""
+    from . import plugins
+
     parser = argparse.ArgumentParser(prog="imagegate providers", description="List the installed providers.")
     parser.add_argument("--json", action="store_true", help="print JSON for machines")
     args = parser.parse_args(argv)
     rows = describe()
+    errors = [plugins.conflict_error(name, records) for name, records in sorted(plugins.conflicts().items())]
     if args.json:
-        emit({"ok": True, "providers": rows})
+        emit(
+            {
+                "ok": not errors,
+                "providers": rows,
+                "errors": [error.message for error in errors],
+                "plugin_failures": plugins.failures(),
+            }
+        )
+    else:
+        print("\n".join(_table(rows)))
+        sys.stdout.flush()
+    if not errors:
         return 0
-    width = max((len(str(row["name"])) for row in rows), default=4)
-    for row in rows:
-        source = f"{row['distribution']} {row['version']}"
-        ops = ",".join(row["operations"])  # type: ignore[arg-type]
-        mark = " (default)" if row["default"] else ""
-        print(f"{row['name']:<{width}}  {source:<22} {ops:<26} {row['description']}{mark}")
-    sys.stdout.flush()
-    return 0
+    from .cli import report
+
+    return max(report(error) for error in errors)

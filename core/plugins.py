@@ -1,20 +1,23 @@
 """Loads provider plugins once, lazily, through the ``imagegate`` entry-point group.
 
 Built-in providers come through the same group (see pyproject.toml), so the third-party path is
-exercised on every run. A plugin that fails to import warns and is skipped; set
-``IMAGEGATE_STRICT_PLUGINS=1`` to make that an error. ``IMAGEGATE_LOAD_PLUGINS`` restricts
-loading: unset loads everything, empty loads only the built-ins, a comma list loads only those
-distributions (plus the built-ins).
+exercised on every run. A plugin that fails to import or to register warns once and is skipped;
+``IMAGEGATE_STRICT_PLUGINS=1`` makes that an error, for plugin authors. ``IMAGEGATE_LOAD_PLUGINS``
+restricts loading: unset loads everything, empty loads only the built-ins, a comma list loads only
+those distributions (plus the built-ins). Two distributions offering the same provider name make
+that name an error naming both. Nothing here runs until a command needs a provider.
 """
 
 from __future__ import annotations
 
 import importlib
 import os
+import re
 import sys
-from dataclasses import dataclass
+import threading
+from dataclasses import dataclass, field
 from importlib import metadata
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from .errors import UsageError
 
@@ -31,6 +34,12 @@ BUILTIN_MODULES = (
     "imagegate.providers.url_only",
     "imagegate.providers.placeholder",
 )
+ENV_LOAD = "IMAGEGATE_LOAD_PLUGINS"
+ENV_STRICT = "IMAGEGATE_STRICT_PLUGINS"
+
+
+class PluginError(Exception):
+    """A plugin broke the contract (no hook, not an adapter class ...); reported like an import error."""
 
 
 @dataclass(frozen=True)
@@ -44,31 +53,39 @@ class ProviderRecord:
 
 
 @dataclass
-class _Registry:
+class Registry:
+    """What loading found: providers by name (several records: a conflict) and failed plugins."""
+
     manager: pluggy.PluginManager
-    providers: dict[str, ProviderRecord]
-    warnings: list[str]
+    records: dict[str, list[ProviderRecord]] = field(default_factory=dict)
+    failures: list[str] = field(default_factory=list)
 
 
-_registry: _Registry | None = None
+_registry: Registry | None = None
+_lock = threading.RLock()
+
+
+def normalize(distribution: str) -> str:
+    """A distribution name as packaging compares them: case-insensitive, ``-_.`` alike."""
+    return re.sub(r"[-_.]+", "-", distribution).lower()
 
 
 def _wanted(distribution: str) -> bool:
     if distribution == OWN_DISTRIBUTION:
         return True
-    value = os.environ.get("IMAGEGATE_LOAD_PLUGINS")
+    value = os.environ.get(ENV_LOAD)
     if value is None:
         return True
-    names = {part.strip().lower() for part in value.split(",") if part.strip()}
-    return distribution.lower() in names
+    return normalize(distribution) in {normalize(part.strip()) for part in value.split(",") if part.strip()}
 
 
-def _strict() -> bool:
-    return os.environ.get("IMAGEGATE_STRICT_PLUGINS", "") not in ("", "0", "false", "no")
+def strict() -> bool:
+    """Whether IMAGEGATE_STRICT_PLUGINS turns a broken plugin into an error."""
+    return os.environ.get(ENV_STRICT, "").strip().lower() not in ("", "0", "false", "no")
 
 
-def _entry_points() -> list[tuple[str, str, metadata.EntryPoint]]:
-    """(distribution, version, entry point) for every entry point in the group."""
+def _entry_points() -> list[tuple[str, str, Any]]:
+    """(distribution, version, entry point) for every entry point in the group; metadata only."""
     found = []
     for ep in metadata.entry_points(group=GROUP):
         dist = getattr(ep, "dist", None)
@@ -84,14 +101,15 @@ def _own_version() -> str:
     return __version__
 
 
-def _load() -> _Registry:
+def _load() -> Registry:
     import pluggy
 
     from . import hookspecs
 
+    hookspecs.mark_specs()
     manager = pluggy.PluginManager(GROUP)
     manager.add_hookspecs(hookspecs)
-    registry = _Registry(manager, {}, [])
+    registry = Registry(manager)
     entries = _entry_points()
     if not any(dist == OWN_DISTRIBUTION for dist, _, _ in entries):
         # Running from a source tree without installed metadata: load the built-ins directly.
@@ -102,75 +120,120 @@ def _load() -> _Registry:
     return registry
 
 
-def _load_one(registry: _Registry, dist: str, version: str, entry: object) -> None:
-    label = entry if isinstance(entry, str) else f"{entry.name} = {entry.value}"  # type: ignore[attr-defined]
+def _load_one(registry: Registry, dist: str, version: str, entry: Any) -> None:
+    """Import one entry point and collect what it registers; a failure is this plugin's alone."""
+    label = entry if isinstance(entry, str) else f"{entry.name} = {entry.value}"
+    plugin = None
     try:
-        plugin = importlib.import_module(entry) if isinstance(entry, str) else entry.load()  # type: ignore[attr-defined]
+        plugin = importlib.import_module(entry) if isinstance(entry, str) else entry.load()
         if registry.manager.is_registered(plugin):
             return
         registry.manager.register(plugin, name=f"{dist}:{label}")
-        added: list[type[Adapter]] = []
-        # Call this plugin's own implementation so that what it registers is attributed to it
-        # and a failure in it is isolated from every other plugin.
-        for impl in registry.manager.hook.register_providers.get_hookimpls():
-            if impl.plugin is plugin:
-                impl.function(register=added.append)
-        for adapter in added:
-            _add(registry, adapter, dist, version)
-    except UsageError:
-        raise
-    except Exception as exc:  # a broken plugin must not take the CLI down
-        message = f"plugin {dist} ({label}) failed to load: {type(exc).__name__}: {exc}"
-        if _strict() and dist != OWN_DISTRIBUTION:
-            raise UsageError(message, hints=("IMAGEGATE_STRICT_PLUGINS is set.",)) from None
-        registry.warnings.append(message)
+        registry.manager.check_pending()  # a misspelt hook name fails here, not silently
+        adapters = _collect(registry.manager, plugin)
+    except (Exception, SystemExit) as exc:  # a broken plugin must not take the CLI down
+        if plugin is not None and registry.manager.is_registered(plugin):
+            registry.manager.unregister(plugin)
+        _fail(registry, dist, version, label, exc)
+        return
+    for adapter in adapters:
+        _add(registry, ProviderRecord(adapter.name, adapter, dist, version))
 
 
-def _add(registry: _Registry, adapter: type[Adapter], dist: str, version: str) -> None:
-    name = getattr(adapter, "name", "")
-    if not name:
-        raise UsageError(f"plugin {dist} registered a provider without a name")
-    existing = registry.providers.get(name)
-    if existing is not None and existing.adapter is not adapter:
-        raise UsageError(
-            f"provider {name!r} is registered twice: by {existing.distribution} and by {dist}",
-            hints=("Uninstall one of them, or restrict loading with IMAGEGATE_LOAD_PLUGINS.",),
-        )
-    registry.providers[name] = ProviderRecord(name, adapter, dist, version)
+def _collect(manager: pluggy.PluginManager, plugin: object) -> list[type[Adapter]]:
+    """Call this plugin's own hook implementations, so what they register is attributed to it."""
+    impls = [impl for impl in manager.hook.register_providers.get_hookimpls() if impl.plugin is plugin]
+    if not impls:
+        raise PluginError("it implements no imagegate hook (is register_providers marked @hookimpl?)")
+    added: list[Any] = []
+    for impl in impls:
+        impl.function(**{name: added.append for name in impl.argnames if name == "register"})
+    return [_checked(adapter) for adapter in added]
 
 
-def registry() -> _Registry:
-    """The loaded registry (loaded on first use, then reused)."""
+def _checked(adapter: Any) -> type[Adapter]:
+    from .adapter import Adapter
+
+    if not (isinstance(adapter, type) and issubclass(adapter, Adapter)):
+        raise PluginError(f"it registered {adapter!r}, which is not a subclass of imagegate.adapter.Adapter")
+    name = adapter.name
+    if not isinstance(name, str) or not name or any(ch.isspace() for ch in name):
+        raise PluginError(f"it registered {adapter.__qualname__} whose name {name!r} is empty or has spaces")
+    return adapter
+
+
+def _fail(registry: Registry, dist: str, version: str, label: str, exc: BaseException) -> None:
+    reason = f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
+    message = f"plugin {dist} {version} failed to load ({label}): {reason}"
+    if strict() and dist != OWN_DISTRIBUTION:
+        raise UsageError(message, hints=(f"{ENV_STRICT} is set; unset it to skip broken plugins.",))
+    registry.failures.append(message)
+
+
+def _add(registry: Registry, record: ProviderRecord) -> None:
+    records = registry.records.setdefault(record.name, [])
+    if not any(existing.adapter is record.adapter for existing in records):
+        records.append(record)
+
+
+def conflict_error(name: str, records: list[ProviderRecord]) -> UsageError:
+    """The error for a provider name offered by more than one distribution, naming them all."""
+    owners = " and by ".join(sorted({record.distribution for record in records}))
+    return UsageError(
+        f"provider {name!r} is registered twice: by {owners}",
+        hints=(f"Uninstall one of them, or choose which plugins load with {ENV_LOAD}.",),
+    )
+
+
+def registry() -> Registry:
+    """The loaded registry (loaded on first use, then reused); failures are warned about once."""
     global _registry
-    if _registry is None:
-        _registry = _load()
-        for warning in _registry.warnings:
-            print(f"warning: {warning}", file=sys.stderr)
-    return _registry
+    with _lock:
+        if _registry is None:
+            from .secret import redact
+
+            _registry = _load()
+            for failure in _registry.failures:
+                print(f"warning: {redact(failure)}", file=sys.stderr)
+        return _registry
 
 
 def providers() -> dict[str, ProviderRecord]:
-    """Every registered provider by name."""
-    return registry().providers
+    """Every usable provider by name (names offered twice are left out; see :func:`conflicts`)."""
+    return {name: records[0] for name, records in registry().records.items() if len(records) == 1}
+
+
+def conflicts() -> dict[str, list[ProviderRecord]]:
+    """Provider names offered by more than one distribution."""
+    return {name: records for name, records in registry().records.items() if len(records) > 1}
+
+
+def failures() -> list[str]:
+    """One message per plugin that failed to load."""
+    return list(registry().failures)
 
 
 def get_provider(name: str) -> ProviderRecord:
     """The provider called ``name``, or a UsageError that lists the known ones."""
-    known = providers()
-    if name not in known:
-        raise UsageError(
-            f"unknown provider {name!r}",
-            hints=(f"Installed providers: {', '.join(sorted(known)) or 'none'}.",),
-        )
-    return known[name]
+    records = registry().records.get(name, [])
+    if len(records) > 1:
+        raise conflict_error(name, records)
+    if not records:
+        hints = [f"Installed providers: {', '.join(sorted(providers())) or 'none'}."]
+        if registry().failures:
+            hints.append("A plugin failed to load (see the warning above); it may be the one offering it.")
+        if os.environ.get(ENV_LOAD) is not None:
+            hints.append(f"{ENV_LOAD} is set, so only the plugins it names are loaded.")
+        raise UsageError(f"unknown provider {name!r}", hints=hints)
+    return records[0]
 
 
 def default_provider() -> str:
     """The name of the provider a call uses when nothing names one: the adapter marked ``is_default``."""
     defaults = sorted(
-        (record.distribution != OWN_DISTRIBUTION, name)
-        for name, record in providers().items()
-        if getattr(record.adapter, "is_default", False)
+        (records[0].distribution != OWN_DISTRIBUTION, name)
+        for name, records in registry().records.items()
+        if any(getattr(record.adapter, "is_default", False) for record in records)
     )
     if not defaults:
         raise UsageError("no default provider is installed", hints=("Choose one with --provider.",))
@@ -178,16 +241,22 @@ def default_provider() -> str:
 
 
 def register_adapter(adapter: type[Adapter], distribution: str = "test", version: str = "0") -> None:
-    """Register an adapter class directly (used by tests and imagegate.testing)."""
-    _add(registry(), adapter, distribution, version)
+    """Register an adapter class directly (tests, imagegate.testing); a taken name is an error."""
+    adapter = _checked(adapter)
+    records = registry().records.get(adapter.name, [])
+    if records and not any(record.adapter is adapter for record in records):
+        newcomer = ProviderRecord(adapter.name, adapter, distribution, version)
+        raise conflict_error(adapter.name, [*records, newcomer])
+    _add(registry(), ProviderRecord(adapter.name, adapter, distribution, version))
 
 
 def unregister_adapter(name: str) -> None:
     """Remove a provider registered with :func:`register_adapter`."""
-    registry().providers.pop(name, None)
+    registry().records.pop(name, None)
 
 
 def reset() -> None:
     """Forget everything loaded, so the next use loads plugins again."""
     global _registry
-    _registry = None
+    with _lock:
+        _registry = None
