@@ -218,7 +218,7 @@ def _decode(
     try:
         document = parse(iter_body(response, deadline), adapter.b64_fields, new_spool)
     except InvalidAnswer as exc:
-        kind = headers.get("content-type", "unknown content type").split(";")[0]
+        kind = response.headers.get("content-type", "unknown content type").split(";")[0]
         raise UnusableAnswer(
             f"the provider answered HTTP {response.status_code} ({kind}), which is {exc}",
             hints=("Check base_url: it should be the API root, such as https://host/v1.",),

@@ -8,6 +8,7 @@ from __future__ import annotations
 import contextlib
 import ipaddress
 import logging
+import time
 from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
@@ -16,6 +17,7 @@ from .deadline import Deadline, timeout_error
 from .errors import NetworkError, UnusableAnswer, UsageError
 from .retry import RETRYABLE_STATUS, Limiter, RetryPolicy, retry_after
 from .secret import redact
+from .verbose import describe_request, describe_response
 
 if TYPE_CHECKING:
     import requests
@@ -89,28 +91,42 @@ def send(
     while True:
         limiter.wait(deadline.remaining())
         deadline.check("waiting to send the request", sent=False)
+        log.debug("%s", describe_request(request, attempt))
         retry_wait = _attempt(session, request, adapter, deadline)
         if isinstance(retry_wait, tuple):
             wait, reason, error = retry_wait
         else:
             return retry_wait
         if attempt >= policy.retries:
-            raise error
+            tries = f"{attempt + 1} attempt" + ("s" if attempt else "")
+            raise _with_hint(error, f"Gave up after {tries} (--retries {policy.retries}).")
         wait = wait if wait is not None else policy.backoff(attempt)
         if wait > policy.max_wait:
-            error.hints = (*error.hints, f"The provider asked to wait {wait:.0f} s; try again later.")
-            raise error
+            raise _with_hint(
+                error,
+                f"The provider asked to wait {wait:.0f} s, longer than max_retry_wait "
+                f"({policy.max_wait:g} s); not waited. Try again later.",
+            )
         if wait > deadline.remaining():
-            raise error
+            raise _with_hint(
+                error, f"A retry would have to wait {wait:.1f} s, past the --timeout; not retried."
+            )
         log.info("retrying in %.1f s after %s (retry %d of %d)", wait, reason, attempt + 1, policy.retries)
         limiter.hold(wait)
         attempt += 1
+
+
+def _with_hint(error: Exception, hint: str) -> Exception:
+    if hasattr(error, "hints"):
+        error.hints = (*error.hints, hint)
+    return error
 
 
 def _attempt(session: requests.Session, request: HttpRequest, adapter: Adapter, deadline: Deadline) -> Any:
     """One try: the response, or (wait, reason, error) when it may be retried; raises otherwise."""
     import requests
 
+    started = time.monotonic()
     remaining = max(deadline.remaining(), 0.001)
     try:
         with contextlib.ExitStack() as stack:
@@ -151,7 +167,8 @@ def _attempt(session: requests.Session, request: HttpRequest, adapter: Adapter, 
         raise timeout_error(deadline.seconds, "waiting for the provider's answer", sent=True) from None
     except OSError as exc:
         raise UsageError(f"cannot read an input file: {exc.strerror or exc}") from None
-    log.debug("HTTP %s from %s", response.status_code, _host(request.url))
+    seconds = time.monotonic() - started
+    log.debug("%s", describe_response(response.status_code, response.reason, response.headers, seconds))
     if 200 <= response.status_code < 300:
         return response
     return _failure(response, adapter, deadline)
@@ -167,6 +184,7 @@ def _failure(response: requests.Response, adapter: Adapter, deadline: Deadline) 
             hints=("Set base_url to the final address; the key is never sent on across a redirect.",),
         )
     body = read_limited(response, deadline, ERROR_BODY_LIMIT, sent=True)
+    log.debug("   body: %s", _excerpt(body))
     error = adapter.parse_error(status, body)
     error = type(error)(**{**error.__dict__, "message": redact(error.message)})
     if adapter.is_content_refusal(error):
@@ -174,6 +192,12 @@ def _failure(response: requests.Response, adapter: Adapter, deadline: Deadline) 
     exception = adapter.classify_error(error)
     if status in RETRYABLE_STATUS and not (status == 429 and adapter.is_permanent_rate_error(error)):
         return retry_after(response.headers), f"HTTP {status}", exception
+    if status >= 500:
+        exception = _with_hint(
+            exception,
+            "The request was sent: the provider may have made and billed the image. "
+            "It was not retried, so you are not charged twice.",
+        )
     raise exception
 
 
@@ -187,18 +211,46 @@ def iter_body(
     try:
         while True:
             deadline.check(what, sent=True)
+            _limit_wait(raw, deadline.remaining())
             chunk = raw.read1(CHUNK, decode_content=True) if hasattr(raw, "read1") else raw.read(CHUNK)
             if not chunk:
                 break
             yield chunk
     except urllib3.exceptions.ProtocolError as exc:
-        raise UnusableAnswer(f"the answer was cut off before it was complete ({_reason(exc)})") from None
+        raise UnusableAnswer(
+            f"the answer was cut off while {what}: {_shortfall(exc)}",
+            hints=("The provider may have billed the image; nothing was saved.",),
+        ) from None
     except (TimeoutError, urllib3.exceptions.ReadTimeoutError):
+        if not deadline.expired():
+            raise NetworkError(f"the provider stopped sending while {what}") from None
         raise timeout_error(deadline.seconds, what, sent=True) from None
     except urllib3.exceptions.HTTPError as exc:
         raise NetworkError(f"the connection failed while {what}: {_reason(exc)}") from None
     finally:
         response.close()
+
+
+def _limit_wait(raw: Any, seconds: float) -> None:
+    """Let the next read block no longer than the deadline allows (not the per-read timeout)."""
+    sock = getattr(getattr(raw, "_connection", None), "sock", None)
+    if sock is not None:
+        with contextlib.suppress(OSError):
+            sock.settimeout(max(seconds, 0.001))
+
+
+def _shortfall(exc: BaseException) -> str:
+    """How much of the announced body arrived, from urllib3's IncompleteRead if it is there."""
+    for arg in (exc, *getattr(exc, "args", ())):
+        partial, expected = getattr(arg, "partial", None), getattr(arg, "expected", None)
+        if isinstance(partial, int) and isinstance(expected, int):
+            return f"{partial} bytes arrived, {expected} more were announced (Content-Length mismatch)"
+    return _reason(exc)
+
+
+def _excerpt(body: bytes, limit: int = 300) -> str:
+    text = " ".join(body.decode("utf-8", "replace").split())
+    return redact(text[:limit] + ("..." if len(text) > limit else ""))
 
 
 def read_limited(response: requests.Response, deadline: Deadline, limit: int, *, sent: bool) -> bytes:

@@ -27,6 +27,10 @@ def check_options(options: Options) -> None:
         raise UsageError(f"--format {options.output_format}: must be one of {', '.join(FORMATS)}")
     if not options.timeout or options.timeout <= 0:
         raise UsageError(f"--timeout {options.timeout}: must be a positive number of seconds")
+    if options.retries is not None and (
+        isinstance(options.retries, bool) or not isinstance(options.retries, int) or options.retries < 0
+    ):
+        raise UsageError(f"--retries {options.retries}: must be a whole number, 0 or more")
     if options.mask is not None and not options.images:
         raise UsageError("--mask needs at least one --edit-image to apply to")
     if len(options.images) > MAX_INPUT_IMAGES:
