@@ -29,6 +29,7 @@ class Reply:
     drip: float = 0.0  # seconds between single bytes of the body
     cut_at: int | None = None  # send only this many body bytes, with the full Content-Length
     hang_up: bool = False  # close the connection without answering
+    delay: float = 0.0  # seconds to wait before answering at all
 
     def payload(self) -> tuple[bytes, str]:
         if isinstance(self.body, (dict, list)):
@@ -66,11 +67,11 @@ def error_reply(status: int, message: str, code: str | None = None, **headers: s
 class FaultServer:
     """A threaded HTTP server on 127.0.0.1 with per-path scripts; use as a context manager."""
 
-    def __init__(self) -> None:
+    def __init__(self, port: int = 0) -> None:
         self.scripts: dict[str, list[Reply]] = {}
         self.seen: list[Seen] = []
         self._lock = threading.Lock()
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), _handler_for(self))
+        self._server = ThreadingHTTPServer(("127.0.0.1", port), _handler_for(self))
         self._server.daemon_threads = True
         self._thread = threading.Thread(target=self._server.serve_forever, args=(0.02,), daemon=True)
 
@@ -130,6 +131,7 @@ def _handler_for(server: FaultServer) -> type[BaseHTTPRequestHandler]:
         do_GET = do_POST = _handle
 
         def _answer(self, reply: Reply) -> None:
+            time.sleep(reply.delay)
             if reply.hang_up:
                 self.close_connection = True
                 return
