@@ -8,7 +8,9 @@ addresses; loopback and private addresses only when the provider itself lives on
 from __future__ import annotations
 
 import ipaddress
+import logging
 import socket
+import time
 from urllib.parse import urljoin, urlsplit
 
 from .deadline import Deadline
@@ -16,6 +18,9 @@ from .errors import UnusableAnswer
 from .http import USER_AGENT, _proxies, is_private_host, iter_body
 from .secret import redact
 from .spool import Spool
+from .verbose import describe_response
+
+log = logging.getLogger("imagegate.download")
 
 DEFAULT_MAX_BYTES = 64 * 1024 * 1024
 MAX_REDIRECTS = 5
@@ -85,8 +90,10 @@ def _get(session, url: str, deadline: Deadline):
     import requests
 
     remaining = max(deadline.remaining(), 0.001)
+    log.debug("-> GET %s (separate request: no key, no cookies)", redact(url))
+    started = time.monotonic()
     try:
-        return session.get(
+        response = session.get(
             url,
             stream=True,
             allow_redirects=False,
@@ -97,6 +104,13 @@ def _get(session, url: str, deadline: Deadline):
         from .errors import NetworkError
 
         raise NetworkError(f"could not download the image from {_site(url)}: {type(exc).__name__}") from None
+    log.debug(
+        "%s",
+        describe_response(
+            response.status_code, response.reason, response.headers, time.monotonic() - started
+        ),
+    )
+    return response
 
 
 def _save(response, spool: Spool, deadline: Deadline, max_bytes: int) -> None:

@@ -30,6 +30,7 @@ class Reply:
     cut_at: int | None = None  # send only this many body bytes, with the full Content-Length
     hang_up: bool = False  # close the connection without answering
     delay: float = 0.0  # seconds to wait before answering at all
+    no_length: bool = False  # no Content-Length: the body ends when the connection closes
 
     def payload(self) -> tuple[bytes, str]:
         if isinstance(self.body, (dict, list)):
@@ -138,10 +139,11 @@ def _handler_for(server: FaultServer) -> type[BaseHTTPRequestHandler]:
             data, content_type = reply.payload()
             self.send_response(reply.status)
             self.send_header("Content-Type", content_type)
-            self.send_header("Content-Length", str(len(data)))
+            if not reply.no_length:
+                self.send_header("Content-Length", str(len(data)))
             for key, value in reply.headers.items():
                 self.send_header(key, value)
-            if reply.cut_at is not None or reply.drip:
+            if reply.cut_at is not None or reply.drip or reply.no_length:
                 self.send_header("Connection", "close")
                 self.close_connection = True
             self.end_headers()

@@ -78,7 +78,9 @@ def test_json_without_an_image_is_exit_6(cli, server, isolated, document) -> Non
     assert files_in(isolated) == []
 
 
-@pytest.mark.parametrize("bad", ["not base64!", "iVBORw0KGgo=garbage", "abc"], ids=["symbols", "tail", "short"])
+@pytest.mark.parametrize(
+    "bad", ["not base64!", "iVBORw0KGgo=garbage", "abc"], ids=["symbols", "tail", "short"]
+)
 def test_invalid_base64_is_exit_6_and_leaves_no_file(cli, server, isolated, bad) -> None:
     server.generations(Reply(body={"data": [{"b64_json": bad}]}))
     run = run_once(cli)

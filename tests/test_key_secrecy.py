@@ -84,7 +84,9 @@ def test_library_exceptions_carry_no_key(server) -> None:
 
 
 def test_a_key_echoed_in_a_5xx_html_page_is_redacted(cli, server) -> None:
-    server.generations(Reply(status=502, body=f"<html>upstream rejected {API_KEY}</html>", content_type="text/html"))
+    server.generations(
+        Reply(status=502, body=f"<html>upstream rejected {API_KEY}</html>", content_type="text/html")
+    )
     run = cli("--prompt", "p", "--out", "a.png")
     assert run.code == 5
     assert_clean(run.out, run.err)
@@ -189,9 +191,16 @@ def test_windows_skips_the_permission_check(cli, config_dir, monkeypatch) -> Non
 
 @pytest.mark.parametrize(
     "base_url",
-    ["http://api.example.test/v1", "http://8.8.8.8/v1", "http://169.254.169.254/v1", "http://[2606:4700:4700::1111]/v1"],
+    [
+        "http://api.example.test/v1",
+        "http://8.8.8.8/v1",
+        "http://169.254.169.254/v1",
+        "http://[2606:4700:4700::1111]/v1",
+    ],
 )
-def test_plaintext_http_to_the_internet_is_refused_before_sending(cli, make_config, requests_mock, base_url) -> None:
+def test_plaintext_http_to_the_internet_is_refused_before_sending(
+    cli, make_config, requests_mock, base_url
+) -> None:
     make_config({"api_key": API_KEY, "base_url": base_url})
     run = cli("--prompt", "p", "--out", "a.png")
     assert run.code == 2
