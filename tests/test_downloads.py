@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 from faultserver_support import FaultServer, Reply, local_config
 from helpers import API_KEY, png
+
 from imagegate.download import DEFAULT_MAX_BYTES
 
 CREDENTIAL_HEADERS = ("authorization", "cookie", "proxy-authorization")

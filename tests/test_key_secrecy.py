@@ -11,11 +11,12 @@ import os
 import sys
 import traceback
 
-import imagegate
 import pytest
 from conftest import CANARY_ENV_KEY
 from faultserver_support import FaultServer, Reply, error_reply, image_reply, local_config
 from helpers import API_KEY, KEY_TAIL, write_config
+
+import imagegate
 from imagegate.secret import REDACTED, RedactingStream, redact
 
 ECHO = f"Incorrect API key provided: {API_KEY}. You can find your API key at https://example.test"

@@ -16,6 +16,7 @@ from faultserver_support import FaultServer, Reply, error_reply, image_reply, lo
 from helpers import API_KEY
 from hypothesis import given, settings
 from hypothesis import strategies as st
+
 from imagegate import retry
 from imagegate.retry import Limiter, RetryPolicy, retry_after
 
