@@ -6,8 +6,11 @@
 from __future__ import annotations
 
 import contextlib
+import contextvars
+import functools
 import ipaddress
 import logging
+import socket
 import time
 from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any
@@ -57,18 +60,78 @@ def check_endpoint(url: str, local_schemes: frozenset[str] = frozenset()) -> Non
     raise UsageError(f"base_url must be an http(s) URL, not {parts.scheme or 'no scheme'}:")
 
 
-def new_session(adapter: Adapter | None = None) -> requests.Session:
-    """A session used for one provider only: no cookies or .netrc from the environment."""
+def plain_session() -> requests.Session:
+    """A session of its own: no .netrc or cookies from the environment, connections cut at the deadline."""
     import requests
 
     session = requests.Session()
     session.trust_env = False  # no .netrc; proxies are taken from the environment explicitly
     session.headers["User-Agent"] = USER_AGENT
+    watched = _watched_adapter()
+    session.mount("http://", watched())
+    session.mount("https://", watched())
+    return session
+
+
+def new_session(adapter: Adapter | None = None) -> requests.Session:
+    """A session used for one provider only (see :func:`plain_session`), with the adapter's transport."""
+    session = plain_session()
     transport = adapter.transport() if adapter is not None else None
     if transport is not None:
         for prefix in transport.prefixes:
             session.mount(prefix, transport)
     return session
+
+
+_current_deadline: contextvars.ContextVar[Deadline | None] = contextvars.ContextVar(
+    "imagegate_deadline", default=None
+)
+
+
+@contextlib.contextmanager
+def watching(deadline: Deadline) -> Iterator[None]:
+    """Connections opened meanwhile are cut when ``deadline`` passes (headers dripping included)."""
+    token = _current_deadline.set(deadline)
+    deadline.arm()
+    try:
+        yield
+    finally:
+        _current_deadline.reset(token)
+
+
+def _cut(sock: Any) -> None:
+    with contextlib.suppress(OSError):
+        sock.shutdown(socket.SHUT_RDWR)
+
+
+@functools.cache
+def _watched_adapter() -> type:
+    """A requests transport whose connections register with the deadline of the call opening them."""
+    from requests.adapters import HTTPAdapter
+    from urllib3.connection import HTTPConnection, HTTPSConnection
+
+    def register(connection: Any) -> None:
+        deadline, sock = _current_deadline.get(), connection.sock
+        if deadline is not None and sock is not None:
+            deadline.on_expiry(lambda: _cut(sock))
+
+    class Watched(HTTPConnection):
+        def connect(self) -> None:
+            super().connect()
+            register(self)
+
+    class WatchedTLS(HTTPSConnection):
+        def connect(self) -> None:
+            super().connect()
+            register(self)
+
+    class WatchedAdapter(HTTPAdapter):
+        def get_connection_with_tls_context(self, *args: Any, **kwargs: Any) -> Any:
+            pool = super().get_connection_with_tls_context(*args, **kwargs)
+            pool.ConnectionCls = WatchedTLS if pool.scheme == "https" else Watched
+            return pool
+
+    return WatchedAdapter
 
 
 def _proxies(url: str) -> dict[str, str]:
@@ -92,7 +155,11 @@ def send(
         limiter.wait(deadline.remaining())
         deadline.check("waiting to send the request", sent=False)
         log.debug("%s", describe_request(request, attempt))
-        retry_wait = _attempt(session, request, adapter, deadline)
+        try:
+            retry_wait = _attempt(session, request, adapter, deadline)
+        except BaseException:
+            deadline.disarm()
+            raise
         if isinstance(retry_wait, tuple):
             wait, reason, error = retry_wait
         else:
@@ -134,6 +201,7 @@ def _attempt(session: requests.Session, request: HttpRequest, adapter: Adapter, 
                 (part.field, (part.path.name, stack.enter_context(open(part.path, "rb")), part.content_type))
                 for part in request.files
             ]
+            stack.enter_context(watching(deadline))
             response = session.request(
                 request.method,
                 request.url,
@@ -153,6 +221,8 @@ def _attempt(session: requests.Session, request: HttpRequest, adapter: Adapter, 
             NetworkError(f"could not connect to {_host(request.url)}: timed out"),
         )
     except requests.exceptions.ConnectionError as exc:
+        if deadline.expired():
+            raise timeout_error(deadline.seconds, "waiting for the provider's answer", sent=True) from None
         if _not_sent(exc):
             return (
                 None,
@@ -216,24 +286,28 @@ def iter_body(
             if not chunk:
                 break
             yield chunk
-    except urllib3.exceptions.ProtocolError as exc:
+    except urllib3.exceptions.HTTPError as exc:
+        if deadline.expired() or isinstance(exc, urllib3.exceptions.ReadTimeoutError):
+            raise timeout_error(deadline.seconds, what, sent=True) from None
+        if not isinstance(exc, urllib3.exceptions.ProtocolError):
+            raise NetworkError(f"the connection failed while {what}: {_reason(exc)}") from None
         raise UnusableAnswer(
             f"the answer was cut off while {what}: {_shortfall(exc)}",
             hints=("The provider may have billed the image; nothing was saved.",),
         ) from None
-    except (TimeoutError, urllib3.exceptions.ReadTimeoutError):
-        if not deadline.expired():
-            raise NetworkError(f"the provider stopped sending while {what}") from None
+    except TimeoutError:
         raise timeout_error(deadline.seconds, what, sent=True) from None
-    except urllib3.exceptions.HTTPError as exc:
-        raise NetworkError(f"the connection failed while {what}: {_reason(exc)}") from None
     finally:
+        deadline.disarm()
         response.close()
 
 
 def _limit_wait(raw: Any, seconds: float) -> None:
     """Let the next read block no longer than the deadline allows (not the per-read timeout)."""
     sock = getattr(getattr(raw, "_connection", None), "sock", None)
+    if sock is None:  # the connection handed its socket to the response (Connection: close)
+        reader = getattr(getattr(raw, "_fp", None), "fp", None)
+        sock = getattr(getattr(reader, "raw", None), "_sock", None)
     if sock is not None:
         with contextlib.suppress(OSError):
             sock.settimeout(max(seconds, 0.001))

@@ -31,6 +31,7 @@ class Reply:
     hang_up: bool = False  # close the connection without answering
     delay: float = 0.0  # seconds to wait before answering at all
     no_length: bool = False  # no Content-Length: the body ends when the connection closes
+    header_drip: float = 0.0  # seconds between single bytes of the status line and headers
 
     def payload(self) -> tuple[bytes, str]:
         if isinstance(self.body, (dict, list)):
@@ -146,11 +147,20 @@ def _handler_for(server: FaultServer) -> type[BaseHTTPRequestHandler]:
             if reply.cut_at is not None or reply.drip or reply.no_length:
                 self.send_header("Connection", "close")
                 self.close_connection = True
+            if reply.header_drip:
+                self._drip_headers(reply.header_drip)
             self.end_headers()
             try:
                 self._send_body(reply, data)
             except (BrokenPipeError, ConnectionResetError):
                 self.close_connection = True
+
+        def _drip_headers(self, pause: float) -> None:
+            buffered, self._headers_buffer = b"".join(self._headers_buffer), []
+            for index in range(len(buffered)):
+                self.wfile.write(buffered[index : index + 1])
+                self.wfile.flush()
+                time.sleep(pause)
 
         def _send_body(self, reply: Reply, data: bytes) -> None:
             if reply.cut_at is not None:

@@ -146,6 +146,24 @@ def test_timeout_is_a_total_deadline_even_for_a_dripping_server(cli, server, iso
     assert files_in(isolated) == []
 
 
+def test_timeout_is_a_total_deadline_even_for_dripping_headers(cli, server, isolated) -> None:
+    server.generations(Reply(body={"data": []}, header_drip=0.2))
+    run = run_once(cli, "--timeout", "1")
+    assert run.code == 5
+    assert "timed out after 1 s" in run.err
+    assert len(server.seen) == 1
+    assert files_in(isolated) == []
+
+
+def test_timeout_also_bounds_a_dripping_download(cli, server, isolated) -> None:
+    url = server.script("/slow.png", Reply(body=png(), content_type="image/png", drip=0.2))
+    server.generations(Reply(body={"data": [{"url": url}]}))
+    run = run_once(cli, "--timeout", "1")
+    assert run.code == 5
+    assert "timed out after 1 s while downloading the image" in run.err
+    assert files_in(isolated) == []
+
+
 def test_a_redirect_of_the_api_call_is_refused(cli, server, isolated) -> None:
     target = server.script("/elsewhere", image_reply())
     server.generations(Reply(status=307, headers={"Location": target}))
