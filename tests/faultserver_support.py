@@ -72,6 +72,7 @@ class FaultServer:
     def __init__(self, port: int = 0) -> None:
         self.scripts: dict[str, list[Reply]] = {}
         self.seen: list[Seen] = []
+        self.hung_up: list[str] = []  # paths whose client hung up while the headers were dripping
         self._lock = threading.Lock()
         self._server = ThreadingHTTPServer(("127.0.0.1", port), _handler_for(self))
         self._server.daemon_threads = True
@@ -97,6 +98,13 @@ class FaultServer:
 
     def generations(self, *replies: Reply) -> None:
         self.script("/v1/images/generations", *replies)
+
+    def wait_for_hang_up(self, seconds: float = 5.0) -> bool:
+        """Whether a client hangs up mid-headers within ``seconds`` (polled, not timed)."""
+        end = time.monotonic() + seconds
+        while not self.hung_up and time.monotonic() < end:
+            time.sleep(0.02)
+        return bool(self.hung_up)
 
     def requests_to(self, path: str) -> list[Seen]:
         return [seen for seen in self.seen if seen.path.split("?")[0] == path]
@@ -157,10 +165,14 @@ def _handler_for(server: FaultServer) -> type[BaseHTTPRequestHandler]:
 
         def _drip_headers(self, pause: float) -> None:
             buffered, self._headers_buffer = b"".join(self._headers_buffer), []
-            for index in range(len(buffered)):
-                self.wfile.write(buffered[index : index + 1])
-                self.wfile.flush()
-                time.sleep(pause)
+            try:
+                for index in range(len(buffered)):
+                    self.wfile.write(buffered[index : index + 1])
+                    self.wfile.flush()
+                    time.sleep(pause)
+            except OSError:
+                server.hung_up.append(self.path)
+                raise
 
         def _send_body(self, reply: Reply, data: bytes) -> None:
             if reply.cut_at is not None:

@@ -152,6 +152,7 @@ def test_timeout_is_a_total_deadline_even_for_dripping_headers(cli, server, isol
     assert run.code == 5
     assert "timed out after 1 s" in run.err
     assert len(server.seen) == 1
+    assert server.wait_for_hang_up(), "the client waited for the whole dripping header"
     assert files_in(isolated) == []
 
 
