@@ -69,7 +69,7 @@ def test_retries_config_key_sets_the_number_of_retries(cli, make_config, waits) 
         assert len(server.seen) == 2
 
 
-@pytest.mark.parametrize("value", ["-1", "many"])
+@pytest.mark.parametrize("value", ["-1", "11", "many"])
 def test_a_bad_retries_value_is_exit_2_before_any_request(cli, server, value) -> None:
     server.generations(image_reply())
     run = run_once(cli, "--retries", value)
