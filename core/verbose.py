@@ -39,14 +39,16 @@ def verbose_logging(enabled: bool, stream: Any = None) -> Iterator[None]:
         return
     handler = logging.StreamHandler(stream or sys.stderr)
     handler.setFormatter(RedactingFormatter("imagegate: %(message)s"))
-    previous = log.level
+    previous = log.level, log.propagate
     log.addHandler(handler)
     log.setLevel(logging.DEBUG)
+    log.propagate = False  # shown once, here, even when the root logger prints too
     try:
         yield
     finally:
         log.removeHandler(handler)
-        log.setLevel(previous)
+        log.setLevel(previous[0])
+        log.propagate = previous[1]
 
 
 def shown_headers(headers: Mapping[str, str], secret: frozenset[str] = frozenset()) -> dict[str, str]:

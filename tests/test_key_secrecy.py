@@ -154,7 +154,7 @@ def test_redact_scrubs_log_records_of_any_logger(caplog) -> None:
 
 
 @pytest.mark.skipif(sys.platform == "win32", reason="POSIX permissions")
-@pytest.mark.parametrize("mode", [0o644, 0o640, 0o604, 0o660, 0o606])
+@pytest.mark.parametrize("mode", [0o644, 0o640, 0o604, 0o660, 0o606, 0o620])
 def test_a_config_others_can_read_is_refused(cli, config_dir, mode) -> None:
     path = write_config(config_dir, {"api_key": API_KEY}, mode=mode)
     run = cli("--prompt", "p", "--dry-run")
