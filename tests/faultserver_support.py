@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import threading
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
@@ -190,9 +191,25 @@ def _handler_for(server: FaultServer) -> type[BaseHTTPRequestHandler]:
     return Handler
 
 
+def configured_server(make_config: Any, **keys: Any) -> Iterator[FaultServer]:
+    """For a fixture: a running server, with the default config pointing at it."""
+    with FaultServer() as running:
+        local_config(make_config, running, **keys)
+        yield running
+
+
 def local_config(make_config: Any, server: FaultServer, **keys: Any) -> Any:
     """A config (seed flat form) pointing the default provider at ``server``."""
     return make_config({"api_key": API_KEY, "base_url": server.base_url, **keys})
 
 
-__all__ = ["FaultServer", "Reply", "error_reply", "html_reply", "image_reply", "local_config", "write_config"]
+__all__ = [
+    "FaultServer",
+    "Reply",
+    "configured_server",
+    "error_reply",
+    "html_reply",
+    "image_reply",
+    "local_config",
+    "write_config",
+]

@@ -10,7 +10,7 @@ import socket
 from pathlib import Path
 
 import pytest
-from faultserver_support import FaultServer, Reply, local_config
+from faultserver_support import FaultServer, Reply, configured_server, local_config
 from helpers import API_KEY, png
 
 from imagegate.download import DEFAULT_MAX_BYTES
@@ -20,9 +20,7 @@ CREDENTIAL_HEADERS = ("authorization", "cookie", "proxy-authorization")
 
 @pytest.fixture
 def provider(make_config):
-    with FaultServer() as running:
-        local_config(make_config, running)
-        yield running
+    yield from configured_server(make_config)
 
 
 @pytest.fixture

@@ -9,15 +9,13 @@ import json
 from pathlib import Path
 
 import pytest
-from faultserver_support import FaultServer, Reply, html_reply, image_reply, local_config
+from faultserver_support import Reply, configured_server, html_reply, image_reply
 from helpers import b64, png
 
 
 @pytest.fixture
 def server(make_config):
-    with FaultServer() as running:
-        local_config(make_config, running)
-        yield running
+    yield from configured_server(make_config)
 
 
 def files_in(folder: Path) -> list[str]:

@@ -13,7 +13,7 @@ import traceback
 
 import pytest
 from conftest import CANARY_ENV_KEY
-from faultserver_support import FaultServer, Reply, error_reply, image_reply, local_config
+from faultserver_support import Reply, configured_server, error_reply, image_reply
 from helpers import API_KEY, KEY_TAIL, write_config
 
 import imagegate
@@ -31,9 +31,7 @@ def assert_clean(*texts: str) -> None:
 
 @pytest.fixture
 def server(make_config):
-    with FaultServer() as running:
-        local_config(make_config, running)
-        yield running
+    yield from configured_server(make_config)
 
 
 @pytest.fixture

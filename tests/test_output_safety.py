@@ -12,7 +12,7 @@ import threading
 from pathlib import Path
 
 import pytest
-from faultserver_support import FaultServer, Reply, image_reply, local_config
+from faultserver_support import Reply, configured_server, image_reply
 from helpers import png
 
 import imagegate
@@ -22,9 +22,7 @@ from imagegate.spool import rescue_dir
 
 @pytest.fixture
 def server(make_config):
-    with FaultServer() as running:
-        local_config(make_config, running)
-        yield running
+    yield from configured_server(make_config)
 
 
 def leftovers(folder: Path) -> list[str]:

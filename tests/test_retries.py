@@ -12,7 +12,7 @@ import threading
 import time
 
 import pytest
-from faultserver_support import FaultServer, Reply, error_reply, image_reply, local_config
+from faultserver_support import FaultServer, Reply, configured_server, error_reply, image_reply, local_config
 from helpers import API_KEY
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -32,9 +32,7 @@ def waits(monkeypatch) -> list[float]:
 
 @pytest.fixture
 def server(make_config):
-    with FaultServer() as running:
-        local_config(make_config, running)
-        yield running
+    yield from configured_server(make_config)
 
 
 def rate_limited(**headers: str) -> Reply:
