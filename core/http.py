@@ -19,7 +19,7 @@ from urllib.parse import urlsplit
 from .deadline import Deadline, timeout_error
 from .errors import NetworkError, UnusableAnswer, UsageError
 from .retry import RETRYABLE_STATUS, Limiter, RetryPolicy, retry_after
-from .secret import redact
+from .secret import guarded_streams, redact
 from .verbose import describe_request, describe_response
 
 if TYPE_CHECKING:
@@ -90,11 +90,19 @@ _current_deadline: contextvars.ContextVar[Deadline | None] = contextvars.Context
 
 @contextlib.contextmanager
 def watching(deadline: Deadline) -> Iterator[None]:
-    """Connections opened meanwhile are cut when ``deadline`` passes (headers dripping included)."""
+    """Connections opened meanwhile are cut when ``deadline`` passes (headers dripping included).
+
+    While http.client's debug printing is on (a library caller may turn it on), what it prints
+    passes through the redaction too.
+    """
+    import http.client
+
     token = _current_deadline.set(deadline)
     deadline.arm()
+    debugging = http.client.HTTPConnection.debuglevel > 0
     try:
-        yield
+        with guarded_streams() if debugging else contextlib.nullcontext():
+            yield
     finally:
         _current_deadline.reset(token)
 

@@ -82,6 +82,16 @@ def test_library_exceptions_carry_no_key(server) -> None:
     assert_clean(str(error), repr(error), " ".join(error.hints), shown)
 
 
+def test_library_calls_with_http_client_debug_on_print_no_key(server, capsys, monkeypatch) -> None:
+    monkeypatch.setattr(http.client.HTTPConnection, "debuglevel", 1)
+    server.generations(error_reply(401, ECHO, "invalid_api_key"))
+    with pytest.raises(imagegate.ProviderRefused):
+        imagegate.generate("p")
+    captured = capsys.readouterr()
+    assert "send: b'POST" in captured.out
+    assert_clean(captured.out, captured.err)
+
+
 def test_a_key_echoed_in_a_5xx_html_page_is_redacted(cli, server) -> None:
     server.generations(
         Reply(status=502, body=f"<html>upstream rejected {API_KEY}</html>", content_type="text/html")
