@@ -160,7 +160,7 @@ def execute(
         return spool
 
     with new_session(adapter) as session, waiting:
-        response = send(session, call.request, adapter, deadline, policy, limiter)
+        response = send(session, call.request, adapter, deadline, policy, limiter, notify)  # issue 3
         request_id = response.headers.get("x-request-id")
         headers = dict(response.headers)
         try:

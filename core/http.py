@@ -12,7 +12,7 @@ import ipaddress
 import logging
 import socket
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
@@ -155,8 +155,12 @@ def send(
     deadline: Deadline,
     policy: RetryPolicy,
     limiter: Limiter | None = None,
+    notify: Callable[[str], None] | None = None,
 ) -> requests.Response:
-    """Send ``request`` and return the (streaming) 2xx response, retrying only what is safe."""
+    """Send ``request`` and return the (streaming) 2xx response, retrying only what is safe.
+
+    ``notify`` hears one line per retry (the CLI shows it on stderr unless --quiet).
+    """
     limiter = limiter or Limiter()
     attempt = 0
     while True:
@@ -168,27 +172,35 @@ def send(
         except BaseException:
             deadline.disarm()
             raise
-        if isinstance(retry_wait, tuple):
-            wait, reason, error = retry_wait
-        else:
+        if not isinstance(retry_wait, tuple):
             return retry_wait
-        if attempt >= policy.retries:
-            tries = f"{attempt + 1} attempt" + ("s" if attempt else "")
-            raise _with_hint(error, f"Gave up after {tries} (--retries {policy.retries}).")
-        wait = wait if wait is not None else policy.backoff(attempt)
-        if wait > policy.max_wait:
-            raise _with_hint(
-                error,
-                f"The provider asked to wait {wait:.0f} s, longer than max_retry_wait "
-                f"({policy.max_wait:g} s); not waited. Try again later.",
-            )
-        if wait > deadline.remaining():
-            raise _with_hint(
-                error, f"A retry would have to wait {wait:.1f} s, past the --timeout; not retried."
-            )
-        log.info("retrying in %.1f s after %s (retry %d of %d)", wait, reason, attempt + 1, policy.retries)
+        asked, reason, error = retry_wait
+        wait = _retry_wait(asked, error, attempt, policy, deadline)
+        message = f"{reason}: retrying in {wait:.1f} s (retry {attempt + 1} of {policy.retries})"
+        log.info("%s", message)
+        if notify is not None:
+            notify(message)
         limiter.hold(wait)
         attempt += 1
+
+
+def _retry_wait(
+    asked: float | None, error: Exception, attempt: int, policy: RetryPolicy, deadline: Deadline
+) -> float:
+    """How long to wait before the next try; raises ``error`` (with the reason) when there is none."""
+    if attempt >= policy.retries:
+        tries = f"{attempt + 1} attempt" + ("s" if attempt else "")
+        raise _with_hint(error, f"Gave up after {tries} (--retries {policy.retries}).")
+    wait = asked if asked is not None else policy.backoff(attempt)
+    if wait > policy.max_wait:
+        raise _with_hint(
+            error,
+            f"The provider asked to wait {wait:.0f} s, longer than max_retry_wait "
+            f"({policy.max_wait:g} s); not waited. Try again later.",
+        )
+    if wait > deadline.remaining():
+        raise _with_hint(error, f"A retry would have to wait {wait:.1f} s, past the --timeout; not retried.")
+    return wait
 
 
 def _with_hint(error: Exception, hint: str) -> Exception:

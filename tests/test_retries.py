@@ -50,6 +50,14 @@ def test_a_429_storm_is_retried_a_bounded_number_of_times(cli, server, waits) ->
     assert len(server.seen) == 3  # the default: 2 retries
     assert len(waits) == 2
     assert "Gave up after 3 attempts" in run.err
+    assert "HTTP 429: retrying in" in run.err and "(retry 2 of 2)" in run.err
+
+
+def test_quiet_hides_the_retry_notes(cli, server, waits) -> None:
+    server.generations(rate_limited(), image_reply())
+    run = run_once(cli, "--quiet")
+    assert run.code == 0
+    assert "retrying" not in run.err
 
 
 @pytest.mark.parametrize("retries", [0, 1, 4])
