@@ -177,9 +177,10 @@ def send(
         asked, reason, error = retry_wait
         wait = _retry_wait(asked, error, attempt, policy, deadline)
         message = f"{reason}: retrying in {wait:.1f} s (retry {attempt + 1} of {policy.retries})"
-        log.info("%s", message)
         if notify is not None:
             notify(message)
+        else:
+            log.info("%s", message)
         limiter.hold(wait)
         attempt += 1
 
