@@ -178,6 +178,21 @@ def test_an_image_that_cannot_be_linked_into_place_is_rescued(cli, server, isola
     assert list(isolated.iterdir()) == []
 
 
+def test_a_failed_rescue_is_still_one_clear_message(cli, server, isolated, monkeypatch, tmp_path) -> None:
+    server.generations(image_reply(png(5, 5)))
+    (tmp_path / "not-a-folder").write_text("x")
+    monkeypatch.setenv("XDG_STATE_HOME", str(tmp_path / "not-a-folder"))
+
+    def refuse(*args, **kwargs):
+        raise OSError(errno.EIO, "Input/output error")
+
+    monkeypatch.setattr(output, "_link_exclusive", refuse)
+    run = cli("--prompt", "p", "--out", "kite.png")
+    assert run.code == 7
+    assert "it is lost" in run.err and "Traceback" not in run.err
+    assert list(isolated.iterdir()) == []
+
+
 def test_the_library_raises_image_not_saved_with_the_rescue_path(server, isolated, monkeypatch) -> None:
     server.generations(image_reply(png(4, 4)))
     remove_folder_once_answered(monkeypatch, isolated / "gone")
