@@ -89,6 +89,7 @@ def run_image(argv: list[str]) -> int:
     from .dispatch import run
     from .errors import UsageError
     from .progress import Progress  # issue 4
+    from .verbose import verbose_logging  # issue 3
 
     refuse_key_flags(argv)
     args = image_parser().parse_args(argv)
@@ -97,17 +98,18 @@ def run_image(argv: list[str]) -> int:
             "--prompt is required", hints=("Example: imagegate --prompt 'a red kite' --out kite.png",)
         )
     progress = Progress(quiet=args.quiet)  # issue 4: --quiet, the clock and stream notes
-    result = run(
-        options_from_args(args),
-        config=args.config,
-        profile=args.profile,
-        provider=args.provider,
-        out=args.out,
-        force=args.force,
-        dry_run_only=args.dry_run,
-        notify=progress.note,  # issue 4
-        progress=progress,  # issue 4
-    )
+    with verbose_logging(args.verbose):  # issue 3
+        result = run(
+            options_from_args(args),
+            config=args.config,
+            profile=args.profile,
+            provider=args.provider,
+            out=args.out,
+            force=args.force,
+            dry_run_only=args.dry_run,
+            notify=progress.note,  # issue 4
+            progress=progress,  # issue 4
+        )
     for warning in result.warnings:
         progress.note(f"warning: {warning}")  # issue 4: silenced by --quiet
     emit(result.to_json())
@@ -136,17 +138,20 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = list(sys.argv[1:] if argv is None else argv)
     _load_subcommands()
     handler = SUBCOMMANDS.get(args[0]) if args else None
-    try:
-        if handler is not None:
-            return handler(args[1:])
-        return run_image(args)
-    except KeyboardInterrupt:
-        print("error: interrupted", file=sys.stderr)
-        return 130
-    except SystemExit as exc:  # argparse: --help, --version, usage errors (exit 2)
-        return exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 2)
-    except Exception as exc:
-        return report(exc)
+    from .secret import guarded_streams  # issue 3: nothing printed, by anyone, shows the key
+
+    with guarded_streams():
+        try:
+            if handler is not None:
+                return handler(args[1:])
+            return run_image(args)
+        except KeyboardInterrupt:
+            print("error: interrupted", file=sys.stderr)
+            return 130
+        except SystemExit as exc:  # argparse: --help, --version, usage errors (exit 2)
+            return exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 2)
+        except Exception as exc:
+            return report(exc)
 
 
 def _load_subcommands() -> None:

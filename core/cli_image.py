@@ -60,6 +60,17 @@ def add_image_flags(parser: argparse.ArgumentParser, *, batch: bool = False) -> 
         "--timeout", type=float, metavar="SECONDS", help="total time allowed for the call (default 600)"
     )
     parser.add_argument("--force", action="store_true", help="overwrite existing output files")
+    # -- issue 3: reliability flags --
+    parser.add_argument(
+        "--retries",
+        type=int,
+        metavar="N",
+        help="retries of rate limits (429), 503 and unsent connections; never of a sent request (default 2)",
+    )
+    parser.add_argument(
+        "--verbose", action="store_true", help="show requests and responses on stderr (key redacted)"
+    )
+    # -- end issue 3 --
     parser.add_argument(
         "--dry-run", action="store_true", help="show the request (key redacted) and send nothing"
     )
@@ -79,6 +90,7 @@ def options_from_args(args: argparse.Namespace) -> Options:
         output_format=args.output_format,
         timeout=args.timeout,
         **api_options(args),  # issue 4
+        retries=args.retries,  # issue 3
     )
 
 

@@ -72,8 +72,9 @@ def check_permissions(path: Path) -> None:
         )
     if stat.S_IMODE(info.st_mode) & 0o077:
         mode = oct(stat.S_IMODE(info.st_mode))[2:]
+        access = "readable" if stat.S_IMODE(info.st_mode) & 0o044 else "accessible"
         raise ConfigError(
-            f"config {path} is readable by other users (mode {mode}); refusing to use its key",
+            f"config {path} is {access} by other users (mode {mode}); refusing to use its key",
             hints=(f"Fix it with: chmod 600 {path}",),
         )
 

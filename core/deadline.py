@@ -1,8 +1,15 @@
-"""A total deadline for one call: every wait and every read takes its time from the same budget."""
+"""A total deadline for one call: every wait and every read takes its time from the same budget.
+
+Checking the clock between reads is not enough when a server drips its headers or stalls inside
+one read, so a deadline can also be *armed*: when it passes, a timer runs the registered
+callbacks (which cut the call's connections), and the blocked read returns at once.
+"""
 
 from __future__ import annotations
 
+import threading
 import time
+from collections.abc import Callable
 
 from .errors import NetworkError
 
@@ -14,6 +21,9 @@ class Deadline:
         self.seconds = seconds
         self.started = time.monotonic()
         self.expires = self.started + seconds
+        self._lock = threading.Lock()
+        self._on_expiry: list[Callable[[], None]] = []
+        self._timer: threading.Timer | None = None
 
     def remaining(self) -> float:
         return max(0.0, self.expires - time.monotonic())
@@ -28,6 +38,32 @@ class Deadline:
         """Raise NetworkError if the deadline passed; ``sent`` says whether the provider may have billed."""
         if self.expired():
             raise timeout_error(self.seconds, what, sent=sent)
+
+    def on_expiry(self, callback: Callable[[], None]) -> None:
+        """Register ``callback`` to run if the deadline passes while armed."""
+        with self._lock:
+            self._on_expiry.append(callback)
+
+    def arm(self) -> None:
+        """Start the timer that runs the callbacks when the deadline passes (a network step begins)."""
+        with self._lock:
+            if self._timer is None:
+                self._timer = threading.Timer(self.remaining(), self._fire)
+                self._timer.daemon = True
+                self._timer.start()
+
+    def disarm(self) -> None:
+        """Stop the timer (the network step ended); the callbacks stay for the next step."""
+        with self._lock:
+            timer, self._timer = self._timer, None
+        if timer is not None:
+            timer.cancel()
+
+    def _fire(self) -> None:
+        with self._lock:
+            callbacks, self._timer = list(self._on_expiry), None
+        for callback in callbacks:
+            callback()
 
 
 def timeout_error(seconds: float, what: str, *, sent: bool) -> NetworkError:

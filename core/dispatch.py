@@ -160,7 +160,7 @@ def execute(
         return spool
 
     with new_session(adapter) as session, waiting:
-        response = send(session, call.request, adapter, deadline, policy, limiter)
+        response = send(session, call.request, adapter, deadline, policy, limiter, notify)  # issue 3
         request_id = response.headers.get("x-request-id")
         headers = dict(response.headers)
         try:
@@ -218,7 +218,7 @@ def _decode(
     try:
         document = parse(iter_body(response, deadline), adapter.b64_fields, new_spool)
     except InvalidAnswer as exc:
-        kind = headers.get("content-type", "unknown content type").split(";")[0]
+        kind = response.headers.get("content-type", "unknown content type").split(";")[0]
         raise UnusableAnswer(
             f"the provider answered HTTP {response.status_code} ({kind}), which is {exc}",
             hints=("Check base_url: it should be the API root, such as https://host/v1.",),

@@ -8,14 +8,19 @@ addresses; loopback and private addresses only when the provider itself lives on
 from __future__ import annotations
 
 import ipaddress
+import logging
 import socket
+import time
 from urllib.parse import urljoin, urlsplit
 
-from .deadline import Deadline
-from .errors import UnusableAnswer
-from .http import USER_AGENT, _proxies, is_private_host, iter_body
+from .deadline import Deadline, timeout_error
+from .errors import NetworkError, UnusableAnswer
+from .http import _proxies, is_private_host, iter_body, plain_session, watching
 from .secret import redact
 from .spool import Spool
+from .verbose import describe_response
+
+log = logging.getLogger("imagegate.download")
 
 DEFAULT_MAX_BYTES = 64 * 1024 * 1024
 MAX_REDIRECTS = 5
@@ -60,24 +65,23 @@ def check_url(url: str, *, allow_private: bool) -> None:
 
 def download(url: str, spool: Spool, *, deadline: Deadline, max_bytes: int, base_url: str) -> None:
     """Stream ``url`` into ``spool`` with a fresh, credential-free session."""
-    import requests
 
     allow_private = is_private_host(urlsplit(base_url).hostname or "")
-    session = requests.Session()
-    session.trust_env = False
-    session.headers["User-Agent"] = USER_AGENT
     current = url
-    with session:
-        for _ in range(MAX_REDIRECTS + 1):
-            check_url(current, allow_private=allow_private)
-            response = _get(session, current, deadline)
-            if response.is_redirect:
-                location = response.headers.get("location", "")
-                response.close()
-                current = urljoin(current, location)
-                continue
-            _save(response, spool, deadline, max_bytes)
-            return
+    with plain_session() as session:
+        try:
+            for _ in range(MAX_REDIRECTS + 1):
+                check_url(current, allow_private=allow_private)
+                response = _get(session, current, deadline)
+                if response.is_redirect:
+                    location = response.headers.get("location", "")
+                    response.close()
+                    current = urljoin(current, location)
+                    continue
+                _save(response, spool, deadline, max_bytes)
+                return
+        finally:
+            deadline.disarm()
     raise UnusableAnswer(f"the image URL redirected more than {MAX_REDIRECTS} times")
 
 
@@ -85,18 +89,28 @@ def _get(session, url: str, deadline: Deadline):
     import requests
 
     remaining = max(deadline.remaining(), 0.001)
+    log.debug("-> GET %s (separate request: no key, no cookies)", redact(url))
+    started = time.monotonic()
     try:
-        return session.get(
-            url,
-            stream=True,
-            allow_redirects=False,
-            timeout=(min(30.0, remaining), remaining),
-            proxies=_proxies(url),
-        )
+        with watching(deadline):
+            response = session.get(
+                url,
+                stream=True,
+                allow_redirects=False,
+                timeout=(min(30.0, remaining), remaining),
+                proxies=_proxies(url),
+            )
     except requests.exceptions.RequestException as exc:
-        from .errors import NetworkError
-
+        if deadline.expired():
+            raise timeout_error(deadline.seconds, "downloading the image", sent=True) from None
         raise NetworkError(f"could not download the image from {_site(url)}: {type(exc).__name__}") from None
+    log.debug(
+        "%s",
+        describe_response(
+            response.status_code, response.reason, response.headers, time.monotonic() - started
+        ),
+    )
+    return response
 
 
 def _save(response, spool: Spool, deadline: Deadline, max_bytes: int) -> None:

@@ -6,16 +6,21 @@
 from __future__ import annotations
 
 import contextlib
+import contextvars
+import functools
 import ipaddress
 import logging
-from collections.abc import Iterator
+import socket
+import time
+from collections.abc import Callable, Iterator
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
 from .deadline import Deadline, timeout_error
 from .errors import NetworkError, UnusableAnswer, UsageError
 from .retry import RETRYABLE_STATUS, Limiter, RetryPolicy, retry_after
-from .secret import redact
+from .secret import guarded_streams, redact
+from .verbose import describe_request, describe_response
 
 if TYPE_CHECKING:
     import requests
@@ -55,18 +60,86 @@ def check_endpoint(url: str, local_schemes: frozenset[str] = frozenset()) -> Non
     raise UsageError(f"base_url must be an http(s) URL, not {parts.scheme or 'no scheme'}:")
 
 
-def new_session(adapter: Adapter | None = None) -> requests.Session:
-    """A session used for one provider only: no cookies or .netrc from the environment."""
+def plain_session() -> requests.Session:
+    """A session of its own: no .netrc or cookies from the environment, connections cut at the deadline."""
     import requests
 
     session = requests.Session()
     session.trust_env = False  # no .netrc; proxies are taken from the environment explicitly
     session.headers["User-Agent"] = USER_AGENT
+    watched = _watched_adapter()
+    session.mount("http://", watched())
+    session.mount("https://", watched())
+    return session
+
+
+def new_session(adapter: Adapter | None = None) -> requests.Session:
+    """A session used for one provider only (see :func:`plain_session`), with the adapter's transport."""
+    session = plain_session()
     transport = adapter.transport() if adapter is not None else None
     if transport is not None:
         for prefix in transport.prefixes:
             session.mount(prefix, transport)
     return session
+
+
+_current_deadline: contextvars.ContextVar[Deadline | None] = contextvars.ContextVar(
+    "imagegate_deadline", default=None
+)
+
+
+@contextlib.contextmanager
+def watching(deadline: Deadline) -> Iterator[None]:
+    """Connections opened meanwhile are cut when ``deadline`` passes (headers dripping included).
+
+    While http.client's debug printing is on (a library caller may turn it on), what it prints
+    passes through the redaction too.
+    """
+    import http.client
+
+    token = _current_deadline.set(deadline)
+    deadline.arm()
+    debugging = http.client.HTTPConnection.debuglevel > 0
+    try:
+        with guarded_streams() if debugging else contextlib.nullcontext():
+            yield
+    finally:
+        _current_deadline.reset(token)
+
+
+def _cut(sock: Any) -> None:
+    with contextlib.suppress(OSError):
+        sock.shutdown(socket.SHUT_RDWR)
+
+
+@functools.cache
+def _watched_adapter() -> type:
+    """A requests transport whose connections register with the deadline of the call opening them."""
+    from requests.adapters import HTTPAdapter
+    from urllib3.connection import HTTPConnection, HTTPSConnection
+
+    def register(connection: Any) -> None:
+        deadline, sock = _current_deadline.get(), connection.sock
+        if deadline is not None and sock is not None:
+            deadline.on_expiry(lambda: _cut(sock))
+
+    class Watched(HTTPConnection):
+        def connect(self) -> None:
+            super().connect()
+            register(self)
+
+    class WatchedTLS(HTTPSConnection):
+        def connect(self) -> None:
+            super().connect()
+            register(self)
+
+    class WatchedAdapter(HTTPAdapter):
+        def get_connection_with_tls_context(self, *args: Any, **kwargs: Any) -> Any:
+            pool = super().get_connection_with_tls_context(*args, **kwargs)
+            pool.ConnectionCls = WatchedTLS if pool.scheme == "https" else Watched
+            return pool
+
+    return WatchedAdapter
 
 
 def _proxies(url: str) -> dict[str, str]:
@@ -82,35 +155,66 @@ def send(
     deadline: Deadline,
     policy: RetryPolicy,
     limiter: Limiter | None = None,
+    notify: Callable[[str], None] | None = None,
 ) -> requests.Response:
-    """Send ``request`` and return the (streaming) 2xx response, retrying only what is safe."""
+    """Send ``request`` and return the (streaming) 2xx response, retrying only what is safe.
+
+    ``notify`` hears one line per retry (the CLI shows it on stderr unless --quiet).
+    """
     limiter = limiter or Limiter()
     attempt = 0
     while True:
         limiter.wait(deadline.remaining())
         deadline.check("waiting to send the request", sent=False)
-        retry_wait = _attempt(session, request, adapter, deadline)
-        if isinstance(retry_wait, tuple):
-            wait, reason, error = retry_wait
-        else:
+        log.debug("%s", describe_request(request, attempt))
+        try:
+            retry_wait = _attempt(session, request, adapter, deadline)
+        except BaseException:
+            deadline.disarm()
+            raise
+        if not isinstance(retry_wait, tuple):
             return retry_wait
-        if attempt >= policy.retries:
-            raise error
-        wait = wait if wait is not None else policy.backoff(attempt)
-        if wait > policy.max_wait:
-            error.hints = (*error.hints, f"The provider asked to wait {wait:.0f} s; try again later.")
-            raise error
-        if wait > deadline.remaining():
-            raise error
-        log.info("retrying in %.1f s after %s (retry %d of %d)", wait, reason, attempt + 1, policy.retries)
+        asked, reason, error = retry_wait
+        wait = _retry_wait(asked, error, attempt, policy, deadline)
+        message = f"{reason}: retrying in {wait:.1f} s (retry {attempt + 1} of {policy.retries})"
+        if notify is not None:
+            notify(message)
+        else:
+            log.info("%s", message)
         limiter.hold(wait)
         attempt += 1
+
+
+def _retry_wait(
+    asked: float | None, error: Exception, attempt: int, policy: RetryPolicy, deadline: Deadline
+) -> float:
+    """How long to wait before the next try; raises ``error`` (with the reason) when there is none."""
+    if attempt >= policy.retries:
+        tries = f"{attempt + 1} attempt" + ("s" if attempt else "")
+        raise _with_hint(error, f"Gave up after {tries} (--retries {policy.retries}).")
+    wait = asked if asked is not None else policy.backoff(attempt)
+    if wait > policy.max_wait:
+        raise _with_hint(
+            error,
+            f"The provider asked to wait {wait:.0f} s, longer than max_retry_wait "
+            f"({policy.max_wait:g} s); not waited. Try again later.",
+        )
+    if wait > deadline.remaining():
+        raise _with_hint(error, f"A retry would have to wait {wait:.1f} s, past the --timeout; not retried.")
+    return wait
+
+
+def _with_hint(error: Exception, hint: str) -> Exception:
+    if hasattr(error, "hints"):
+        error.hints = (*error.hints, hint)
+    return error
 
 
 def _attempt(session: requests.Session, request: HttpRequest, adapter: Adapter, deadline: Deadline) -> Any:
     """One try: the response, or (wait, reason, error) when it may be retried; raises otherwise."""
     import requests
 
+    started = time.monotonic()
     remaining = max(deadline.remaining(), 0.001)
     try:
         with contextlib.ExitStack() as stack:
@@ -118,6 +222,7 @@ def _attempt(session: requests.Session, request: HttpRequest, adapter: Adapter, 
                 (part.field, (part.path.name, stack.enter_context(open(part.path, "rb")), part.content_type))
                 for part in request.files
             ]
+            stack.enter_context(watching(deadline))
             response = session.request(
                 request.method,
                 request.url,
@@ -137,6 +242,8 @@ def _attempt(session: requests.Session, request: HttpRequest, adapter: Adapter, 
             NetworkError(f"could not connect to {_host(request.url)}: timed out"),
         )
     except requests.exceptions.ConnectionError as exc:
+        if deadline.expired():
+            raise timeout_error(deadline.seconds, "waiting for the provider's answer", sent=True) from None
         if _not_sent(exc):
             return (
                 None,
@@ -151,7 +258,8 @@ def _attempt(session: requests.Session, request: HttpRequest, adapter: Adapter, 
         raise timeout_error(deadline.seconds, "waiting for the provider's answer", sent=True) from None
     except OSError as exc:
         raise UsageError(f"cannot read an input file: {exc.strerror or exc}") from None
-    log.debug("HTTP %s from %s", response.status_code, _host(request.url))
+    seconds = time.monotonic() - started
+    log.debug("%s", describe_response(response.status_code, response.reason, response.headers, seconds))
     if 200 <= response.status_code < 300:
         return response
     return _failure(response, adapter, deadline)
@@ -167,6 +275,7 @@ def _failure(response: requests.Response, adapter: Adapter, deadline: Deadline) 
             hints=("Set base_url to the final address; the key is never sent on across a redirect.",),
         )
     body = read_limited(response, deadline, ERROR_BODY_LIMIT, sent=True)
+    log.debug("   body: %s", _excerpt(body))
     error = adapter.parse_error(status, body)
     error = type(error)(**{**error.__dict__, "message": redact(error.message)})
     if adapter.is_content_refusal(error):
@@ -174,6 +283,12 @@ def _failure(response: requests.Response, adapter: Adapter, deadline: Deadline) 
     exception = adapter.classify_error(error)
     if status in RETRYABLE_STATUS and not (status == 429 and adapter.is_permanent_rate_error(error)):
         return retry_after(response.headers), f"HTTP {status}", exception
+    if status >= 500:
+        exception = _with_hint(
+            exception,
+            "The request was sent: the provider may have made and billed the image. "
+            "It was not retried, so you are not charged twice.",
+        )
     raise exception
 
 
@@ -187,18 +302,50 @@ def iter_body(
     try:
         while True:
             deadline.check(what, sent=True)
+            _limit_wait(raw, deadline.remaining())
             chunk = raw.read1(CHUNK, decode_content=True) if hasattr(raw, "read1") else raw.read(CHUNK)
             if not chunk:
                 break
             yield chunk
-    except urllib3.exceptions.ProtocolError as exc:
-        raise UnusableAnswer(f"the answer was cut off before it was complete ({_reason(exc)})") from None
-    except (TimeoutError, urllib3.exceptions.ReadTimeoutError):
-        raise timeout_error(deadline.seconds, what, sent=True) from None
     except urllib3.exceptions.HTTPError as exc:
-        raise NetworkError(f"the connection failed while {what}: {_reason(exc)}") from None
+        if deadline.expired() or isinstance(exc, urllib3.exceptions.ReadTimeoutError):
+            raise timeout_error(deadline.seconds, what, sent=True) from None
+        if not isinstance(exc, urllib3.exceptions.ProtocolError):
+            raise NetworkError(f"the connection failed while {what}: {_reason(exc)}") from None
+        raise UnusableAnswer(
+            f"the answer was cut off while {what}: {_shortfall(exc)}",
+            hints=("The provider may have billed the image; nothing was saved.",),
+        ) from None
+    except TimeoutError:
+        raise timeout_error(deadline.seconds, what, sent=True) from None
     finally:
+        deadline.disarm()
         response.close()
+
+
+def _limit_wait(raw: Any, seconds: float) -> None:
+    """Let the next read block no longer than the deadline allows (not the per-read timeout)."""
+    sock = getattr(getattr(raw, "_connection", None), "sock", None)
+    if sock is None:  # the connection handed its socket to the response (Connection: close)
+        reader = getattr(getattr(raw, "_fp", None), "fp", None)
+        sock = getattr(getattr(reader, "raw", None), "_sock", None)
+    if sock is not None:
+        with contextlib.suppress(OSError):
+            sock.settimeout(max(seconds, 0.001))
+
+
+def _shortfall(exc: BaseException) -> str:
+    """How much of the announced body arrived, from urllib3's IncompleteRead if it is there."""
+    for arg in (exc, *getattr(exc, "args", ())):
+        partial, expected = getattr(arg, "partial", None), getattr(arg, "expected", None)
+        if isinstance(partial, int) and isinstance(expected, int):
+            return f"{partial} bytes arrived, {expected} more were announced (Content-Length mismatch)"
+    return _reason(exc)
+
+
+def _excerpt(body: bytes, limit: int = 300) -> str:
+    text = " ".join(body.decode("utf-8", "replace").split())
+    return redact(text[:limit] + ("..." if len(text) > limit else ""))
 
 
 def read_limited(response: requests.Response, deadline: Deadline, limit: int, *, sent: bool) -> bytes:

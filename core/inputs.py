@@ -12,6 +12,7 @@ from .sniff import ImageInfo, sniff_file
 MAX_INPUT_IMAGES = 16
 MAX_INPUT_BYTES = 50 * 1024 * 1024
 MAX_N = 10
+MAX_RETRIES = 10
 SIZE_PATTERN = re.compile(r"^(auto|[1-9][0-9]{0,5}x[1-9][0-9]{0,5})$")
 
 
@@ -27,6 +28,12 @@ def check_options(options: Options) -> None:
         raise UsageError(f"--format {options.output_format}: must be one of {', '.join(FORMATS)}")
     if not options.timeout or options.timeout <= 0:
         raise UsageError(f"--timeout {options.timeout}: must be a positive number of seconds")
+    if options.retries is not None and (
+        isinstance(options.retries, bool)
+        or not isinstance(options.retries, int)
+        or not 0 <= options.retries <= MAX_RETRIES
+    ):
+        raise UsageError(f"--retries {options.retries}: must be a whole number from 0 to {MAX_RETRIES}")
     if options.mask is not None and not options.images:
         raise UsageError("--mask needs at least one --edit-image to apply to")
     if len(options.images) > MAX_INPUT_IMAGES:

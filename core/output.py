@@ -99,11 +99,7 @@ class OutputPlan:
         try:
             written = self._place(spool, target, overwrite=self.force and target == wanted)
         except OSError as exc:
-            rescued = _rescue(spool, target)
-            raise ImageNotSaved(
-                f"could not write {target} ({exc.strerror or exc}); the paid image was saved to {rescued}",
-                hints=("Move it where you need it; nothing needs to be generated again.",),
-            ) from None
+            raise _rescued_error(spool, target, exc) from None
         finally:
             spool.close()
         if written != target:
@@ -161,6 +157,23 @@ def _link_exclusive(source: Path, target: Path) -> None:
         # No hard links here (some network or FUSE file systems): reserve the name, then replace.
         os.close(os.open(target, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o644))
         os.replace(source, target)
+
+
+def _rescued_error(spool: FileSpool, target: Path, exc: OSError) -> ImageNotSaved:
+    """Save the image in the rescue folder and say where; if even that fails, say so plainly."""
+    reason = exc.strerror or str(exc)
+    try:
+        rescued = _rescue(spool, target)
+    except OSError as second:
+        return ImageNotSaved(
+            f"could not write {target} ({reason}), nor save the paid image in {rescue_dir()} "
+            f"({second.strerror or second}); it is lost",
+            hints=("Free some space or fix the folder before generating again.",),
+        )
+    return ImageNotSaved(
+        f"could not write {target} ({reason}); the paid image was saved to {rescued}",
+        hints=("Move it where you need it; nothing needs to be generated again.",),
+    )
 
 
 def _rescue(spool: FileSpool, target: Path) -> Path:

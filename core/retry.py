@@ -17,6 +17,11 @@ from dataclasses import dataclass
 DEFAULT_RETRIES = 2
 DEFAULT_MAX_WAIT = 60.0
 RETRYABLE_STATUS = frozenset({429, 503})
+#: The first backoff wait in seconds (then doubling, up to BACKOFF_CAP); tests make it tiny.
+BACKOFF_BASE = 0.5
+BACKOFF_CAP = 8.0
+#: How the limiter sleeps; a module attribute so tests can record waits instead of waiting.
+_sleep = time.sleep
 
 
 @dataclass(frozen=True)
@@ -28,7 +33,7 @@ class RetryPolicy:
 
     def backoff(self, attempt: int) -> float:
         """Jittered exponential backoff for attempt 0, 1, 2...: about 0.5 s, 1 s, 2 s... up to 8 s."""
-        return min(0.5 * 2**attempt, 8.0) * (1 - 0.25 * random.random())
+        return min(BACKOFF_BASE * 2**attempt, BACKOFF_CAP) * (1 - 0.25 * random.random())
 
 
 def retry_after(headers: Mapping[str, str], now: float | None = None) -> float | None:
@@ -82,5 +87,5 @@ class Limiter:
         """Sleep until calls may start again, at most ``budget`` seconds; returns the time slept."""
         pause = min(self.delay(), budget)
         if pause > 0:
-            time.sleep(pause)
+            _sleep(pause)
         return pause

@@ -2,12 +2,20 @@
 
 from __future__ import annotations
 
+import contextlib
+import io
+import logging
 import re
+import sys
+import threading
+from collections.abc import Iterator
+from typing import Any, TextIO
 
 REDACTED = "***redacted***"
 _known: set[str] = set()
 # A tail of the key is enough to identify it, so tails are scrubbed too.
 _TAIL = 12
+_factory_installed = False
 
 
 class Secret:
@@ -50,6 +58,7 @@ def remember(value: str) -> None:
     """Register a secret so :func:`redact` scrubs it (and its tail) from any text."""
     if value and len(value) >= 4:
         _known.add(value)
+        _install_log_redaction()
 
 
 def redact(text: str) -> str:
@@ -70,3 +79,100 @@ def redact_bytes(data: bytes) -> bytes:
     if not _known:
         return data
     return redact(data.decode("utf-8", "replace")).encode("utf-8")
+
+
+def _redact_record(record: logging.LogRecord) -> logging.LogRecord:
+    """Render a log record's message, traceback and stack with every known secret scrubbed."""
+    try:
+        message = record.getMessage()
+    except Exception:  # a malformed record: show its template rather than fail
+        message = str(record.msg)
+    record.msg, record.args = redact(message), None
+    if record.exc_info and not record.exc_text:
+        record.exc_text = logging.Formatter().formatException(record.exc_info)
+    if record.exc_text:
+        record.exc_text = redact(record.exc_text)
+    if record.stack_info:
+        record.stack_info = redact(record.stack_info)
+    return record
+
+
+def _install_log_redaction() -> None:
+    """Make every log record of the process (urllib3's debug lines included) carry no known secret.
+
+    A record factory sees each record once, whatever logger or handler it goes to, including
+    handlers a caller configured before the key was read.
+    """
+    global _factory_installed
+    if _factory_installed:
+        return
+    previous = logging.getLogRecordFactory()
+
+    def factory(*args: Any, **kwargs: Any) -> logging.LogRecord:
+        return _redact_record(previous(*args, **kwargs))
+
+    logging.setLogRecordFactory(factory)
+    _factory_installed = True
+
+
+class RedactingStream(io.TextIOBase):
+    """A text stream that scrubs known secrets line by line before passing text on.
+
+    Lines are held until complete (or flushed), so a key printed in pieces by ``print()`` (as
+    http.client's debug output does) is still recognised.
+    """
+
+    def __init__(self, target: TextIO) -> None:
+        self.target = target
+        self._pending = ""
+        self._lock = threading.Lock()
+
+    def write(self, text: str) -> int:
+        with self._lock:
+            self._pending += text
+            cut = max(self._pending.rfind("\n"), self._pending.rfind("\r"))
+            if cut >= 0:
+                ready, self._pending = self._pending[: cut + 1], self._pending[cut + 1 :]
+                self.target.write(redact(ready))
+        return len(text)
+
+    def flush(self) -> None:
+        with self._lock:
+            if self._pending:
+                self.target.write(redact(self._pending))
+                self._pending = ""
+        self.target.flush()
+
+    def writable(self) -> bool:
+        return True
+
+    def isatty(self) -> bool:
+        return self.target.isatty()
+
+    @property
+    def encoding(self) -> str:  # type: ignore[override]
+        return getattr(self.target, "encoding", "utf-8")
+
+    def fileno(self) -> int:
+        return self.target.fileno()
+
+
+@contextlib.contextmanager
+def guarded_streams() -> Iterator[None]:
+    """While active, everything written to sys.stdout and sys.stderr passes through :func:`redact`.
+
+    This catches what logging cannot: libraries that ``print()`` (http.client with a debuglevel).
+    """
+    if isinstance(sys.stdout, RedactingStream):
+        yield
+        return
+    saved = sys.stdout, sys.stderr
+    sys.stdout, sys.stderr = RedactingStream(saved[0]), RedactingStream(saved[1])
+    try:
+        yield
+    finally:
+        guards = sys.stdout, sys.stderr
+        sys.stdout, sys.stderr = saved
+        for guard in guards:
+            with contextlib.suppress(Exception):
+                guard.flush()

@@ -1,0 +1,248 @@
+"""Retries: only what cannot have been billed, with honest waits, and never a surprise second charge.
+
+Waits are recorded instead of slept (``imagegate.retry._sleep`` is replaced), so the numbers the
+server asks for can be checked without the suite waiting for them.
+"""
+
+from __future__ import annotations
+
+import email.utils
+import socket
+import threading
+import time
+
+import pytest
+from faultserver_support import FaultServer, Reply, configured_server, error_reply, image_reply, local_config
+from helpers import API_KEY
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from imagegate import retry
+from imagegate.retry import Limiter, RetryPolicy, retry_after
+
+
+@pytest.fixture
+def waits(monkeypatch) -> list[float]:
+    """The waits the retry logic asked for, in order (nothing is really slept)."""
+    asked: list[float] = []
+    monkeypatch.setattr(retry, "_sleep", asked.append)
+    monkeypatch.setattr(retry, "BACKOFF_BASE", 0.01)
+    return asked
+
+
+@pytest.fixture
+def server(make_config):
+    yield from configured_server(make_config)
+
+
+def rate_limited(**headers: str) -> Reply:
+    return error_reply(429, "Rate limit reached for requests", "rate_limit_exceeded", **headers)
+
+
+def run_once(cli, *extra: str):
+    return cli("--prompt", "a kite", "--out", "kite.png", *extra)
+
+
+def test_a_429_storm_is_retried_a_bounded_number_of_times(cli, server, waits) -> None:
+    server.generations(rate_limited())
+    run = run_once(cli)
+    assert run.code == 3
+    assert len(server.seen) == 3  # the default: 2 retries
+    assert len(waits) == 2
+    assert "Gave up after 3 attempts" in run.err
+    assert "HTTP 429: retrying in" in run.err and "(retry 2 of 2)" in run.err
+
+
+def test_quiet_hides_the_retry_notes(cli, server, waits) -> None:
+    server.generations(rate_limited(), image_reply())
+    run = run_once(cli, "--quiet")
+    assert run.code == 0
+    assert "retrying" not in run.err
+
+
+@pytest.mark.parametrize("retries", [0, 1, 4])
+def test_retries_flag_sets_the_number_of_retries(cli, server, waits, retries) -> None:
+    server.generations(rate_limited())
+    assert run_once(cli, "--retries", str(retries)).code == 3
+    assert len(server.seen) == retries + 1
+
+
+def test_retries_config_key_sets_the_number_of_retries(cli, make_config, waits) -> None:
+    with FaultServer() as server:
+        local_config(make_config, server, retries=1)
+        server.generations(rate_limited())
+        assert run_once(cli).code == 3
+        assert len(server.seen) == 2
+
+
+@pytest.mark.parametrize("value", ["-1", "11", "many"])
+def test_a_bad_retries_value_is_exit_2_before_any_request(cli, server, value) -> None:
+    server.generations(image_reply())
+    run = run_once(cli, "--retries", value)
+    assert run.code == 2
+    assert server.seen == []
+
+
+@pytest.mark.parametrize("status", [429, 503])
+def test_a_rate_limit_or_503_then_success_saves_the_image(cli, server, waits, isolated, status) -> None:
+    first = rate_limited() if status == 429 else error_reply(503, "overloaded")
+    server.generations(first, image_reply())
+    run = run_once(cli)
+    assert run.code == 0, run.err
+    assert len(server.seen) == 2
+    assert (isolated / "kite.png").exists()
+
+
+def test_an_exhausted_quota_is_not_retried(cli, server, waits) -> None:
+    server.generations(error_reply(429, "You exceeded your current quota", "insufficient_quota"))
+    run = run_once(cli)
+    assert run.code == 3
+    assert "insufficient_quota" in run.err
+    assert len(server.seen) == 1
+    assert waits == []
+
+
+@pytest.mark.parametrize("status", [500, 502, 504])
+def test_a_5xx_after_sending_is_not_retried_and_says_it_may_be_billed(cli, server, waits, status) -> None:
+    server.generations(error_reply(status, "internal error"), image_reply())
+    run = run_once(cli)
+    assert run.code == 5
+    assert len(server.seen) == 1
+    assert "may have made and billed" in run.err
+
+
+def test_a_timeout_after_sending_is_not_retried(cli, server, waits) -> None:
+    server.generations(Reply(delay=2.0, body={"data": []}), image_reply())
+    run = run_once(cli, "--timeout", "0.5")
+    assert run.code == 5
+    assert "timed out" in run.err and "billed" in run.err
+    assert len(server.seen) == 1
+
+
+@pytest.mark.parametrize("code", ["moderation_blocked", "content_policy_violation"])
+def test_a_moderation_refusal_is_exit_4_and_never_retried(cli, server, waits, code) -> None:
+    message = "Your request was rejected by the safety system. safety_violations=[violence]"
+    server.generations(error_reply(400, message, code))
+    run = run_once(cli, "--retries", "5")
+    assert run.code == 4
+    assert "safety_violations=[violence]" in run.err  # the categories, when the provider gives them
+    assert len(server.seen) == 1
+    assert waits == []
+
+
+def test_retry_after_seconds_is_honoured(cli, server, waits) -> None:
+    server.generations(rate_limited(**{"Retry-After": "7"}), image_reply())
+    assert run_once(cli).code == 0
+    assert waits and 6.5 <= waits[0] <= 7.0
+
+
+def test_retry_after_http_date_is_honoured(cli, server, waits) -> None:
+    when = email.utils.formatdate(time.time() + 20, usegmt=True)
+    server.generations(rate_limited(**{"Retry-After": when}), image_reply())
+    assert run_once(cli).code == 0
+    assert waits and 18.0 <= waits[0] <= 20.0
+
+
+def test_retry_after_ms_is_honoured_first(cli, server, waits) -> None:
+    server.generations(rate_limited(**{"retry-after-ms": "1500", "Retry-After": "9"}), image_reply())
+    assert run_once(cli).code == 0
+    assert waits and 1.3 <= waits[0] <= 1.5
+
+
+def test_a_wait_longer_than_the_cap_is_reported_not_waited(cli, server, waits) -> None:
+    server.generations(rate_limited(**{"Retry-After": "120"}), image_reply())
+    run = run_once(cli)
+    assert run.code == 3
+    assert waits == []
+    assert len(server.seen) == 1
+    assert "wait 120 s" in run.err and "max_retry_wait (60 s)" in run.err
+
+
+def test_max_retry_wait_config_key_sets_the_cap(cli, make_config, waits) -> None:
+    with FaultServer() as server:
+        local_config(make_config, server, max_retry_wait=5)
+        server.generations(rate_limited(**{"Retry-After": "10"}), image_reply())
+        run = run_once(cli)
+        assert run.code == 3
+        assert "max_retry_wait (5 s)" in run.err
+        assert len(server.seen) == 1
+
+
+def test_a_wait_past_the_deadline_is_not_waited(cli, server, waits) -> None:
+    server.generations(rate_limited(**{"Retry-After": "30"}), image_reply())
+    run = run_once(cli, "--timeout", "5")
+    assert run.code == 3
+    assert waits == []
+    assert "past the --timeout" in run.err
+
+
+def test_backoff_without_retry_after_is_exponential(cli, server, waits, monkeypatch) -> None:
+    monkeypatch.setattr(retry, "BACKOFF_BASE", 1.0)
+    server.generations(error_reply(503, "overloaded"))
+    assert run_once(cli, "--retries", "3").code == 5
+    assert len(waits) == 3
+    assert 0.7 <= waits[0] <= 1.0 and 1.4 <= waits[1] <= 2.0 and 2.9 <= waits[2] <= 4.0
+
+
+def test_backoff_is_jittered_and_capped() -> None:
+    policy = RetryPolicy()
+    samples = {policy.backoff(1) for _ in range(50)}
+    assert len(samples) > 1  # jitter: concurrent clients do not retry in lockstep
+    assert all(0.75 * retry.BACKOFF_BASE * 2 <= s <= retry.BACKOFF_BASE * 2 for s in samples)
+    assert policy.backoff(30) <= retry.BACKOFF_CAP
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+def test_a_connection_refused_before_sending_is_retried(cli, make_config, monkeypatch) -> None:
+    port = free_port()
+    make_config({"api_key": API_KEY, "base_url": f"http://127.0.0.1:{port}/v1"})
+    started: list[FaultServer] = []
+
+    def start_server_instead_of_sleeping(seconds: float) -> None:
+        if not started:
+            server = FaultServer(port=port).__enter__()
+            server.generations(image_reply())
+            started.append(server)
+
+    monkeypatch.setattr(retry, "_sleep", start_server_instead_of_sleeping)
+    try:
+        run = run_once(cli)
+    finally:
+        for server in started:
+            server.__exit__(None, None, None)
+    assert run.code == 0, run.err
+    assert len(started[0].seen) == 1
+
+
+def test_a_connection_that_never_opens_ends_with_exit_5(cli, make_config, waits) -> None:
+    make_config({"api_key": API_KEY, "base_url": f"http://127.0.0.1:{free_port()}/v1"})
+    run = run_once(cli)
+    assert run.code == 5
+    assert "could not connect" in run.err
+    assert len(waits) == 2
+
+
+def test_a_limiter_hold_makes_every_call_sharing_it_wait(waits) -> None:
+    limiter = Limiter()
+    limiter.hold(5.0)
+    results: list[float] = []
+    threads = [threading.Thread(target=lambda: results.append(limiter.delay())) for _ in range(3)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert all(4.0 < delay <= 5.0 for delay in results)
+    limiter.wait(100.0)
+    assert waits and 4.0 < waits[0] <= 5.0
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.dictionaries(st.sampled_from(["Retry-After", "retry-after-ms", "RETRY-AFTER"]), st.text()))
+def test_retry_after_never_fails_on_any_header_text(headers) -> None:
+    wait = retry_after(headers)
+    assert wait is None or wait >= 0
