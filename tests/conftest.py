@@ -8,13 +8,10 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from helpers import API_KEY, write_config
+from helpers import API_KEY, CANARY_ENV_KEY, write_config
 
 from imagegate import plugins
 from imagegate.cli import main
-
-#: Set in every test's environment: imagegate must never read or send it.
-CANARY_ENV_KEY = "sk-env-canary-must-never-be-read-0123456789"
 
 
 @pytest.fixture(autouse=True)

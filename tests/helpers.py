@@ -17,6 +17,8 @@ import jsonschema
 
 API_KEY = "sk-test-imagegate-9f8e7d6c5b4a39281706f5e4d3c2b1a0"
 KEY_TAIL = API_KEY[-12:]
+#: Set as OPENAI_API_KEY in every test's environment: imagegate must never read or send it.
+CANARY_ENV_KEY = "sk-env-canary-must-never-be-read-0123456789"
 REFERENCE = Path(__file__).resolve().parents[2] / "shared" / "reference" / "openai-images.openapi.json"
 
 

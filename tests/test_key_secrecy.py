@@ -12,9 +12,8 @@ import sys
 import traceback
 
 import pytest
-from conftest import CANARY_ENV_KEY
 from faultserver_support import Reply, configured_server, error_reply, image_reply
-from helpers import API_KEY, KEY_TAIL, write_config
+from helpers import API_KEY, CANARY_ENV_KEY, KEY_TAIL, write_config
 
 import imagegate
 from imagegate.secret import REDACTED, RedactingStream, redact
