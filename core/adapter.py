@@ -31,7 +31,7 @@ class FilePart:
     path: Path
     content_type: str
 
-    # -- issue 6: a public way for plugins to send a file with its real type ---------------------
+    # A public way for plugins to send a file with its real type
     @classmethod
     def of(cls, field: str, path: Path) -> FilePart:
         """A part for ``path`` with its real content type, sniffed from its bytes (never octet-stream)."""
@@ -39,8 +39,6 @@ class FilePart:
 
         info = sniff_file(path)
         return cls(field, Path(path), MIME[info.format] if info else "image/png")
-
-    # -- end issue 6 -----------------------------------------------------------------------------
 
 
 @dataclass

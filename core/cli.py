@@ -88,17 +88,17 @@ def run_image(argv: list[str]) -> int:
     from .cli_image import options_from_args
     from .dispatch import run
     from .errors import UsageError
-    from .progress import Progress  # issue 4
-    from .verbose import verbose_logging  # issue 3
+    from .progress import Progress
+    from .verbose import verbose_logging
 
     refuse_key_flags(argv)
     args = image_parser().parse_args(argv)
-    if args.prompt is None and args.prompt_file is None:  # issue 4: or --prompt-file
+    if args.prompt is None and args.prompt_file is None:  # or --prompt-file
         raise UsageError(
             "--prompt is required", hints=("Example: imagegate --prompt 'a red kite' --out kite.png",)
         )
-    progress = Progress(quiet=args.quiet)  # issue 4: --quiet, the clock and stream notes
-    with verbose_logging(args.verbose):  # issue 3
+    progress = Progress(quiet=args.quiet)  # --quiet, the clock and stream notes
+    with verbose_logging(args.verbose):
         result = run(
             options_from_args(args),
             config=args.config,
@@ -107,11 +107,11 @@ def run_image(argv: list[str]) -> int:
             out=args.out,
             force=args.force,
             dry_run_only=args.dry_run,
-            notify=progress.note,  # issue 4
-            progress=progress,  # issue 4
+            notify=progress.note,
+            progress=progress,
         )
     for warning in result.warnings:
-        progress.note(f"warning: {warning}")  # issue 4: silenced by --quiet
+        progress.note(f"warning: {warning}")  # silenced by --quiet
     emit(result.to_json())
     return 0
 
@@ -138,7 +138,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = list(sys.argv[1:] if argv is None else argv)
     _load_subcommands()
     handler = SUBCOMMANDS.get(args[0]) if args else None
-    from .secret import guarded_streams  # issue 3: nothing printed, by anyone, shows the key
+    from .secret import guarded_streams  # nothing printed, by anyone, shows the key
 
     with guarded_streams():
         try:

@@ -60,7 +60,7 @@ def add_image_flags(parser: argparse.ArgumentParser, *, batch: bool = False) -> 
         "--timeout", type=float, metavar="SECONDS", help="total time allowed for the call (default 600)"
     )
     parser.add_argument("--force", action="store_true", help="overwrite existing output files")
-    # -- issue 3: reliability flags --
+    # Reliability flags
     parser.add_argument(
         "--retries",
         type=int,
@@ -70,11 +70,10 @@ def add_image_flags(parser: argparse.ArgumentParser, *, batch: bool = False) -> 
     parser.add_argument(
         "--verbose", action="store_true", help="show requests and responses on stderr (key redacted)"
     )
-    # -- end issue 3 --
     parser.add_argument(
         "--dry-run", action="store_true", help="show the request (key redacted) and send nothing"
     )
-    add_api_flags(parser, batch=batch)  # issue 4
+    add_api_flags(parser, batch=batch)
 
 
 def options_from_args(args: argparse.Namespace) -> Options:
@@ -89,12 +88,12 @@ def options_from_args(args: argparse.Namespace) -> Options:
         n=args.n,
         output_format=args.output_format,
         timeout=args.timeout,
-        **api_options(args),  # issue 4
-        retries=args.retries,  # issue 3
+        **api_options(args),
+        retries=args.retries,
     )
 
 
-# -- issue 4: the rest of the Images API, streaming, prompt files and --quiet ----------------------
+# The rest of the Images API, streaming, prompt files and --quiet
 #: Largest --prompt-file read (prompts are at most 32,000 characters for the GPT image models).
 PROMPT_FILE_LIMIT = 1024 * 1024
 #: Options whose flags carry the values the config file accepts for the same key.
@@ -178,6 +177,3 @@ def prompt_from_args(args: argparse.Namespace) -> str:
     if len(text) > PROMPT_FILE_LIMIT:
         raise UsageError(f"--prompt-file {source}: longer than {PROMPT_FILE_LIMIT:,} characters")
     return text.rstrip("\r\n")
-
-
-# -- end issue 4 -----------------------------------------------------------------------------------

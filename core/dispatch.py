@@ -66,15 +66,18 @@ def resolve_adapter(config: Any, profile_name: str | None, provider: str | None)
         if profile.source is None:
             raise ConfigError(
                 f"provider {name!r} needs an API key, and there is no config file at {_default_path(config)}",
-                hints=(
-                    "Create it in your own terminal with: imagegate config init",
-                    "Or try the offline provider first: --provider placeholder",
-                ),
+                hints=("Create it in your own terminal with: imagegate config init", *_keyless_hint()),
             )
         raise ConfigError(
             f"config {profile.label} has no api_key", hints=("Run: imagegate config init --force",)
         )
     return profile, record.adapter(profile)
+
+
+def _keyless_hint() -> list[str]:
+    """Point at the installed providers that need no key, so a first run can still try something."""
+    names = sorted(name for name, record in plugins.providers().items() if not record.adapter.needs_key)
+    return [f"Or try a provider that needs no key first: --provider {names[0]}"] if names else []
 
 
 def prepare(
@@ -90,11 +93,10 @@ def prepare(
         raise UsageError(f"provider {resolved.provider!r} cannot {needed} images")
     if options.mask is not None and not adapter.supports("mask"):
         raise UsageError(f"provider {resolved.provider!r} does not accept a --mask")
-    # -- issue 4: a provider that cannot stream makes a normal call, with a notice ---------------
+    # A provider that cannot stream makes a normal call, with a notice
     if options.stream and not adapter.supports("stream"):
         warnings.append(f"provider {resolved.provider!r} cannot stream; making a normal call instead")
         options = options.with_changes(stream=False, partial_images=None)
-    # -- end issue 4 ---------------------------------------------------------------------------
     check_inputs(options)
     warnings += adapter.check(options)
     request = adapter.build_request(options)
@@ -145,13 +147,12 @@ def execute(
     )
     if plan is not None:
         plan.preflight()
-    # -- issue 4: streamed previews are checked like outputs; a plain call shows a clock ------
+    # Streamed previews are checked like outputs; a plain call shows a clock
     progress = progress or Progress.silent()
     partials = Partials(plan, options.partial_images or 0, progress.note)
     if call.request.stream:
         partials.preflight()
     waiting = progress.waiting() if not call.request.stream else contextlib.nullcontext()
-    # -- end issue 4 ---------------------------------------------------------------------------
     spools: list[Spool] = []
 
     def new_spool() -> Spool:
@@ -160,7 +161,7 @@ def execute(
         return spool
 
     with new_session(adapter) as session, waiting:
-        response = send(session, call.request, adapter, deadline, policy, limiter, notify)  # issue 3
+        response = send(session, call.request, adapter, deadline, policy, limiter, notify)
         request_id = response.headers.get("x-request-id")
         headers = dict(response.headers)
         try:
@@ -184,12 +185,12 @@ def execute(
         warnings,
         answer.extras,
     )
-    result.partials = partials.saved  # issue 4
-    result.note_missing_alpha(options.background)  # issue 4
+    result.partials = partials.saved
+    result.note_missing_alpha(options.background)
     return result
 
 
-# -- issue 4: a streamed answer goes to core/streaming.py --------------------------------------
+# A streamed answer goes to core/streaming.py
 def _receive(
     call: Call,
     response: Any,
@@ -203,9 +204,6 @@ def _receive(
         return _decode(call.adapter, response, deadline, new_spool, headers)
     chunks = iter_body(response, deadline, "reading the stream")
     return receive(call.adapter, chunks, deadline, new_spool, partials, call.options.n or 1)
-
-
-# -- end issue 4 -------------------------------------------------------------------------------
 
 
 def _decode(

@@ -28,12 +28,6 @@ if TYPE_CHECKING:
 
 GROUP = "imagegate"
 OWN_DISTRIBUTION = "imagegate"
-BUILTIN_MODULES = (
-    "imagegate.providers.openai",
-    "imagegate.providers.compatible",
-    "imagegate.providers.url_only",
-    "imagegate.providers.placeholder",
-)
 ENV_LOAD = "IMAGEGATE_LOAD_PLUGINS"
 ENV_STRICT = "IMAGEGATE_STRICT_PLUGINS"
 
@@ -101,6 +95,15 @@ def _own_version() -> str:
     return __version__
 
 
+def _builtin_modules() -> list[str]:
+    """Every module of ``imagegate.providers``: the built-ins, found without naming them."""
+    import pkgutil
+
+    from . import providers
+
+    return [f"{providers.__name__}.{info.name}" for info in pkgutil.iter_modules(providers.__path__)]
+
+
 def _load() -> Registry:
     import pluggy
 
@@ -113,7 +116,7 @@ def _load() -> Registry:
     entries = _entry_points()
     if not any(dist == OWN_DISTRIBUTION for dist, _, _ in entries):
         # Running from a source tree without installed metadata: load the built-ins directly.
-        entries = [(OWN_DISTRIBUTION, _own_version(), module) for module in BUILTIN_MODULES] + entries
+        entries = [(OWN_DISTRIBUTION, _own_version(), module) for module in _builtin_modules()] + entries
     for dist, version, entry in entries:
         if _wanted(dist):
             _load_one(registry, dist, version, entry)

@@ -113,9 +113,12 @@ def write_config(path: str | os.PathLike[str], document: dict[str, Any]) -> Path
 
 def tiny_png(width: int = 8, height: int = 8, seed: str = "imagegate.testing") -> bytes:
     """A small valid PNG; a different ``seed`` gives different colours."""
-    from .providers.placeholder import render_png
+    import hashlib
 
-    return render_png(seed, width, height)
+    from .png import solid
+
+    digest = hashlib.sha256(seed.encode("utf-8")).digest()
+    return solid(width, height, (digest[0], digest[1], digest[2]))
 
 
 def check_adapter(adapter: type[Adapter]) -> None:

@@ -12,13 +12,12 @@ import base64
 import hashlib
 import io
 import json
-import struct
-import zlib
 from typing import Any
 
 from imagegate import hookimpl
 from imagegate.adapter import EDIT, GENERATE, Adapter, Answer, HttpRequest
 from imagegate.options import Options
+from imagegate.png import encode_rgb
 from imagegate.providers.openai import OpenAIAdapter
 
 DEFAULT_SIDE = 1024
@@ -81,32 +80,18 @@ def colours(prompt: str) -> tuple[tuple[int, int, int], tuple[int, int, int]]:
 def render_png(prompt: str, width: int, height: int, variant: int = 0) -> bytes:
     """An RGB PNG: a vertical gradient between the prompt's colours with a lighter grid."""
     top, bottom = colours(f"{prompt}\0{variant}" if variant else prompt)
-    compressor = zlib.compressobj(6)
-    chunks = []
-    for y in range(height):
-        t = y / max(1, height - 1)
-        colour = bytes(int(a + (b - a) * t) for a, b in zip(top, bottom, strict=False))
-        line = bytes(min(255, c + 48) for c in colour)
-        if y % GRID == 0:
-            row = line * width
-        else:
-            cell = line + colour * (GRID - 1)
-            row = (cell * (width // GRID + 1))[: width * 3]
-        chunks.append(compressor.compress(b"\x00" + row))
-    chunks.append(compressor.flush())
-    header = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)
-    return (
-        b"\x89PNG\r\n\x1a\n"
-        + _chunk(b"IHDR", header)
-        + _chunk(b"IDAT", b"".join(chunks))
-        + _chunk(b"IEND", b"")
-    )
 
+    def rows():
+        for y in range(height):
+            t = y / max(1, height - 1)
+            colour = bytes(int(a + (b - a) * t) for a, b in zip(top, bottom, strict=True))
+            line = bytes(min(255, c + 48) for c in colour)
+            if y % GRID == 0:
+                yield line * width
+            else:
+                yield ((line + colour * (GRID - 1)) * (width // GRID + 1))[: width * 3]
 
-def _chunk(kind: bytes, data: bytes) -> bytes:
-    return (
-        struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data) & 0xFFFFFFFF)
-    )
+    return encode_rgb(width, height, rows())
 
 
 def answer_for(body: dict[str, Any]) -> bytes:

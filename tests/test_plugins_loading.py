@@ -287,3 +287,10 @@ def test_every_hookspec_is_listed_in_specs() -> None:
         if isinstance(node, ast.FunctionDef) and not node.name.startswith("_") and node.name != "mark_specs"
     }
     assert public == {spec.__name__ for spec in hookspecs.SPECS}
+
+
+def test_builtins_load_from_a_source_tree_without_installed_metadata(monkeypatch, fresh_plugins) -> None:
+    monkeypatch.setattr(plugins, "_entry_points", lambda: [])
+    found = plugins.providers()
+    assert set(found) == {"openai", "compatible", "url-only", "placeholder"}
+    assert {record.distribution for record in found.values()} == {"imagegate"}
