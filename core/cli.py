@@ -116,4 +116,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def _load_subcommands() -> None:
-    from . import cli_providers  # noqa: F401  (registers itself)
+    from . import (  # noqa: F401  (each registers itself)
+        cli_batch,  # issue 5: imagegate batch
+        cli_providers,
+    )
