@@ -31,8 +31,8 @@ _ESCAPE = re.compile(r"\\(?:u([0-9a-fA-F]{4})|(.))", re.DOTALL)
 _B64_ALPHABET = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/=")
 #: How far into an image string a ``data:...;base64,`` prefix may reach.
 PREFIX_LIMIT = 1024
-#: Base64 characters decoded at once; a multiple of 4.
-DECODE_BLOCK = 256 * 1024
+#: Base64 characters gathered before a piece is decoded (small pieces cost calls, not memory).
+DECODE_AT = 4096
 
 
 class InvalidAnswer(ValueError):
@@ -74,19 +74,20 @@ class _Base64Sink:
         if not self.tail:
             cut = text.find("=")
             if cut < 0:
-                self.pending += text
-                self._flush()
+                self._decode(self.pending + text)
                 return
             self.pending, text = self.pending + text[:cut], text[cut:]
         self.tail += text
         if len(self.tail) > 64:
             raise InvalidAnswer("an image string is not valid base64 (data after the padding)")
 
-    def _flush(self) -> None:
-        ready = (len(self.pending) - 1) // 4 * 4  # keep at least one character (and its quad) back
-        if ready >= DECODE_BLOCK:
-            self.spool.write(_a2b(self.pending[:ready]))
-            self.pending = self.pending[ready:]
+    def _decode(self, text: str) -> None:
+        """Decode all but the last quad (and what follows it), which wait for the end."""
+        ready = (len(text) - 1) // 4 * 4
+        if ready >= DECODE_AT:
+            self.spool.write(_a2b(text[:ready]))
+            text = text[ready:]
+        self.pending = text
 
     def close(self) -> None:
         ready = max(0, (len(self.pending) - 4) // 4 * 4)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import json
 import os
 import signal
@@ -253,3 +254,25 @@ def test_help_and_version_import_neither_requests_nor_jsonschema(argv: list[str]
     )
     done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=60)
     assert done.stderr.strip().splitlines()[-1] == "0 []"
+
+
+class Terminal(io.StringIO):
+    def isatty(self) -> bool:
+        return True
+
+
+def test_progress_on_a_terminal_is_one_live_status_line(isolated: Path) -> None:
+    from imagegate.batch import Job, JobResult
+    from imagegate.cli_batch import Progress
+    from imagegate.options import Options
+
+    stream = Terminal()
+    progress = Progress(total=3, skipped=1, todo=2, concurrency=4, stream=stream)
+    job = Job(2, 3, Options(prompt="p"), source="jobs.jsonl")
+    progress.finished(JobResult(job, "ok", [str(isolated / "002-p.png")], seconds=1.0))
+    progress.finished(JobResult(job, "failed", error="refused", exit_code=3))
+    progress.close()
+    text = stream.getvalue()
+    assert "002-p.png" not in text  # successes only move the counters
+    assert "failed jobs.jsonl line 3: refused (exit 3)" in text
+    assert text.rstrip().endswith("done 2/3 · failed 1 · in flight 0 · 0 s elapsed · ETA 0 s")
