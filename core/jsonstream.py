@@ -131,6 +131,13 @@ def _incomplete_escape(segment: str) -> int:
     return -1
 
 
+def _settled(error: BaseException, available: int) -> bool:
+    """Whether a scanner's error stands whatever follows (so the rest of the body need not be read)."""
+    if not isinstance(error, json.JSONDecodeError) or error.msg.startswith("Unterminated string"):
+        return False
+    return error.pos < available - 8  # an escape or literal cut off by the chunk's end is not
+
+
 class _Parser:
     """A pull parser over the chunk iterator; holds only the text not yet consumed."""
 
@@ -192,11 +199,11 @@ class _Parser:
             try:
                 value, end = scanner(self.text, self.pos)
             except (ValueError, StopIteration) as exc:
-                if self._more(grow=True):
+                if not _settled(exc, len(self.text)) and self._more(grow=True):
                     continue
                 raise InvalidAnswer(f"not JSON ({exc})") from None
-            if end >= len(self.text) and self._more(grow=True):
-                continue  # a number or literal may go on in the next chunk
+            if end > len(self.text) - 8 and self._more(grow=True):
+                continue  # a number may go on in the next chunk ("1." + "5", "2e" + "+3")
             self.pos = end
             return value
 

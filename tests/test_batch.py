@@ -276,3 +276,15 @@ def test_progress_on_a_terminal_is_one_live_status_line(isolated: Path) -> None:
     assert "002-p.png" not in text  # successes only move the counters
     assert "failed jobs.jsonl line 3: refused (exit 3)" in text
     assert text.rstrip().endswith("done 2/3 · failed 1 · in flight 0 · 0 s elapsed · ETA 0 s")
+
+
+def test_input_images_are_found_beside_the_jobs_file(cli, isolated: Path) -> None:
+    from helpers import png
+
+    folder = isolated / "shoot"
+    folder.mkdir()
+    (folder / "photo.png").write_bytes(png(8, 8))
+    jobs = write_jobs(folder / "jobs.jsonl", {"prompt": "make it night", "edit_images": "photo.png"})
+    run = cli("batch", jobs, "--out-dir", isolated / "out", "--provider", "placeholder", "--dry-run")
+    assert run.code == 0, run.err
+    assert run.json["jobs"][0]["body"]["images"] == [str(folder / "photo.png")]

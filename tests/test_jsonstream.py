@@ -145,6 +145,13 @@ def test_escaped_slashes_and_data_prefix_decode_at_any_chunk_size(cut: int) -> N
     assert streamed(body, list(range(0, len(body), cut))) == {"data": [{"b64_json": image}], "created": 1}
 
 
+@pytest.mark.parametrize("number", [b"1.5", b"2e+30", b"-0.25E-3", b"12345678901234567890"])
+def test_numbers_cut_anywhere_by_chunk_boundaries_are_read_whole(number: bytes) -> None:
+    body = b'{"data": [], "x": ' + number + b"}"
+    for cut in range(len(body)):
+        assert streamed(body, [cut]) == json.loads(body)
+
+
 def test_unicode_escapes_of_base64_characters_are_decoded() -> None:
     body = b'{"data": [{"b64_json": "\\u0051\\u0051=="}]}'
     assert streamed(body, [5, 25]) == oracle(body) == {"data": [{"b64_json": b"A"}]}
@@ -175,3 +182,22 @@ def test_deep_nesting_is_an_invalid_answer_not_a_crash() -> None:
     body = b"[" * 100_000 + b"]" * 100_000
     with pytest.raises(InvalidAnswer):
         streamed(body, [])
+
+
+@pytest.mark.parametrize(
+    "broken", [b'{"created": tru, ', b'{"created": 1, "usage": {"a" 1}, ', b'{"x": "\\q", ']
+)
+def test_invalid_json_before_the_images_is_refused_without_reading_them(broken: bytes) -> None:
+    image = base64.b64encode(bytes(3 * 1024 * 1024)).decode()
+    body = broken + json.dumps({"data": [{"b64_json": image}]})[1:].encode()
+    chunks = [body[i : i + 65536] for i in range(0, len(body), 65536)]
+    read: list[bytes] = []
+
+    def arriving():
+        for chunk in chunks:
+            read.append(chunk)
+            yield chunk
+
+    with pytest.raises(InvalidAnswer):
+        parse(arriving(), PATTERNS, MemorySpool)
+    assert len(read) <= 2
