@@ -15,7 +15,7 @@ import os
 import re
 import threading
 import time
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
@@ -281,15 +281,17 @@ def run_jobs(
     concurrency: int = DEFAULT_CONCURRENCY,
     fail_fast: bool = False,
     limiter: Limiter | None = None,
+    notify: Callable[[str], None] | None = None,
 ) -> Iterator[JobResult]:
     """Run the jobs ``concurrency`` at a time and yield each result as it finishes.
 
-    After a failure with ``fail_fast`` no new job starts; jobs already in flight still finish
-    (they may be paid for) and the rest come back as ``not run``.
+    After a failure with ``fail_fast``, or a first Ctrl-C, no new job starts; jobs already in
+    flight still finish and are recorded (they may be paid for), the rest come back as
+    ``not run``, and then the KeyboardInterrupt goes on.
     """
     limiter = limiter or Limiter()
     queue = iter(todo)
-    stopped = False
+    stopped = interrupted = False
     with ThreadPoolExecutor(max_workers=max(1, concurrency), thread_name_prefix="imagegate-batch") as pool:
         running: dict[Future[JobResult], Planned] = {}
         while True:
@@ -300,7 +302,15 @@ def run_jobs(
                 running[pool.submit(_run_one, item, manifest, limiter)] = item
             if not running:
                 break
-            finished, _ = wait(running, return_when=FIRST_COMPLETED)
+            try:
+                finished, _ = wait(running, return_when=FIRST_COMPLETED)
+            except KeyboardInterrupt:
+                if interrupted:
+                    raise
+                stopped = interrupted = True
+                if notify is not None:
+                    notify(f"interrupted: the {len(running)} job(s) in flight finish first (maybe paid for)")
+                continue
             for future in finished:
                 del running[future]
                 result = future.result()
@@ -308,6 +318,8 @@ def run_jobs(
                 yield result
     for item in queue:
         yield JobResult(item.job, "not run")
+    if interrupted:
+        raise KeyboardInterrupt
 
 
 def _run_one(item: Planned, manifest: Manifest, limiter: Limiter) -> JobResult:

@@ -105,7 +105,9 @@ def _run(
     results = list(skipped)
     interrupted = False
     try:
-        for result in run_jobs(todo, manifest, concurrency=args.concurrency, fail_fast=args.fail_fast):
+        for result in run_jobs(
+            todo, manifest, concurrency=args.concurrency, fail_fast=args.fail_fast, notify=progress.note
+        ):
             results.append(result)
             progress.finished(result)
     except KeyboardInterrupt:
@@ -114,9 +116,8 @@ def _run(
         progress.close()
     emit(summary(results, manifest.path, progress.elapsed(), interrupted))
     if interrupted:
-        print(
-            "error: interrupted; finished jobs are recorded: run the same command to go on", file=sys.stderr
-        )
+        print("error: interrupted", file=sys.stderr)
+        print("hint: finished jobs are recorded; run the same command again to go on", file=sys.stderr)
         return 130
     failures = [result for result in results if result.status == "failed"]
     return failures[0].exit_code or 1 if failures else (0 if all(r.ok for r in results) else 1)
@@ -180,6 +181,10 @@ class Progress:
             f"done {self.skipped + self.done}/{self.total} · failed {self.failed} · in flight {in_flight}"
             f" · {elapsed:.0f} s elapsed · ETA {eta}"
         )
+
+    def note(self, text: str) -> None:
+        """A message of its own line (above the live status line on a terminal)."""
+        self._line(text)
 
     def _line(self, text: str) -> None:
         with self._lock:

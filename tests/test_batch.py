@@ -288,3 +288,26 @@ def test_input_images_are_found_beside_the_jobs_file(cli, isolated: Path) -> Non
     run = cli("batch", jobs, "--out-dir", isolated / "out", "--provider", "placeholder", "--dry-run")
     assert run.code == 0, run.err
     assert run.json["jobs"][0]["body"]["images"] == [str(folder / "photo.png")]
+
+
+def test_ctrl_c_lets_jobs_in_flight_finish_and_records_them(
+    cli, isolated: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from imagegate import batch
+
+    real_wait, calls = batch.wait, []
+
+    def interrupted_once(*args, **kwargs):
+        calls.append(1)
+        if len(calls) == 1:
+            raise KeyboardInterrupt
+        return real_wait(*args, **kwargs)
+
+    monkeypatch.setattr(batch, "wait", interrupted_once)
+    jobs = write_jobs(isolated / "jobs.jsonl", "one", "two", "three")
+    run = cli("batch", jobs, "--out-dir", "out", "--provider", "placeholder", "--concurrency", "1")
+    assert run.code == 130
+    assert [job["status"] for job in run.json["jobs"]] == ["ok", "not run", "not run"]
+    assert run.json["interrupted"] is True and "in flight finish first" in run.err
+    rerun = cli("batch", jobs, "--out-dir", "out", "--provider", "placeholder")
+    assert rerun.code == 0 and rerun.json["counts"] == {"ok": 2, "skipped": 1, "failed": 0, "not run": 0}
