@@ -182,7 +182,10 @@ def output_path(job: Job, options: Options, out_dir: Path) -> Path:
 
 
 def job_key(job: Job, options: Options, path: Path) -> str:
-    """A hash of everything that decides what a job makes, so a changed job is redone."""
+    """A hash of everything that decides what a job makes, so a changed job is redone.
+
+    ``path`` is the output's name inside the folder, so a moved folder still resumes.
+    """
     identity = {
         name: (str(value) if isinstance(value, Path) else value) for name, value in vars(options).items()
     }
@@ -255,7 +258,7 @@ def plan_jobs(
                 if path in claimed:
                     raise UsageError(f"writes {path.name}, as {claimed[path].where} does")
                 claimed[path] = job
-            key = job_key(job, call.options, plan.first)
+            key = job_key(job, call.options, Path(os.path.relpath(plan.first, out_dir)))
             done = None if force else manifest.finished(key)
             if done is not None:
                 skipped.append(JobResult(job, "skipped", done))

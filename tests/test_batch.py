@@ -311,3 +311,12 @@ def test_ctrl_c_lets_jobs_in_flight_finish_and_records_them(
     assert run.json["interrupted"] is True and "in flight finish first" in run.err
     rerun = cli("batch", jobs, "--out-dir", "out", "--provider", "placeholder")
     assert rerun.code == 0 and rerun.json["counts"] == {"ok": 2, "skipped": 1, "failed": 0, "not run": 0}
+
+
+def test_a_moved_output_folder_still_resumes(cli, isolated: Path, provider: FakeProvider) -> None:
+    jobs = write_jobs(isolated / "jobs.jsonl", "one", {"prompt": "two", "out": "two.png"})
+    assert cli("batch", jobs, "--out-dir", "first").code == 0
+    (isolated / "first").rename(isolated / "moved")
+    rerun = cli("batch", jobs, "--out-dir", "moved")
+    assert rerun.code == 0 and rerun.json["counts"]["skipped"] == 2
+    assert sorted(provider.prompts) == ["one", "two"]
