@@ -11,6 +11,10 @@ at a time, and each image string is decoded chunk by chunk into its spool. Big s
 scanned with ``str.find`` and ``binascii`` (C), never character by character in Python. The rest
 of the document (small) is read with the json module's own scanners, so numbers, escapes and
 ``NaN`` behave exactly as in ``json.loads``.
+
+Known differences from the oracle, all on answers no provider sends: a ``data:`` prefix must end
+(with a literal, unescaped comma) within its first 1 KiB; and an image string under a key that
+appears twice in one object is decoded (and must be valid) even though the later one wins.
 """
 
 from __future__ import annotations
