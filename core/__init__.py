@@ -44,6 +44,7 @@ __all__ = [
     "edit",
     "generate",
     "hookimpl",
+    "run_batch",
 ]
 
 _CALL_KEYS = ("config", "profile", "provider", "out", "force", "dry_run")
@@ -89,3 +90,18 @@ def _call(prompt: str, images: list[Path], mask: Path | None, keywords: dict[str
         force=bool(call.get("force")),
         dry_run_only=bool(call.get("dry_run")),
     )
+
+
+# -- batch ---------------------------------------------------------------------------------------
+
+
+def run_batch(jobs: Any, out_dir: str | Path, **options: Any) -> Any:
+    """Run many jobs (prompt strings or option dicts) into ``out_dir``; yields results as they finish.
+
+    Every job is checked before anything is sent. Keywords: ``concurrency`` (4), ``force``,
+    ``fail_fast``, and any option :func:`generate` takes, as the default of every job. Finished
+    jobs are recorded in a manifest in ``out_dir``, so running the same jobs again skips them.
+    """
+    from .batch import run_batch as run
+
+    return run(jobs, out_dir, **options)

@@ -2,9 +2,9 @@
 
 Errors become one message on stderr and a documented exit code here, and only here.
 
-Subcommands: ``providers``; anything else is the seed's image command (generate, or edit when
-``--edit-image`` is given). Heavy modules (requests, jsonschema, pluggy) are imported only once
-a command needs them, so ``--help`` and ``--version`` stay fast.
+Subcommands: ``batch``, ``config``, ``providers``; anything else is the seed's image command
+(generate, or edit when ``--edit-image`` is given). Heavy modules (requests, jsonschema, pluggy)
+are imported only once a command needs them, so ``--help`` and ``--version`` stay fast.
 """
 
 from __future__ import annotations
@@ -67,7 +67,8 @@ def image_parser() -> argparse.ArgumentParser:
     parser = Parser(
         prog="imagegate",
         description="Generate or edit images through any OpenAI-style image API, with a key kept in "
-        "its own private config file. Other commands: imagegate providers.",
+        "its own private config file. Other commands: imagegate batch, imagegate config, "
+        "imagegate providers (each with --help).",
         epilog=EPILOG,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
@@ -156,4 +157,4 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 def _load_subcommands() -> None:
     # Each module registers its subcommand(s) when imported.
-    from . import cli_config, cli_providers  # noqa: F401
+    from . import cli_batch, cli_config, cli_providers  # noqa: F401

@@ -3,21 +3,40 @@
 ``parse(chunks, b64_fields, new_spool)`` returns the document with every string found at one of
 the ``b64_fields`` patterns (tuples of keys, ``"*"`` matching any array index or key) replaced
 by the :class:`~imagegate.spool.Spool` that holds its decoded bytes. A ``data:image/...;base64,``
-prefix is accepted. Invalid JSON or base64 raises :class:`InvalidAnswer`.
+prefix is accepted. Invalid JSON or base64 raises :class:`InvalidAnswer`, exactly when
+``json.loads`` followed by ``base64.b64decode(..., validate=True)`` would fail.
+
+Memory stays flat whatever the size or number of images: only about one chunk of text is held
+at a time, and each image string is decoded chunk by chunk into its spool. Big strings are
+scanned with ``str.find`` and ``binascii`` (C), never character by character in Python. The rest
+of the document (small) is read with the json module's own scanners, so numbers, escapes and
+``NaN`` behave exactly as in ``json.loads``.
+
+Known differences from the oracle, all on answers no provider sends: a ``data:`` prefix must end
+(with a literal, unescaped comma) within its first 1 KiB; and an image string under a key that
+appears twice in one object is decoded (and must be valid) even though the later one wins.
 """
 
 from __future__ import annotations
 
-import base64
 import binascii
+import codecs
 import json
+import json.decoder
 import re
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from typing import Any
 
 from .spool import Spool
 
 _DATA_URI = re.compile(r"^data:[\w.+/-]*(;[\w.+-]+=[^;,]*)*;base64,", re.IGNORECASE)
+_WHITESPACE = re.compile(r"[ \t\n\r]*")
+_ESCAPE = re.compile(r"\\(?:u([0-9a-fA-F]{4})|(.))", re.DOTALL)
+_B64_ALPHABET = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/=")
+#: How far into an image string a ``data:...;base64,`` prefix may reach.
+PREFIX_LIMIT = 1024
+#: Base64 characters gathered before a piece is decoded (small pieces cost calls, not memory).
+DECODE_AT = 4096
 
 
 class InvalidAnswer(ValueError):
@@ -29,38 +48,272 @@ def matches(path: tuple[Any, ...], pattern: tuple[str, ...]) -> bool:
     return len(path) == len(pattern) and all(p == "*" or p == k for k, p in zip(path, pattern, strict=False))
 
 
-def decode_b64_into(text: str, spool: Spool) -> None:
-    """Strictly decode one base64 image string (optionally a data: URI) into ``spool``."""
-    prefix = _DATA_URI.match(text)
-    if prefix:
-        text = text[prefix.end() :]
-    try:
-        spool.write(base64.b64decode(text, validate=True))
-    except (binascii.Error, ValueError) as exc:
-        raise InvalidAnswer(f"an image string is not valid base64 ({exc})") from None
-
-
 def parse(
     chunks: Iterable[bytes],
     b64_fields: tuple[tuple[str, ...], ...],
     new_spool: Callable[[], Spool],
 ) -> Any:
-    """Read the whole answer and return the document with image strings replaced by spools."""
-    body = b"".join(chunks)
+    """Read the answer as it arrives and return the document with image strings replaced by spools."""
     try:
-        document = json.loads(body)
-    except ValueError as exc:
-        raise InvalidAnswer(f"not JSON ({exc})") from None
+        return _Parser(iter(chunks), b64_fields, new_spool).document()
+    except UnicodeDecodeError as exc:
+        raise InvalidAnswer(f"not JSON (not valid text: {exc.reason})") from None
+    except RecursionError:
+        raise InvalidAnswer("not JSON (nested too deeply)") from None
 
-    def walk(value: Any, path: tuple[Any, ...]) -> Any:
-        if isinstance(value, dict):
-            return {key: walk(item, (*path, key)) for key, item in value.items()}
-        if isinstance(value, list):
-            return [walk(item, (*path, index)) for index, item in enumerate(value)]
-        if isinstance(value, str) and any(matches(path, pattern) for pattern in b64_fields):
-            spool = new_spool()
-            decode_b64_into(value, spool)
-            return spool
+
+class _Base64Sink:
+    """Decodes base64 text arriving in pieces into a spool, with ``b64decode(validate=True)``'s verdict.
+
+    The last complete quad is kept back until the end, so the final piece (with any ``=``
+    padding) is checked in the same context strict decoding of the whole string would see.
+    """
+
+    def __init__(self, spool: Spool) -> None:
+        self.spool = spool
+        self.pending = ""
+        self.tail = ""  # from the first "=" on: at most a character or two if valid
+
+    def feed(self, text: str) -> None:
+        if not self.tail:
+            cut = text.find("=")
+            if cut < 0:
+                self._decode(self.pending + text)
+                return
+            self.pending, text = self.pending + text[:cut], text[cut:]
+        self.tail += text
+        if len(self.tail) > 64:
+            raise InvalidAnswer("an image string is not valid base64 (data after the padding)")
+
+    def _decode(self, text: str) -> None:
+        """Decode all but the last quad (and what follows it), which wait for the end."""
+        ready = (len(text) - 1) // 4 * 4
+        if ready >= DECODE_AT:
+            self.spool.write(_a2b(text[:ready]))
+            text = text[ready:]
+        self.pending = text
+
+    def close(self) -> None:
+        ready = max(0, (len(self.pending) - 4) // 4 * 4)
+        if ready:
+            self.spool.write(_a2b(self.pending[:ready]))
+        self.spool.write(_a2b(self.pending[ready:] + self.tail))
+
+
+def _a2b(text: str) -> bytes:
+    try:
+        return binascii.a2b_base64(text, strict_mode=True)
+    except (binascii.Error, ValueError) as exc:
+        raise InvalidAnswer(f"an image string is not valid base64 ({exc})") from None
+
+
+def _unescape(segment: str) -> str:
+    """The characters a piece of a JSON string stands for (``\\/`` is common in base64)."""
+    if "\\" not in segment:
+        return segment
+    plain = segment.replace("\\/", "/")
+    if "\\" not in plain:
+        return plain
+    return _ESCAPE.sub(_base64_escape, segment)
+
+
+def _base64_escape(match: re.Match[str]) -> str:
+    char = chr(int(match.group(1), 16)) if match.group(1) else match.group(2)
+    if (match.group(2) is not None and char != "/") or char not in _B64_ALPHABET:
+        raise InvalidAnswer("an image string is not valid base64 (it holds an escaped non-base64 character)")
+    return char
+
+
+def _incomplete_escape(segment: str) -> int:
+    """Where an escape cut off by the end of ``segment`` starts, or -1."""
+    start = segment.rfind("\\", max(0, len(segment) - 5))
+    if start < 0:
+        return -1
+    escape = segment[start:]
+    if len(escape) == 1 or (escape[1] == "u" and len(escape) < 6):
+        return start
+    return -1
+
+
+def _settled(error: BaseException, available: int) -> bool:
+    """Whether a scanner's error stands whatever follows (so the rest of the body need not be read)."""
+    if not isinstance(error, json.JSONDecodeError) or error.msg.startswith("Unterminated string"):
+        return False
+    return error.pos < available - 8  # an escape or literal cut off by the chunk's end is not
+
+
+class _Parser:
+    """A pull parser over the chunk iterator; holds only the text not yet consumed."""
+
+    def __init__(
+        self, chunks: Iterator[bytes], patterns: tuple[tuple[str, ...], ...], new_spool: Callable[[], Spool]
+    ) -> None:
+        self.chunks = chunks
+        self.patterns = patterns
+        self.new_spool = new_spool
+        self.text = ""
+        self.pos = 0
+        self.eof = False
+        self.decoder: Any = None
+        self.json = json.JSONDecoder()
+
+    # -- input ---------------------------------------------------------------
+
+    def _start(self) -> None:
+        """Pick the text encoding the way ``json.loads`` does for bytes (UTF-8, -16 or -32)."""
+        head = b""
+        for chunk in self.chunks:
+            head += chunk
+            if len(head) >= 4:
+                break
+        encoding = json.detect_encoding(head)
+        self.decoder = codecs.getincrementaldecoder(encoding)(errors="surrogatepass")
+        self.text = self.decoder.decode(head, final=False)
+
+    def _more(self, grow: bool = False) -> bool:
+        """Read more text, dropping what was consumed; ``grow`` at least doubles what is held."""
+        if self.eof:
+            return False
+        self.text, self.pos = self.text[self.pos :], 0
+        wanted = max(len(self.text) * 2, len(self.text) + 1) if grow else len(self.text) + 1
+        while len(self.text) < wanted:
+            chunk = next(self.chunks, None)
+            if chunk is None:
+                self.eof = True
+                self.text += self.decoder.decode(b"", final=True)
+                break
+            self.text += self.decoder.decode(chunk, final=False)
+        return True
+
+    def _skip_space(self) -> None:
+        while True:
+            self.pos = _WHITESPACE.match(self.text, self.pos).end()  # type: ignore[union-attr]
+            if self.pos < len(self.text) or not self._more():
+                return
+
+    def _next_char(self, what: str) -> str:
+        self._skip_space()
+        if self.pos >= len(self.text):
+            raise InvalidAnswer(f"not JSON (it ends where {what} was expected)")
+        return self.text[self.pos]
+
+    def _scan(self, scanner: Callable[[str, int], tuple[Any, int]]) -> Any:
+        """Run one of json's scanners at the current position, reading more until it is sure."""
+        while True:
+            try:
+                value, end = scanner(self.text, self.pos)
+            except (ValueError, StopIteration) as exc:
+                if not _settled(exc, len(self.text)) and self._more(grow=True):
+                    continue
+                raise InvalidAnswer(f"not JSON ({exc})") from None
+            if end > len(self.text) - 8 and self._more(grow=True):
+                continue  # a number may go on in the next chunk ("1." + "5", "2e" + "+3")
+            self.pos = end
+            return value
+
+    # -- grammar ---------------------------------------------------------------
+
+    def document(self) -> Any:
+        self._start()
+        value = self._value(())
+        self._skip_space()
+        if self.pos < len(self.text):
+            raise InvalidAnswer(f"not JSON (extra data after the document, {self.text[self.pos]!r})")
         return value
 
-    return walk(document, ())
+    def _value(self, path: tuple[Any, ...]) -> Any:
+        char = self._next_char("a value")
+        if char == "{" and self._leads(path):
+            return self._object(path)
+        if char == "[" and self._leads(path):
+            return self._array(path)
+        if char == '"' and any(matches(path, pattern) for pattern in self.patterns):
+            self.pos += 1
+            spool = self.new_spool()
+            self._image_string(spool)
+            return spool
+        return self._scan(self.json.raw_decode)
+
+    def _leads(self, path: tuple[Any, ...]) -> bool:
+        """Whether an image string may lie below ``path`` (else the value is read whole)."""
+        depth = len(path)
+        return any(len(p) > depth and matches(path, p[:depth]) for p in self.patterns)
+
+    def _object(self, path: tuple[Any, ...]) -> dict[str, Any]:
+        self.pos += 1
+        result: dict[str, Any] = {}
+        if self._next_char("a key or '}'") == "}":
+            self.pos += 1
+            return result
+        while True:
+            if self._next_char("a key") != '"':
+                raise InvalidAnswer("not JSON (expecting a property name in double quotes)")
+            key = self._scan(lambda text, pos: json.decoder.scanstring(text, pos + 1))
+            if self._next_char("':'") != ":":
+                raise InvalidAnswer("not JSON (expecting ':' after a key)")
+            self.pos += 1
+            result[key] = self._value((*path, key))
+            if not self._separator("}"):
+                return result
+
+    def _array(self, path: tuple[Any, ...]) -> list[Any]:
+        self.pos += 1
+        result: list[Any] = []
+        if self._next_char("a value or ']'") == "]":
+            self.pos += 1
+            return result
+        while True:
+            result.append(self._value((*path, len(result))))
+            if not self._separator("]"):
+                return result
+
+    def _separator(self, closing: str) -> bool:
+        """Consume ``,`` (True: another member follows) or the closing bracket (False)."""
+        char = self._next_char(f"',' or '{closing}'")
+        self.pos += 1
+        if char == ",":
+            return True
+        if char == closing:
+            return False
+        raise InvalidAnswer(f"not JSON (expecting ',' or '{closing}', found {char!r})")
+
+    # -- image strings -----------------------------------------------------------
+
+    def _image_string(self, spool: Spool) -> None:
+        """Decode the string that starts at ``pos`` (after its quote) into ``spool``."""
+        self._skip_data_prefix()
+        sink = _Base64Sink(spool)
+        while True:
+            quote = self.text.find('"', self.pos)
+            end = quote if quote >= 0 else len(self.text)
+            segment = self.text[self.pos : end]
+            if quote < 0:
+                cut = _incomplete_escape(segment)
+                if cut >= 0:
+                    segment, end = segment[:cut], self.pos + cut
+            sink.feed(_unescape(segment))
+            self.pos = end
+            if quote >= 0:
+                self.pos += 1
+                sink.close()
+                return
+            if not self._more():
+                raise InvalidAnswer("not JSON (an image string is not terminated)")
+
+    def _skip_data_prefix(self) -> None:
+        """Step over a ``data:image/png;base64,`` prefix, if the string starts with one."""
+        while True:
+            window = self.text[self.pos : self.pos + PREFIX_LIMIT]
+            if "," in window or '"' in window or len(window) >= PREFIX_LIMIT or not self._more():
+                break
+        comma, quote = window.find(","), window.find('"')
+        if window[:4].lower() != "data" or comma < 0 or 0 <= quote < comma:
+            return
+        raw = window[: comma + 1]
+        try:
+            text = json.decoder.scanstring(f'{raw}"', 0)[0]
+        except ValueError:
+            return
+        prefix = _DATA_URI.match(text)
+        if prefix and prefix.end() == len(text):
+            self.pos += len(raw)

@@ -1,0 +1,382 @@
+"""Many image calls at the provider's pace: jobs, a resumable manifest, concurrency, one shared limiter.
+
+A job is a prompt or an object of per-job options. Every job is checked (options, config, input
+files, output paths) before the first request is sent. Jobs then run ``concurrency`` at a time;
+they share one :class:`~imagegate.retry.Limiter`, so a 429 seen by one job slows all of them. Each
+finished job is recorded at once, atomically, in a manifest in the output folder; running the
+same batch again skips what the manifest says is done, so a crash loses nothing that was paid for.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import re
+import threading
+import time
+from collections.abc import Callable, Iterable, Iterator
+from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
+from dataclasses import dataclass, field, fields, replace
+from pathlib import Path
+from typing import Any
+
+from .dispatch import Call, execute, prepare
+from .errors import ImagegateError, UsageError
+from .options import Options, option_names
+from .output import OutputPlan
+from .retry import Limiter
+from .sniff import EXTENSIONS
+
+MANIFEST_NAME = ".imagegate-batch.json"
+DEFAULT_CONCURRENCY = 4
+#: Keys a job object may carry besides the Options fields.
+CALL_KEYS = ("out", "provider", "profile", "config")
+#: Spellings accepted for Options fields (the CLI's flag names).
+ALIASES = {"format": "output_format", "edit_images": "images", "edit_image": "images"}
+NOT_IN_BATCH = frozenset({"stream", "partial_images"})
+
+
+@dataclass
+class Job:
+    """One line of a batch: its options and where its files go."""
+
+    number: int  # 1-based position among the jobs: the NNN of the file name
+    line: int  # line of the jobs file (equal to number for the library)
+    options: Options
+    out: str | None = None
+    provider: str | None = None
+    profile: str | None = None
+    config: str | None = None
+    source: str = "job"
+
+    @property
+    def where(self) -> str:
+        """How messages name this job: ``jobs.jsonl line 7``."""
+        if self.number == 0:
+            return "the batch defaults"
+        return f"{self.source} line {self.line}" if self.source != "job" else f"job {self.number}"
+
+
+@dataclass
+class JobResult:
+    """What became of one job: ``ok``, ``skipped`` (done in an earlier run), ``failed`` or ``not run``."""
+
+    job: Job
+    status: str
+    paths: list[str] = field(default_factory=list)
+    error: str | None = None
+    exit_code: int | None = None
+    seconds: float = 0.0
+    warnings: list[str] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        return self.status in ("ok", "skipped")
+
+    def to_json(self) -> dict[str, Any]:
+        record: dict[str, Any] = {"job": self.job.number, "line": self.job.line, "status": self.status}
+        if self.error is None:
+            record["paths"] = self.paths
+        else:
+            record.update(error=self.error, exit_code=self.exit_code)
+        if self.warnings:
+            record["warnings"] = self.warnings
+        record["seconds"] = round(self.seconds, 3)
+        return record
+
+
+# -- reading jobs ---------------------------------------------------------------------
+
+
+def read_jobs(
+    lines: Iterable[str], defaults: Job, source: str = "job", base: Path | None = None
+) -> list[Job]:
+    """Jobs from JSONL lines (a prompt string or an object); blank lines and ``#`` comments skipped.
+
+    A line that does not start like JSON (``{``, ``[`` or ``"``) is taken as a plain prompt, so a
+    text file with one prompt per line works as it is.
+    """
+    jobs: list[Job] = []
+    for line_number, text in enumerate(lines, start=1):
+        stripped = text.strip()
+        if not stripped or stripped.startswith("#"):
+            continue
+        if stripped.startswith(("{", "[", '"')):
+            try:
+                value = json.loads(stripped)
+            except ValueError as exc:
+                raise UsageError(f"{source} line {line_number}: not JSON ({exc})") from None
+        else:
+            value = stripped
+        where = Job(len(jobs) + 1, line_number, defaults.options, source=source)
+        jobs.append(make_job(value, where, defaults, base))
+    return jobs
+
+
+def make_job(value: Any, where: Job, defaults: Job, base: Path | None = None) -> Job:
+    """One job from a prompt string or an options object, on top of the batch's defaults."""
+    if isinstance(value, str):
+        value = {"prompt": value}
+    if not isinstance(value, dict):
+        raise UsageError(f"{where.where}: a job is a prompt string or an object, not {type(value).__name__}")
+    changes: dict[str, Any] = {}
+    calls: dict[str, Any] = {}
+    for key, item in value.items():
+        name = ALIASES.get(key, key)
+        if name in CALL_KEYS:
+            calls[name] = _checked(where, key, item, str)
+        elif name in _FIELD_TYPES and name not in NOT_IN_BATCH:
+            changes[name] = _field(where, key, name, item, base)
+        else:
+            raise UsageError(f"{where.where}: unknown key {key!r}", hints=(f"Known keys: {_known_keys()}",))
+    options = replace(defaults.options, **changes)
+    merged = {key: calls.get(key, getattr(defaults, key)) for key in CALL_KEYS}
+    return Job(where.number, where.line, options, source=where.source, **merged)
+
+
+_FIELD_TYPES: dict[str, Any] = {f.name: f.type for f in fields(Options)}
+_NUMBER_FIELDS = {"n": int, "output_compression": int, "retries": int, "timeout": (int, float)}
+
+
+def _field(where: Job, key: str, name: str, item: Any, base: Path | None) -> Any:
+    if name == "images":
+        items = [item] if isinstance(item, str) else item
+        if not isinstance(items, list) or not all(isinstance(p, str) for p in items):
+            raise UsageError(f"{where.where}: {key} must be a path or a list of paths")
+        return [_path(p, base) for p in items]
+    if name == "mask":
+        return _path(_checked(where, key, item, str), base)
+    if name == "extra_body":
+        return _checked(where, key, item, dict)
+    return _checked(where, key, item, _NUMBER_FIELDS.get(name, str))
+
+
+def _checked(where: Job, key: str, item: Any, kind: Any) -> Any:
+    if isinstance(item, bool) or not isinstance(item, kind):
+        names = {str: "a string", int: "a whole number", dict: "an object"}
+        raise UsageError(f"{where.where}: {key} must be {names.get(kind, 'a number')}, not {item!r}")
+    return item
+
+
+def _path(text: str, base: Path | None) -> Path:
+    path = Path(text).expanduser()
+    return path if path.is_absolute() or base is None else base / path
+
+
+def _known_keys() -> str:
+    return ", ".join(sorted({*CALL_KEYS, *ALIASES, *option_names()} - NOT_IN_BATCH))
+
+
+# -- names and the manifest -------------------------------------------------------------
+
+
+def slug(prompt: str, limit: int = 40) -> str:
+    """A file-name-safe stem from a prompt: ``A red kite!`` -> ``a-red-kite``."""
+    text = re.sub(r"[^a-z0-9]+", "-", prompt.lower()).strip("-")
+    return text[:limit].rstrip("-") or "image"
+
+
+def output_path(job: Job, options: Options, out_dir: Path) -> Path:
+    """Where the job's first image goes: its ``out`` inside the folder, else ``NNN-slug.ext``."""
+    if job.out is None:
+        extension = EXTENSIONS.get(options.output_format or "png", ".png")
+        return out_dir / f"{job.number:03d}-{slug(options.prompt)}{extension}"
+    path = (out_dir / job.out).resolve()
+    if not path.is_relative_to(out_dir.resolve()):
+        raise UsageError(f"{job.where}: out {job.out!r} must be a file name inside {out_dir}")
+    return path
+
+
+def job_key(job: Job, options: Options, path: Path) -> str:
+    """A hash of everything that decides what a job makes, so a changed job is redone.
+
+    ``path`` is the output's name inside the folder, so a moved folder still resumes.
+    """
+    identity = {
+        name: (str(value) if isinstance(value, Path) else value) for name, value in vars(options).items()
+    }
+    identity.update(images=[str(p) for p in options.images], out=str(path))
+    identity.update({key: getattr(job, key) for key in ("provider", "profile", "config")})
+    return hashlib.sha256(json.dumps(identity, sort_keys=True, default=str).encode()).hexdigest()[:32]
+
+
+class Manifest:
+    """The finished jobs of a batch folder, rewritten atomically after each one."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self._lock = threading.Lock()
+        self.done: dict[str, dict[str, Any]] = {}
+        try:
+            document = json.loads(path.read_text(encoding="utf-8"))
+            self.done = dict(document.get("done", {}))
+        except FileNotFoundError:
+            pass
+        except (OSError, ValueError, AttributeError) as exc:
+            raise UsageError(
+                f"cannot read the batch manifest {path}: {exc}",
+                hints=("Remove it to start the batch afresh (existing images need --force).",),
+            ) from None
+
+    def finished(self, key: str) -> list[str] | None:
+        """The paths a job made in an earlier run, if it finished and they are all still there."""
+        record = self.done.get(key)
+        if record is None:
+            return None
+        paths = [self.path.parent / name for name in record["paths"]]
+        return [str(path) for path in paths] if all(path.exists() for path in paths) else None
+
+    def record(self, key: str, job: Job, paths: list[str]) -> None:
+        with self._lock:
+            names = [os.path.relpath(path, self.path.parent) for path in paths]
+            self.done[key] = {"line": job.line, "prompt": job.options.prompt[:200], "paths": names}
+            temporary = self.path.with_name(f"{self.path.name}.{os.getpid()}.{threading.get_ident()}.tmp")
+            temporary.write_text(json.dumps({"version": 1, "done": self.done}, indent=1), encoding="utf-8")
+            os.replace(temporary, self.path)
+
+
+# -- running -----------------------------------------------------------------------------
+
+
+@dataclass
+class Planned:
+    """A checked job, ready to send."""
+
+    job: Job
+    call: Call
+    plan: OutputPlan
+    key: str
+
+
+def plan_jobs(
+    jobs: Iterable[Job], out_dir: Path, manifest: Manifest, force: bool = False
+) -> tuple[list[Planned], list[JobResult]]:
+    """Check every job before anything is sent; those the manifest says are done come back skipped."""
+    claimed: dict[Path, Job] = {}
+    todo: list[Planned] = []
+    skipped: list[JobResult] = []
+    for job in jobs:
+        try:
+            call = prepare(job.options, job.config, job.profile, job.provider)
+            plan = OutputPlan(output_path(job, call.options, out_dir), call.options.n or 1, force)
+            for index in range(plan.count):
+                path = plan.path_for(index)
+                if path in claimed:
+                    raise UsageError(f"writes {path.name}, as {claimed[path].where} does")
+                claimed[path] = job
+            key = job_key(job, call.options, Path(os.path.relpath(plan.first, out_dir)))
+            done = None if force else manifest.finished(key)
+            if done is not None:
+                skipped.append(JobResult(job, "skipped", done))
+                continue
+            plan.preflight()
+        except ImagegateError as exc:
+            raise _located(exc, job) from None
+        todo.append(Planned(job, call, plan, key))
+    return todo, skipped
+
+
+def _located(error: ImagegateError, job: Job) -> ImagegateError:
+    """The same error, its message prefixed with the job's line."""
+    error.message = f"{job.where}: {error.message}"
+    error.args = (error.message,)
+    return error
+
+
+def run_jobs(
+    todo: list[Planned],
+    manifest: Manifest,
+    *,
+    concurrency: int = DEFAULT_CONCURRENCY,
+    fail_fast: bool = False,
+    limiter: Limiter | None = None,
+    notify: Callable[[str], None] | None = None,
+) -> Iterator[JobResult]:
+    """Run the jobs ``concurrency`` at a time and yield each result as it finishes.
+
+    After a failure with ``fail_fast``, or a first Ctrl-C, no new job starts; jobs already in
+    flight still finish and are recorded (they may be paid for), the rest come back as
+    ``not run``, and then the KeyboardInterrupt goes on.
+    """
+    limiter = limiter or Limiter()
+    queue = iter(todo)
+    stopped = interrupted = False
+    with ThreadPoolExecutor(max_workers=max(1, concurrency), thread_name_prefix="imagegate-batch") as pool:
+        running: dict[Future[JobResult], Planned] = {}
+        while True:
+            while not stopped and len(running) < max(1, concurrency):
+                item = next(queue, None)
+                if item is None:
+                    break
+                running[pool.submit(_run_one, item, manifest, limiter)] = item
+            if not running:
+                break
+            try:
+                finished, _ = wait(running, return_when=FIRST_COMPLETED)
+            except KeyboardInterrupt:
+                if interrupted:
+                    raise
+                stopped = interrupted = True
+                if notify is not None:
+                    notify(f"interrupted: the {len(running)} job(s) in flight finish first (maybe paid for)")
+                continue
+            for future in finished:
+                del running[future]
+                result = future.result()
+                stopped = stopped or (fail_fast and not result.ok)
+                yield result
+    for item in queue:
+        yield JobResult(item.job, "not run")
+    if interrupted:
+        raise KeyboardInterrupt
+
+
+def _run_one(item: Planned, manifest: Manifest, limiter: Limiter) -> JobResult:
+    from .secret import redact
+
+    started = time.monotonic()
+    try:
+        result = execute(item.call, item.plan, limiter=limiter)
+    except ImagegateError as exc:
+        seconds = time.monotonic() - started
+        return JobResult(
+            item.job, "failed", error=redact(exc.message), exit_code=exc.exit_code, seconds=seconds
+        )
+    except Exception as exc:  # a bug: this job fails, the batch goes on
+        message = f"internal error: {type(exc).__name__}: {redact(str(exc))}"
+        return JobResult(item.job, "failed", error=message, exit_code=1, seconds=time.monotonic() - started)
+    paths = [str(path) for path in result.output_paths]
+    manifest.record(item.key, item.job, paths)
+    warnings = list(result.warnings)
+    return JobResult(item.job, "ok", paths, seconds=time.monotonic() - started, warnings=warnings)
+
+
+def defaults_from_keywords(keywords: dict[str, Any]) -> Job:
+    """The batch-wide defaults from library keywords (the same names a job object uses)."""
+    blank = Job(0, 0, Options(prompt=""))
+    return make_job(keywords, blank, blank)
+
+
+def run_batch(
+    jobs: Iterable[str | dict[str, Any]],
+    out_dir: str | os.PathLike[str],
+    *,
+    concurrency: int = DEFAULT_CONCURRENCY,
+    force: bool = False,
+    fail_fast: bool = False,
+    limiter: Limiter | None = None,
+    **defaults: Any,
+) -> Iterator[JobResult]:
+    """Check every job now, then return an iterator of results in the order they finish."""
+    base = defaults_from_keywords(defaults)
+    folder = Path(out_dir).expanduser().absolute()
+    made = [make_job(value, Job(number, number, base.options), base) for number, value in enumerate(jobs, 1)]
+    manifest = Manifest(folder / MANIFEST_NAME)
+    todo, skipped = plan_jobs(made, folder, manifest, force)
+
+    def results() -> Iterator[JobResult]:
+        yield from skipped
+        yield from run_jobs(todo, manifest, concurrency=concurrency, fail_fast=fail_fast, limiter=limiter)
+
+    return results()

@@ -1,0 +1,216 @@
+"""``imagegate batch JOBS.jsonl --out-dir DIR``: many images, resumable, at the provider's pace.
+
+The image command's flags are the defaults of every job. Progress goes to stderr (a live line on
+a terminal, one line per finished job otherwise); stdout carries one JSON summary.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import threading
+import time
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, TextIO
+
+from .cli import EPILOG, Parser, emit, refuse_key_flags, subcommand
+from .errors import UsageError
+
+if TYPE_CHECKING:
+    from .batch import JobResult
+
+DESCRIPTION = """Run many image jobs from a JSONL file, a few at a time.
+
+Each line is a prompt string or an object of per-job options: prompt, out (a file name inside
+DIR), n, size, quality, format, background, edit_images, mask, model, provider, profile, and any
+other option of the image command. Blank lines and # comments are skipped. Paths of input images
+are relative to the jobs file. Finished jobs are recorded in DIR/.imagegate-batch.json: running
+the same command again sends only the jobs that are not done yet (--force redoes all).
+"""
+
+
+def batch_parser() -> argparse.ArgumentParser:
+    from .cli_image import add_image_flags
+
+    parser = Parser(
+        prog="imagegate batch",
+        description=DESCRIPTION,
+        epilog=EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument("jobs", metavar="JOBS.jsonl", help="the jobs, one per line ('-' reads stdin)")
+    parser.add_argument("--out-dir", required=True, metavar="DIR", help="folder for the images")
+    parser.add_argument("--concurrency", type=int, default=4, metavar="N", help="jobs in flight (default 4)")
+    parser.add_argument("--fail-fast", action="store_true", help="start no new job after a failure")
+    add_image_flags(parser, batch=True)
+    return parser
+
+
+@subcommand("batch")
+def batch_command(argv: list[str]) -> int:
+    from .batch import MANIFEST_NAME, Job, Manifest, plan_jobs, read_jobs
+    from .cli_image import options_from_args
+
+    refuse_key_flags(argv)
+    args = batch_parser().parse_args(argv)
+    if args.concurrency < 1:
+        raise UsageError(f"--concurrency {args.concurrency}: must be at least 1")
+    defaults = Job(0, 0, options_from_args(args), None, args.provider, args.profile, args.config)
+    source, base, lines = _read_lines(args.jobs)
+    jobs = read_jobs(lines, defaults, source, base)
+    if not jobs:
+        raise UsageError(f"{source} holds no jobs (only blank lines or # comments)")
+    out_dir = Path(args.out_dir).expanduser().absolute()
+    manifest = Manifest(out_dir / MANIFEST_NAME)
+    todo, skipped = plan_jobs(jobs, out_dir, manifest, args.force)
+    if args.dry_run:
+        return _dry_run(todo, skipped)
+    from .verbose import verbose_logging
+
+    with verbose_logging(args.verbose):
+        return _run(args, todo, skipped, manifest, len(jobs))
+
+
+def _read_lines(name: str) -> tuple[str, Path, list[str]]:
+    if name == "-":
+        return "stdin", Path.cwd(), sys.stdin.read().splitlines()
+    path = Path(name).expanduser()
+    try:
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise UsageError(
+            f"cannot read the jobs file {path}: {getattr(exc, 'strerror', None) or exc}"
+        ) from None
+    return path.name, path.absolute().parent, text.splitlines()
+
+
+def _dry_run(todo: list[Any], skipped: list[JobResult]) -> int:
+    from .dispatch import dry_run
+
+    emit(
+        {
+            "ok": True,
+            "dry_run": True,
+            "jobs": [
+                {"job": p.job.number, "line": p.job.line, **dry_run(p.call, p.plan).to_json()} for p in todo
+            ],
+            "skipped": [result.to_json() for result in skipped],
+        }
+    )
+    return 0
+
+
+def _run(
+    args: argparse.Namespace, todo: list[Any], skipped: list[JobResult], manifest: Any, total: int
+) -> int:
+    from .batch import run_jobs
+
+    progress = Progress(total, len(skipped), len(todo), args.concurrency, sys.stderr, quiet=args.quiet)
+    results = list(skipped)
+    interrupted = False
+    try:
+        for result in run_jobs(
+            todo, manifest, concurrency=args.concurrency, fail_fast=args.fail_fast, notify=progress.note
+        ):
+            results.append(result)
+            progress.finished(result)
+    except KeyboardInterrupt:
+        interrupted = True
+    finally:
+        progress.close()
+    emit(summary(results, manifest.path, progress.elapsed(), interrupted))
+    if interrupted:
+        print("error: interrupted", file=sys.stderr)
+        print("hint: finished jobs are recorded; run the same command again to go on", file=sys.stderr)
+        return 130
+    failures = [result for result in results if result.status == "failed"]
+    return failures[0].exit_code or 1 if failures else (0 if all(r.ok for r in results) else 1)
+
+
+def summary(results: list[JobResult], manifest: Path, seconds: float, interrupted: bool) -> dict[str, Any]:
+    """The one JSON object on stdout: counts and, per job, its status and paths or error."""
+    counts = {status: 0 for status in ("ok", "skipped", "failed", "not run")}
+    for result in results:
+        counts[result.status] += 1
+    ok = not interrupted and counts["failed"] == counts["not run"] == 0
+    return {
+        "ok": ok,
+        "counts": counts,
+        "manifest": str(manifest),
+        "seconds": round(seconds, 3),
+        **({"interrupted": True} if interrupted else {}),
+        "jobs": [result.to_json() for result in sorted(results, key=lambda r: r.job.number)],
+    }
+
+
+class Progress:
+    """Done / failed / in flight / elapsed / ETA: a live line on a terminal, else a line per job."""
+
+    def __init__(
+        self, total: int, skipped: int, todo: int, concurrency: int, stream: TextIO, *, quiet: bool = False
+    ) -> None:
+        self.total, self.todo, self.concurrency, self.stream = total, todo, concurrency, stream
+        self.done = self.failed = 0
+        self.skipped = skipped
+        self.started = time.monotonic()
+        self.quiet = quiet  # --quiet: only failed jobs are reported on stderr
+        self.live = stream.isatty() and not quiet
+        self._lock = threading.Lock()
+        self._stop = threading.Event()
+        if skipped and not quiet:
+            self._line(f"{skipped} of {total} jobs already done (recorded in the manifest), skipped")
+        if self.live and todo:
+            threading.Thread(target=self._tick, daemon=True).start()
+
+    def elapsed(self) -> float:
+        return time.monotonic() - self.started
+
+    def finished(self, result: JobResult) -> None:
+        with self._lock:
+            self.done += result.status == "ok"
+            self.failed += result.status == "failed"
+        count = f"[{self.skipped + self.done + self.failed}/{self.total}]"
+        if result.status == "failed":
+            self._line(f"{count} failed {result.job.where}: {result.error} (exit {result.exit_code})")
+        if self.quiet:
+            return
+        if result.status == "ok":
+            names = ", ".join(Path(p).name for p in result.paths)
+            if not self.live:
+                self._line(f"{count} ok {result.job.where}: {names} ({result.seconds:.1f} s)")
+        for warning in result.warnings:
+            self._line(f"warning: {result.job.where}: {warning}")
+
+    def status(self) -> str:
+        finished = self.done + self.failed
+        in_flight = min(self.concurrency, self.todo - finished)
+        elapsed = self.elapsed()
+        eta = f"{elapsed / finished * (self.todo - finished):.0f} s" if finished else "?"
+        return (
+            f"done {self.skipped + self.done}/{self.total} · failed {self.failed} · in flight {in_flight}"
+            f" · {elapsed:.0f} s elapsed · ETA {eta}"
+        )
+
+    def note(self, text: str) -> None:
+        """A message of its own line (above the live status line on a terminal); none with --quiet."""
+        if not self.quiet:
+            self._line(text)
+
+    def _line(self, text: str) -> None:
+        with self._lock:
+            prefix = "\r\033[K" if self.live else ""
+            self.stream.write(f"{prefix}{text}\n")
+            self.stream.flush()
+
+    def _tick(self) -> None:
+        while not self._stop.wait(0.25):
+            with self._lock:
+                self.stream.write(f"\r\033[K{self.status()}")
+                self.stream.flush()
+
+    def close(self) -> None:
+        self._stop.set()
+        if self.live and self.todo:
+            with self._lock:
+                self.stream.write(f"\r\033[K{self.status()}\n")
+                self.stream.flush()

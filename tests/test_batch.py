@@ -1,0 +1,349 @@
+"""imagegate batch: checked before sending, resumable, paced by one shared limiter."""
+
+from __future__ import annotations
+
+import io
+import json
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+import pytest
+from batch_support import FakeProvider, Raw, refusal, start, stop, write_jobs
+
+import imagegate
+
+
+@pytest.fixture
+def provider(make_config):
+    fake = start(FakeProvider())
+    make_config(base_url=fake.base_url)
+    yield fake
+    stop(fake)
+
+
+def test_prompts_and_objects_become_numbered_files_and_one_summary(cli, isolated: Path) -> None:
+    jobs = write_jobs(
+        isolated / "jobs.jsonl",
+        "# a comment",
+        "A red kite!",
+        "",
+        {"prompt": "two whales", "n": 2, "size": "64x64"},
+        {"prompt": "named", "out": "named.png", "size": "32x32"},
+    )
+    run = cli("batch", jobs, "--out-dir", "out", "--provider", "placeholder", "--size", "48x48")
+    assert run.code == 0, run.err
+    out = isolated / "out"
+    assert sorted(p.name for p in out.glob("*.png")) == [
+        "001-a-red-kite.png",
+        "002-two-whales-2.png",
+        "002-two-whales.png",
+        "named.png",
+    ]
+    summary = run.json
+    assert summary["ok"] is True
+    assert summary["counts"] == {"ok": 3, "skipped": 0, "failed": 0, "not run": 0}
+    assert [(job["job"], job["line"], job["status"]) for job in summary["jobs"]] == [
+        (1, 2, "ok"),
+        (2, 4, "ok"),
+        (3, 5, "ok"),
+    ]
+    assert summary["jobs"][0]["paths"] == [str(out / "001-a-red-kite.png")]
+    assert len(run.err.strip().splitlines()) == 3  # not a terminal: one line per finished job
+
+
+def test_batch_flags_are_defaults_and_a_job_overrides_them(cli, isolated: Path) -> None:
+    jobs = write_jobs(isolated / "jobs.jsonl", "default size", {"prompt": "own size", "size": "40x24"})
+    run = cli("batch", jobs, "--out-dir", "out", "--provider", "placeholder", "--size", "16x16", "--dry-run")
+    assert run.code == 0, run.err
+    assert [job["body"]["size"] for job in run.json["jobs"]] == ["16x16", "40x24"]
+    assert not (isolated / "out" / ".imagegate-batch.json").exists()
+
+
+@pytest.mark.parametrize(
+    ("bad_line", "message"),
+    [
+        (Raw("{not json"), "not JSON"),
+        ({"prompt": "x", "sise": "1024x1024"}, "unknown key 'sise'"),
+        ({"prompt": "x", "n": "two"}, "n must be a whole number"),
+        ({"prompt": "x", "size": "huge"}, "--size huge"),
+        ({"prompt": "x", "edit_images": ["missing.png"]}, "missing.png: no such file"),
+        ({"prompt": "x", "out": "../escape.png"}, "must be a file name inside"),
+        ({"size": "64x64"}, "the prompt is empty"),
+    ],
+)
+def test_a_bad_line_is_reported_with_its_line_number_before_anything_is_sent(
+    cli, isolated: Path, provider: FakeProvider, bad_line, message: str
+) -> None:
+    jobs = write_jobs(isolated / "jobs.jsonl", "one", "# two", "three", bad_line, "five")
+    run = cli("batch", jobs, "--out-dir", "out")
+    assert run.code == 2
+    assert "jobs.jsonl line 4: " in run.err and message in run.err
+    assert provider.prompts == []
+    assert not list((isolated / "out").glob("*.png")) if (isolated / "out").exists() else True
+
+
+def test_two_jobs_writing_the_same_file_are_refused_before_sending(
+    cli, isolated: Path, provider: FakeProvider
+) -> None:
+    jobs = write_jobs(
+        isolated / "jobs.jsonl", {"prompt": "a", "out": "x.png"}, {"prompt": "b", "out": "x.png"}
+    )
+    run = cli("batch", jobs, "--out-dir", "out")
+    assert run.code == 2 and "line 2: writes x.png, as jobs.jsonl line 1 does" in run.err
+    assert provider.prompts == []
+
+
+def test_rerun_skips_finished_jobs_and_force_redoes_them(cli, isolated: Path, provider: FakeProvider) -> None:
+    jobs = write_jobs(isolated / "jobs.jsonl", "one", "two")
+    assert cli("batch", jobs, "--out-dir", "out").code == 0
+    again = cli("batch", jobs, "--out-dir", "out")
+    assert again.code == 0 and again.json["counts"]["skipped"] == 2
+    assert sorted(provider.prompts) == ["one", "two"]
+    forced = cli("batch", jobs, "--out-dir", "out", "--force")
+    assert forced.code == 0 and forced.json["counts"]["ok"] == 2
+    assert sorted(provider.prompts) == ["one", "one", "two", "two"]
+
+
+def test_a_changed_job_is_not_taken_for_finished(cli, isolated: Path, provider: FakeProvider) -> None:
+    write_jobs(isolated / "jobs.jsonl", {"prompt": "one", "out": "one.png"}, "two")
+    assert cli("batch", isolated / "jobs.jsonl", "--out-dir", "out").code == 0
+    write_jobs(isolated / "jobs.jsonl", {"prompt": "one", "out": "one.png", "quality": "low"}, "two")
+    rerun = cli("batch", isolated / "jobs.jsonl", "--out-dir", "out")
+    assert rerun.code == 2 and "one.png already exists" in rerun.err  # redoing it needs --force
+    assert provider.prompts == ["one", "two"] or sorted(provider.prompts) == ["one", "two"]
+
+
+def test_a_killed_batch_reruns_only_the_unfinished_jobs(cli, isolated: Path, provider: FakeProvider) -> None:
+    release = threading.Event()
+
+    def stall_fourth(body, number):
+        if body["prompt"] == "job-4":
+            release.wait(10)
+        return None
+
+    provider.rule = stall_fourth
+    prompts = [f"job-{k}" for k in range(1, 7)]
+    jobs = write_jobs(isolated / "jobs.jsonl", *prompts)
+    command = [
+        sys.executable,
+        "-m",
+        "imagegate",
+        "batch",
+        str(jobs),
+        "--out-dir",
+        "out",
+        "--concurrency",
+        "1",
+    ]
+    process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=dict(os.environ))
+    try:
+        deadline = time.monotonic() + 30
+        while "job-4" not in provider.prompts and time.monotonic() < deadline and process.poll() is None:
+            time.sleep(0.02)
+        assert "job-4" in provider.prompts, process.communicate()
+        process.send_signal(signal.SIGKILL)
+        process.wait()
+    finally:
+        release.set()
+    assert provider.prompts == prompts[:4]
+    rerun = cli("batch", jobs, "--out-dir", "out", "--concurrency", "1")
+    assert rerun.code == 0, rerun.err
+    assert provider.prompts == prompts[:4] + prompts[3:]  # only job-4 (cut off) onwards is sent again
+    assert rerun.json["counts"] == {"ok": 3, "skipped": 3, "failed": 0, "not run": 0}
+    assert not list((isolated / "out").glob(".*.part"))
+
+
+def test_a_429_seen_by_one_job_slows_all_jobs(cli, isolated: Path, provider: FakeProvider) -> None:
+    pause = 0.5
+    first_three = threading.Barrier(3, timeout=10)
+    limited_at: list[float] = []
+
+    def rate_limit_first(body, number):
+        if number < 3:
+            first_three.wait()  # three jobs are in flight when the 429 comes
+        if number == 0:
+            limited_at.append(time.monotonic())
+            return 429, {"retry-after": str(pause)}, json.dumps({"error": {"message": "slow down"}}).encode()
+        if number < 3:
+            time.sleep(0.2)
+        return None
+
+    provider.rule = rate_limit_first
+    jobs = write_jobs(isolated / "jobs.jsonl", *[f"job-{k}" for k in range(1, 7)])
+    run = cli("batch", jobs, "--out-dir", "out", "--concurrency", "3")
+    assert run.code == 0, run.err
+    later = [seen for seen in provider.seen[3:]]
+    assert len(later) == 4  # the retry and jobs 4-6
+    assert all(seen.at >= limited_at[0] + pause * 0.9 for seen in later), [
+        round(s.at - limited_at[0], 3) for s in later
+    ]
+
+
+def test_fail_fast_starts_no_job_after_a_failure(cli, isolated: Path, provider: FakeProvider) -> None:
+    provider.rule = lambda body, number: refusal("no such model") if body["prompt"] == "bad" else None
+    jobs = write_jobs(isolated / "jobs.jsonl", "good", "bad", "later", "last")
+    run = cli("batch", jobs, "--out-dir", "out", "--concurrency", "1", "--fail-fast")
+    assert run.code == 3
+    assert provider.prompts == ["good", "bad"]
+    assert [job["status"] for job in run.json["jobs"]] == ["ok", "failed", "not run", "not run"]
+    assert run.json["ok"] is False
+
+
+def test_a_failed_job_fails_the_batch_but_the_others_run(cli, isolated: Path, provider: FakeProvider) -> None:
+    provider.rule = lambda body, number: refusal("no such model") if body["prompt"] == "bad" else None
+    jobs = write_jobs(isolated / "jobs.jsonl", "good", "bad", "later")
+    run = cli("batch", jobs, "--out-dir", "out", "--concurrency", "2")
+    assert run.code == 3
+    assert sorted(provider.prompts) == ["bad", "good", "later"]
+    failed = [job for job in run.json["jobs"] if job["status"] == "failed"]
+    assert failed == [
+        {
+            "job": 2,
+            "line": 2,
+            "status": "failed",
+            "error": failed[0]["error"],
+            "exit_code": 3,
+            "seconds": failed[0]["seconds"],
+        }
+    ]
+    assert "no such model" in failed[0]["error"]
+    assert "failed jobs.jsonl line 2" in run.err
+    assert run.json["counts"] == {"ok": 2, "skipped": 0, "failed": 1, "not run": 0}
+    rerun = cli("batch", jobs, "--out-dir", "out")
+    assert rerun.json["counts"]["skipped"] == 2 and provider.prompts.count("bad") == 2
+
+
+def test_library_batch_yields_every_result(isolated: Path) -> None:
+    results = list(
+        imagegate.run_batch(
+            ["a lighthouse", {"prompt": "a kite", "format": "png", "n": 2}],
+            isolated / "lib",
+            provider="placeholder",
+            size="32x32",
+            concurrency=2,
+        )
+    )
+    assert sorted((r.job.number, r.status, len(r.paths)) for r in results) == [(1, "ok", 1), (2, "ok", 2)]
+    assert all(Path(path).is_file() for r in results for path in r.paths)
+    again = list(
+        imagegate.run_batch(["a lighthouse"], isolated / "lib", provider="placeholder", size="32x32")
+    )
+    assert [r.status for r in again] == ["skipped"]
+
+
+def test_library_batch_checks_every_job_before_running_any(isolated: Path) -> None:
+    with pytest.raises(imagegate.UsageError, match="job 2: unknown key 'colour'"):
+        imagegate.run_batch(
+            ["fine", {"prompt": "x", "colour": "red"}], isolated / "lib", provider="placeholder"
+        )
+    assert not (isolated / "lib").exists()
+
+
+@pytest.mark.parametrize("argv", [["--help"], ["--version"], ["batch", "--help"]])
+def test_help_and_version_import_neither_requests_nor_jsonschema(argv: list[str]) -> None:
+    script = (
+        "import sys\n"
+        "from imagegate.cli import main\n"
+        f"code = main({argv!r})\n"
+        "heavy = sorted(m for m in ('requests', 'jsonschema', 'urllib3') if m in sys.modules)\n"
+        "print(code, heavy, file=sys.stderr)\n"
+    )
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=60)
+    assert done.stderr.strip().splitlines()[-1] == "0 []"
+
+
+class Terminal(io.StringIO):
+    def isatty(self) -> bool:
+        return True
+
+
+def test_progress_on_a_terminal_is_one_live_status_line(isolated: Path) -> None:
+    from imagegate.batch import Job, JobResult
+    from imagegate.cli_batch import Progress
+    from imagegate.options import Options
+
+    stream = Terminal()
+    progress = Progress(total=3, skipped=1, todo=2, concurrency=4, stream=stream)
+    job = Job(2, 3, Options(prompt="p"), source="jobs.jsonl")
+    progress.finished(JobResult(job, "ok", [str(isolated / "002-p.png")], seconds=1.0))
+    progress.finished(JobResult(job, "failed", error="refused", exit_code=3))
+    progress.close()
+    text = stream.getvalue()
+    assert "002-p.png" not in text  # successes only move the counters
+    assert "failed jobs.jsonl line 3: refused (exit 3)" in text
+    assert text.rstrip().endswith("done 2/3 · failed 1 · in flight 0 · 0 s elapsed · ETA 0 s")
+
+
+def test_input_images_are_found_beside_the_jobs_file(cli, isolated: Path) -> None:
+    from helpers import png
+
+    folder = isolated / "shoot"
+    folder.mkdir()
+    (folder / "photo.png").write_bytes(png(8, 8))
+    jobs = write_jobs(folder / "jobs.jsonl", {"prompt": "make it night", "edit_images": "photo.png"})
+    run = cli("batch", jobs, "--out-dir", isolated / "out", "--provider", "placeholder", "--dry-run")
+    assert run.code == 0, run.err
+    assert run.json["jobs"][0]["body"]["images"] == [str(folder / "photo.png")]
+
+
+def test_ctrl_c_lets_jobs_in_flight_finish_and_records_them(
+    cli, isolated: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from imagegate import batch
+
+    real_wait, calls = batch.wait, []
+
+    def interrupted_once(*args, **kwargs):
+        calls.append(1)
+        if len(calls) == 1:
+            raise KeyboardInterrupt
+        return real_wait(*args, **kwargs)
+
+    monkeypatch.setattr(batch, "wait", interrupted_once)
+    jobs = write_jobs(isolated / "jobs.jsonl", "one", "two", "three")
+    run = cli("batch", jobs, "--out-dir", "out", "--provider", "placeholder", "--concurrency", "1")
+    assert run.code == 130
+    assert [job["status"] for job in run.json["jobs"]] == ["ok", "not run", "not run"]
+    assert run.json["interrupted"] is True and "in flight finish first" in run.err
+    rerun = cli("batch", jobs, "--out-dir", "out", "--provider", "placeholder")
+    assert rerun.code == 0 and rerun.json["counts"] == {"ok": 2, "skipped": 1, "failed": 0, "not run": 0}
+
+
+def test_a_moved_output_folder_still_resumes(cli, isolated: Path, provider: FakeProvider) -> None:
+    jobs = write_jobs(isolated / "jobs.jsonl", "one", {"prompt": "two", "out": "two.png"})
+    assert cli("batch", jobs, "--out-dir", "first").code == 0
+    (isolated / "first").rename(isolated / "moved")
+    rerun = cli("batch", jobs, "--out-dir", "moved")
+    assert rerun.code == 0 and rerun.json["counts"]["skipped"] == 2
+    assert sorted(provider.prompts) == ["one", "two"]
+
+
+def test_quiet_batch_reports_only_failures_on_stderr(cli, isolated: Path, provider: FakeProvider) -> None:
+    provider.rule = lambda body, number: refusal("no such model") if body["prompt"] == "bad" else None
+    jobs = write_jobs(isolated / "jobs.jsonl", "good", "bad", "later")
+    run = cli("batch", jobs, "--out-dir", "out", "--quiet")
+    assert run.code == 3
+    assert run.err.strip().splitlines() == [line for line in run.err.strip().splitlines() if "failed" in line]
+    assert len(run.err.strip().splitlines()) == 1
+    assert run.json["counts"]["ok"] == 2
+
+
+def test_batch_refuses_a_key_flag_without_echoing_it(cli, isolated: Path) -> None:
+    jobs = write_jobs(isolated / "jobs.jsonl", "p")
+    run = cli("batch", jobs, "--out-dir", "out", "--api-key", "sk-pasted-secret-value-123456")
+    assert run.code == 2
+    assert "never takes an API key" in run.err and "sk-pasted" not in run.err + run.out
+
+
+def test_a_plain_text_line_is_a_prompt(cli, isolated: Path) -> None:
+    (isolated / "jobs.txt").write_text("a plain prompt, no quotes\n", encoding="utf-8")
+    run = cli(
+        "batch", isolated / "jobs.txt", "--out-dir", "out", "--provider", "placeholder", "--size", "32x32"
+    )
+    assert run.code == 0, run.err
+    assert [p.name for p in (isolated / "out").glob("*.png")] == ["001-a-plain-prompt-no-quotes.png"]
