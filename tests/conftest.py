@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import json
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -12,6 +10,7 @@ from helpers import API_KEY, CANARY_ENV_KEY, write_config
 
 from imagegate import plugins
 from imagegate.cli import main
+from imagegate.testing import CliResult
 
 
 @pytest.fixture(autouse=True)
@@ -61,25 +60,14 @@ def make_config(config_dir: Path):
     return make
 
 
-@dataclass
-class CliRun:
-    code: int
-    out: str
-    err: str
-
-    @property
-    def json(self) -> Any:
-        return json.loads(self.out)
-
-
 @pytest.fixture
 def cli(capsys: pytest.CaptureFixture[str]):
-    """Run the imagegate CLI in-process; returns exit code, stdout and stderr."""
+    """Run the imagegate CLI in-process; returns exit code, stdout and stderr (imagegate.testing's record)."""
 
-    def run(*args: str) -> CliRun:
+    def run(*args: str) -> CliResult:
         code = main([str(a) for a in args])
         captured = capsys.readouterr()
-        return CliRun(code, captured.out, captured.err)
+        return CliResult(code, captured.out, captured.err)
 
     return run
 
