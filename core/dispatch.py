@@ -12,11 +12,11 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from . import plugins
-from .adapter import Adapter, Answer, HttpRequest, ImageRef
+from .adapter import Adapter, Answer, HttpRequest
 from .config import COMMON_KEYS, Profile, load_profile
 from .deadline import Deadline
 from .download import DEFAULT_MAX_BYTES, download
-from .errors import ConfigError, UnusableAnswer, UsageError
+from .errors import ConfigError, ImagegateError, ImageNotSaved, UnusableAnswer, UsageError
 from .http import check_endpoint, iter_body, new_session, send
 from .inputs import check_inputs, check_options
 from .jsonstream import InvalidAnswer, parse
@@ -166,12 +166,17 @@ def execute(
         headers = dict(response.headers)
         try:
             answer = _receive(call, response, deadline, new_spool, headers, partials)
-            _fetch_urls(answer, new_spool, deadline, profile, adapter)
-            images = _finish(answer, spools, plan)
-        except BaseException:
+            try:
+                _fetch_urls(answer, new_spool, deadline, profile, adapter)
+            except ImagegateError as exc:
+                kept, _ = _keep(_arrived(answer), plan)  # what arrived was paid for: keep it
+                raise _with_kept(exc, kept) from None
+            images, problems = _keep(_arrived(answer), plan)
+            if problems:
+                raise _with_kept(problems[0], images, problems[1:])
+        finally:
             for spool in spools:
-                spool.discard()
-            raise
+                spool.discard()  # no-op for committed images; removes anything unfinished
     revised = next((ref.revised_prompt for ref in answer.images if ref.revised_prompt), None)
     warnings = call.warnings + partials.warnings + (plan.warnings if plan else [])
     result = Result(
@@ -238,25 +243,47 @@ def _fetch_urls(
             ref.data = spool
 
 
-def _finish(answer: Answer, spools: list[Spool], plan: OutputPlan | None) -> list[Image]:
-    refs: list[ImageRef] = answer.images
-    ordered = [ref.data for ref in refs if isinstance(ref.data, Spool)]
-    for spool in ordered:
-        if sniff(spool.head) is None:
-            raise UnusableAnswer(
-                f"an image in the answer is not a PNG, JPEG, WebP or GIF (starts with {spool.head[:8]!r})"
-            )
-    images = []
-    for index, spool in enumerate(ordered):
-        if plan is not None:
-            path, info = plan.commit(spool, index)  # type: ignore[arg-type]
-            images.append(Image(info, spool.size, path))
-        else:
-            images.append(Image(sniff(spool.head), spool.size, None, spool))  # type: ignore[arg-type]
-    for spool in spools:
-        if spool not in ordered:
+def _arrived(answer: Answer) -> list[Spool]:
+    """The spools of images that arrived whole (decoded, or downloaded to the end), in order."""
+    return [ref.data for ref in answer.images if isinstance(ref.data, Spool)]
+
+
+def _keep(spools: list[Spool], plan: OutputPlan | None) -> tuple[list[Image], list[ImagegateError]]:
+    """Save (or keep in memory) every real image; report the others without losing the good ones."""
+    images: list[Image] = []
+    problems: list[ImagegateError] = []
+    for position, spool in enumerate(spools, start=1):
+        info = sniff(spool.head)
+        if info is None:
             spool.discard()
-    return images
+            problems.append(
+                UnusableAnswer(
+                    f"image {position} in the answer is not a PNG, JPEG, WebP or GIF "
+                    f"(starts with {spool.head[:8]!r})"
+                )
+            )
+        elif plan is None:
+            images.append(Image(info, spool.size, None, spool))
+        else:
+            try:
+                path, info = plan.commit(spool, len(images))  # type: ignore[arg-type]
+            except ImageNotSaved as exc:
+                problems.append(exc)
+            else:
+                images.append(Image(info, spool.size, path))
+    return images, problems
+
+
+def _with_kept(
+    error: ImagegateError, kept: list[Image], others: list[ImagegateError] | tuple = ()
+) -> ImagegateError:
+    """The error, with hints naming the images that were saved anyway and any further problems."""
+    hints = [*error.hints, *(f"also: {other.message}" for other in others)]
+    saved = [str(image.path) for image in kept if image.path is not None]
+    if saved:
+        hints.append(f"The images that did arrive were saved: {', '.join(saved)}")
+    error.hints = tuple(hints)
+    return error
 
 
 def _unknown_keys(profile: Profile, adapter: Adapter) -> list[str]:

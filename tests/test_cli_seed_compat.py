@@ -8,7 +8,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from helpers import API_KEY, KEY_TAIL, images_answer, png
+from helpers import API_KEY, KEY_TAIL, b64, images_answer, png
 
 import imagegate
 
@@ -186,3 +186,26 @@ def test_python_dash_m_runs_the_cli_and_bare_core_is_not_importable(isolated) ->
     assert version.returncode == 0 and imagegate.__version__ in version.stdout
     bare = subprocess.run([sys.executable, "-c", "import core"], capture_output=True, text=True, cwd=isolated)
     assert bare.returncode != 0
+
+
+def test_a_bad_image_in_the_answer_does_not_lose_the_good_ones(cli, make_config, requests_mock) -> None:
+    make_config()
+    requests_mock.post(GEN, json={"data": [{"b64_json": b64(png(7, 7))}, {"b64_json": b64(b"not an image")}]})
+    run = cli("--prompt", "p", "--out", "o.png", "--n", "2")
+    assert run.code == 6
+    assert "image 2 in the answer is not a PNG" in run.err
+    assert f"were saved: {Path('o.png').absolute()}" in run.err
+    assert Path("o.png").read_bytes() == png(7, 7)
+    assert sorted(p.name for p in Path().iterdir()) == ["o.png"]
+
+
+def test_an_expired_url_does_not_lose_the_images_that_arrived(cli, make_config, requests_mock) -> None:
+    make_config()
+    requests_mock.post(
+        GEN, json={"data": [{"b64_json": b64(png(5, 5))}, {"url": "https://cdn.example.test/gone.png"}]}
+    )
+    requests_mock.get("https://cdn.example.test/gone.png", status_code=404)
+    run = cli("--prompt", "p", "--out", "o.png", "--n", "2")
+    assert run.code == 6
+    assert "probably expired" in run.err and "were saved" in run.err
+    assert sorted(p.name for p in Path().iterdir()) == ["o.png"]
