@@ -86,14 +86,15 @@ def emit(document: dict[str, Any]) -> None:
 
 
 def run_image(argv: list[str]) -> int:
+    from .errors import UsageError
+
+    refuse_key_flags(argv)
+    args = image_parser().parse_args(argv)  # --help and --version end here, before heavy imports
     from .cli_image import options_from_args
     from .dispatch import run
-    from .errors import UsageError
     from .progress import Progress
     from .verbose import verbose_logging
 
-    refuse_key_flags(argv)
-    args = image_parser().parse_args(argv)
     if args.prompt is None and args.prompt_file is None:  # or --prompt-file
         raise UsageError(
             "--prompt is required", hints=("Example: imagegate --prompt 'a red kite' --out kite.png",)
@@ -137,8 +138,7 @@ def report(error: BaseException) -> int:
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``imagegate`` command."""
     args = list(sys.argv[1:] if argv is None else argv)
-    _load_subcommands()
-    handler = SUBCOMMANDS.get(args[0]) if args else None
+    handler = _subcommand(args[0]) if args else None
     from .secret import guarded_streams  # nothing printed, by anyone, shows the key
 
     with guarded_streams():
@@ -155,6 +155,16 @@ def main(argv: Sequence[str] | None = None) -> int:
             return report(exc)
 
 
-def _load_subcommands() -> None:
-    # Each module registers its subcommand(s) when imported.
-    from . import cli_batch, cli_config, cli_providers  # noqa: F401
+#: Subcommands and the module that registers each; only the one a command names is imported.
+SUBCOMMAND_MODULES = {"batch": "cli_batch", "config": "cli_config", "providers": "cli_providers"}
+
+
+def _subcommand(name: str) -> Callable[[list[str]], int] | None:
+    """The handler of subcommand ``name`` (importing its module), or None for the image command."""
+    module = SUBCOMMAND_MODULES.get(name)
+    if module is None:
+        return None
+    import importlib
+
+    importlib.import_module(f"{__package__}.{module}")
+    return SUBCOMMANDS[name]

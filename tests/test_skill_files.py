@@ -135,16 +135,12 @@ def skill_world(make_config, isolated: Path) -> Path:
 
 @pytest.mark.parametrize("args", COMMANDS, ids=[" ".join(a)[:60] for a in COMMANDS])
 def test_every_command_in_skill_md_runs_with_the_real_cli(args: list[str], cli, skill_world: Path) -> None:
-    from imagegate import cli as cli_module
     from imagegate.cli_config import config_parser
 
-    cli_module._load_subcommands()
     if args[:2] == ["config", "init"]:
         config_parser().parse_args(args[1:])  # parsing only: init would wait for a key
         return
     if args[:1] == ["batch"]:
-        if "batch" not in cli_module.SUBCOMMANDS:
-            pytest.skip("imagegate batch is not in this build")
         (skill_world / args[1]).write_text(code_blocks(SKILL_TEXT, "jsonl")[0], encoding="utf-8")
         args = [*args, "--provider", "placeholder"]
     elif args[:1] not in (["config"], ["providers"], ["--version"]) and "--dry-run" not in args:
