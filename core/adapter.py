@@ -31,7 +31,6 @@ class FilePart:
     path: Path
     content_type: str
 
-    # A public way for plugins to send a file with its real type
     @classmethod
     def of(cls, field: str, path: Path) -> FilePart:
         """A part for ``path`` with its real content type, sniffed from its bytes (never octet-stream)."""
@@ -64,7 +63,7 @@ class HttpRequest:
 class ImageRef:
     """One image in a provider's answer: decoded bytes already spooled by the core, or a URL."""
 
-    data: Any = None  # a core-owned spool (see decode.py) holding the decoded bytes
+    data: Any = None  # a core-owned Spool (spool.py, filled by jsonstream.py) holding the bytes
     url: str | None = None
     revised_prompt: str | None = None
 

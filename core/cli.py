@@ -95,7 +95,7 @@ def run_image(argv: list[str]) -> int:
     from .progress import Progress
     from .verbose import verbose_logging
 
-    if args.prompt is None and args.prompt_file is None:  # or --prompt-file
+    if args.prompt is None and args.prompt_file is None:
         raise UsageError(
             "--prompt is required", hints=("Example: imagegate --prompt 'a red kite' --out kite.png",)
         )

@@ -105,7 +105,7 @@ def _run(
 ) -> int:
     from .batch import run_jobs
 
-    progress = Progress(total, len(skipped), len(todo), args.concurrency, sys.stderr, quiet=args.quiet)
+    progress = BatchStatus(total, len(skipped), len(todo), args.concurrency, sys.stderr, quiet=args.quiet)
     results = list(skipped)
     interrupted = False
     try:
@@ -143,7 +143,7 @@ def summary(results: list[JobResult], manifest: Path, seconds: float, interrupte
     }
 
 
-class Progress:
+class BatchStatus:
     """Done / failed / in flight / elapsed / ETA: a live line on a terminal, else a line per job."""
 
     def __init__(

@@ -60,7 +60,6 @@ def add_image_flags(parser: argparse.ArgumentParser, *, batch: bool = False) -> 
         "--timeout", type=float, metavar="SECONDS", help="total time allowed for the call (default 600)"
     )
     parser.add_argument("--force", action="store_true", help="overwrite existing output files")
-    # Reliability flags
     parser.add_argument(
         "--retries",
         type=int,
@@ -93,7 +92,6 @@ def options_from_args(args: argparse.Namespace) -> Options:
     )
 
 
-# The rest of the Images API, streaming, prompt files and --quiet
 #: Largest --prompt-file read (prompts are at most 32,000 characters for the GPT image models).
 PROMPT_FILE_LIMIT = 1024 * 1024
 #: Options whose flags carry the values the config file accepts for the same key.

@@ -147,7 +147,6 @@ def execute(
     )
     if plan is not None:
         plan.preflight()
-    # Streamed previews are checked like outputs; a plain call shows a clock
     progress = progress or Progress.silent()
     partials = Partials(plan, options.partial_images or 0, progress.note)
     if call.request.stream:
@@ -195,7 +194,6 @@ def execute(
     return result
 
 
-# A streamed answer goes to core/streaming.py
 def _receive(
     call: Call,
     response: Any,

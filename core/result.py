@@ -28,6 +28,18 @@ class Image:
         return self.info.mime
 
     @property
+    def width(self) -> int | None:
+        return self.info.width
+
+    @property
+    def height(self) -> int | None:
+        return self.info.height
+
+    @property
+    def alpha(self) -> bool | None:
+        return self.info.alpha
+
+    @property
     def data(self) -> bytes:
         """The image bytes (read from the file when it was saved to one)."""
         if self._spool is not None:

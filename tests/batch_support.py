@@ -76,7 +76,7 @@ def start(provider: FakeProvider) -> FakeProvider:
 
     provider.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
     provider.server.daemon_threads = True
-    threading.Thread(target=provider.server.serve_forever, daemon=True).start()
+    threading.Thread(target=provider.server.serve_forever, args=(0.05,), daemon=True).start()
     return provider
 
 

@@ -78,3 +78,11 @@ def fresh_plugins():
     plugins.reset()
     yield
     plugins.reset()
+
+
+@pytest.fixture(autouse=True)
+def fresh_secrets(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Each test starts with no known secrets, so a redaction test cannot pass thanks to another test."""
+    from imagegate import secret
+
+    monkeypatch.setattr(secret, "_known", set())

@@ -19,7 +19,11 @@ API_KEY = "sk-test-imagegate-9f8e7d6c5b4a39281706f5e4d3c2b1a0"
 KEY_TAIL = API_KEY[-12:]
 #: Set as OPENAI_API_KEY in every test's environment: imagegate must never read or send it.
 CANARY_ENV_KEY = "sk-env-canary-must-never-be-read-0123456789"
-REFERENCE = Path(__file__).resolve().parents[2] / "shared" / "reference" / "openai-images.openapi.json"
+#: The public OpenAI description of the two endpoints (MIT, see tests/data/openai-openapi.LICENSE):
+#: the project's shared reference when it sits beside the clone, else the copy kept in tests/data.
+SHARED_REFERENCE = Path(__file__).resolve().parents[2] / "shared" / "reference" / "openai-images.openapi.json"
+VENDORED_REFERENCE = Path(__file__).resolve().parent / "data" / "openai-images.openapi.json"
+REFERENCE = SHARED_REFERENCE if SHARED_REFERENCE.exists() else VENDORED_REFERENCE
 
 
 def png(

@@ -264,11 +264,11 @@ class Terminal(io.StringIO):
 
 def test_progress_on_a_terminal_is_one_live_status_line(isolated: Path) -> None:
     from imagegate.batch import Job, JobResult
-    from imagegate.cli_batch import Progress
+    from imagegate.cli_batch import BatchStatus
     from imagegate.options import Options
 
     stream = Terminal()
-    progress = Progress(total=3, skipped=1, todo=2, concurrency=4, stream=stream)
+    progress = BatchStatus(total=3, skipped=1, todo=2, concurrency=4, stream=stream)
     job = Job(2, 3, Options(prompt="p"), source="jobs.jsonl")
     progress.finished(JobResult(job, "ok", [str(isolated / "002-p.png")], seconds=1.0))
     progress.finished(JobResult(job, "failed", error="refused", exit_code=3))
