@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import sys
 import typing
 from collections.abc import Callable, Sequence
@@ -81,8 +82,20 @@ def emit(document: dict[str, Any]) -> None:
     """Print the one JSON object a command answers with."""
     from .secret import redact
 
-    sys.stdout.write(redact(json.dumps(document, indent=2, default=str)) + "\n")
+    text = json.dumps(_finite(document), indent=2, default=str, allow_nan=False)
+    sys.stdout.write(redact(text) + "\n")
     sys.stdout.flush()
+
+
+def _finite(value: Any) -> Any:
+    """The document with NaN and infinities (which a provider may send) as null: stdout stays strict JSON."""
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    if isinstance(value, dict):
+        return {key: _finite(item) for key, item in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_finite(item) for item in value]
+    return value
 
 
 def run_image(argv: list[str]) -> int:

@@ -35,6 +35,8 @@ _ESCAPE = re.compile(r"\\(?:u([0-9a-fA-F]{4})|(.))", re.DOTALL)
 _B64_ALPHABET = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/=")
 #: How far into an image string a ``data:...;base64,`` prefix may reach.
 PREFIX_LIMIT = 1024
+#: The longest non-image value (a revised prompt, a URL, a number) an answer may hold, in characters.
+VALUE_LIMIT = 8 * 1024 * 1024
 #: Base64 characters gathered before a piece is decoded (small pieces cost calls, not memory).
 DECODE_AT = 4096
 
@@ -171,10 +173,16 @@ class _Parser:
         self.text = self.decoder.decode(head, final=False)
 
     def _more(self, grow: bool = False) -> bool:
-        """Read more text, dropping what was consumed; ``grow`` at least doubles what is held."""
+        """Read more text, dropping what was consumed; ``grow`` at least doubles what is held.
+
+        Only image strings may be large: any other value longer than :data:`VALUE_LIMIT` makes the
+        answer unusable, so a hostile or broken provider cannot make memory grow without bound.
+        """
         if self.eof:
             return False
         self.text, self.pos = self.text[self.pos :], 0
+        if grow and len(self.text) > VALUE_LIMIT:
+            raise InvalidAnswer(f"a value in it that is not an image is longer than {VALUE_LIMIT} characters")
         wanted = max(len(self.text) * 2, len(self.text) + 1) if grow else len(self.text) + 1
         while len(self.text) < wanted:
             chunk = next(self.chunks, None)

@@ -10,6 +10,8 @@ from typing import Any
 from .errors import ConfigError
 from .secret import redact
 
+#: Longer strings are never repeated in a message: a key pasted into the wrong field stays unseen.
+SHOWN_STRING_LIMIT = 24
 # Keys whose values are never repeated in a message, whatever the validator says.
 _SECRET_KEYS = ("api_key",)
 
@@ -44,11 +46,30 @@ def first_error(instance: Any, schema: dict[str, Any], prefix: tuple[Any, ...] =
     path = (*prefix, *error.absolute_path)
     if path and path[-1] in _SECRET_KEYS:
         message = "must be a non-empty string (its value is not shown)"
-    elif error.validator == "required":
-        message = error.message
     else:
-        message = _short(error.message)
+        message = _message(error)
     return redact(f"{json_path(path)}: {message}")
+
+
+def _message(error: Any) -> str:
+    """The validator's message, unless it would repeat a long string (a key pasted in the wrong place)."""
+    value = error.instance
+    if error.validator == "type" and not _shown(value):
+        return f"expected {error.validator_value!r}, got a {type(value).__name__} (its value is not shown)"
+    if error.validator in ("pattern", "enum", "format") and not _shown(value):
+        return f"the value ({len(value)} characters, not shown) is not valid here"
+    return _short(error.message)
+
+
+def _shown(value: Any) -> bool:
+    """Whether a value is safe to repeat in a message: anything but a long string, or a container of one."""
+    if isinstance(value, str):
+        return len(value) <= SHOWN_STRING_LIMIT
+    if isinstance(value, dict):
+        return all(_shown(item) for item in value.values())
+    if isinstance(value, (list, tuple)):
+        return all(_shown(item) for item in value)
+    return True
 
 
 def validate(instance: Any, schema: dict[str, Any], source: str, prefix: tuple[Any, ...] = ()) -> None:

@@ -8,6 +8,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
 from helpers import API_KEY, KEY_TAIL, b64, images_answer, png
 
 import imagegate
@@ -209,3 +210,15 @@ def test_an_expired_url_does_not_lose_the_images_that_arrived(cli, make_config, 
     assert run.code == 6
     assert "probably expired" in run.err and "were saved" in run.err
     assert sorted(p.name for p in Path().iterdir()) == ["o.png"]
+
+
+def test_stdout_stays_strict_json_when_the_provider_sends_nan(cli, make_config, requests_mock) -> None:
+    make_config()
+    body = json.dumps(images_answer(png(), usage={"total_tokens": float("nan"), "x": float("inf")}))
+    requests_mock.post(GEN, text=body, headers={"content-type": "application/json"})
+    run = cli("--prompt", "p", "--out", "o.png")
+    assert run.code == 0, run.err
+    assert json.loads(run.out, parse_constant=lambda name: pytest.fail(f"{name} in stdout"))["usage"] == {
+        "total_tokens": None,
+        "x": None,
+    }

@@ -184,3 +184,15 @@ def test_unknown_profile_keys_warn_but_work(cli, make_config, requests_mock) -> 
     assert run.code == 0
     assert "unknown key(s) colour" in run.err
     assert "unknown key(s) colour" in json.dumps(run.json["warnings"])
+
+
+def test_a_key_pasted_into_the_wrong_place_is_not_echoed(cli, config_dir: Path) -> None:
+    pasted = "sk-proj-pasted-in-the-wrong-place-0123456789"
+    write_config(config_dir, {"profiles": {"a": pasted}})
+    run = cli("--prompt", "p", "--out", "o.png")
+    assert run.code == 2
+    assert "profiles.a: expected 'object', got a str" in run.err
+    assert pasted not in run.err and pasted[-12:] not in run.err
+    write_config(config_dir, {"api_key": API_KEY, "base_url": pasted})
+    run = cli("--prompt", "p", "--out", "o.png")
+    assert run.code == 2 and "base_url" in run.err and pasted not in run.err

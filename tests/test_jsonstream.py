@@ -202,3 +202,11 @@ def test_invalid_json_before_the_images_is_refused_without_reading_them(broken: 
     with pytest.raises(InvalidAnswer):
         parse(arriving(), PATTERNS, MemorySpool)
     assert len(read) <= 2
+
+
+def test_a_huge_value_that_is_not_an_image_is_refused_without_holding_it(monkeypatch) -> None:
+    monkeypatch.setattr(jsonstream, "VALUE_LIMIT", 1000)
+    body = b'{"data": [], "junk": "' + b"x" * 50_000 + b'"}'
+    chunks = [body[i : i + 64] for i in range(0, len(body), 64)]
+    with pytest.raises(jsonstream.InvalidAnswer, match="longer than 1000"):
+        jsonstream.parse(iter(chunks), (("data", "*", "b64_json"),), MemorySpool)
