@@ -26,7 +26,7 @@ from .progress import Progress
 from .result import DryRun, Image, Result
 from .retry import DEFAULT_MAX_WAIT, DEFAULT_RETRIES, Limiter, RetryPolicy
 from .schema import validate
-from .secret import REDACTED, redact
+from .secret import REDACTED, redact, redact_headers
 from .sniff import sniff
 from .spool import MemorySpool, Spool
 from .streaming import Partials, is_event_stream, receive
@@ -107,10 +107,7 @@ def prepare(
 def dry_run(call: Call, plan: OutputPlan | None) -> DryRun:
     """Describe the request without sending it; the key never appears."""
     request = call.request
-    headers = {
-        key: (REDACTED if key.lower() in {h.lower() for h in request.secret_headers} else redact(value))
-        for key, value in request.headers.items()
-    }
+    headers = redact_headers(request.headers, request.secret_headers)
     body = dict(request.json) if request.json is not None else dict(request.form)
     files = [
         {"field": part.field, "path": str(part.path), "content_type": part.content_type}
