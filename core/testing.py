@@ -52,16 +52,8 @@ def registered(
 ) -> Iterator[type[Adapter]]:
     """Make ``adapter`` a provider until the block ends; an installed provider of the same name is
     hidden meanwhile (so a plugin's tests work whether or not the plugin is also installed)."""
-    registry = plugins.registry()
-    hidden = registry.records.pop(adapter.name, None)
-    plugins.register_adapter(adapter, distribution, version)
-    try:
+    with plugins.registered(adapter, distribution, version):
         yield adapter
-    finally:
-        if plugins.registry() is registry:
-            registry.records.pop(adapter.name, None)
-            if hidden is not None:
-                registry.records[adapter.name] = hidden
 
 
 def provider_fixture(adapter: type[Adapter], distribution: str = "test") -> Callable[..., Any]:
