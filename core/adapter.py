@@ -24,6 +24,23 @@ EDIT = "edit"
 
 
 @dataclass(frozen=True)
+class Transport:
+    """A ``requests`` transport adapter that answers some URL schemes in-process, and those schemes.
+
+    The core mounts ``handler`` for ``scheme://`` URLs and lets requests to those schemes through
+    (every other URL must be https, or http to a local host).
+    """
+
+    handler: Any  # a requests.adapters.BaseAdapter
+    schemes: tuple[str, ...]  # e.g. ("placeholder",)
+
+    @property
+    def prefixes(self) -> tuple[str, ...]:
+        """The URL prefixes to mount ``handler`` on: ``placeholder://``."""
+        return tuple(f"{scheme}://" for scheme in self.schemes)
+
+
+@dataclass(frozen=True)
 class FilePart:
     """One file in a multipart upload: the field name is the adapter's choice (`image` or `image[]`)."""
 
@@ -148,8 +165,11 @@ class Adapter:
         """Build the HTTP request for ``options.operation`` (generate or edit)."""
         raise NotImplementedError
 
-    def transport(self) -> Any | None:
-        """Optionally a ``requests`` transport adapter that answers this provider's URLs locally."""
+    def transport(self) -> Transport | None:
+        """Optionally a :class:`Transport` answering this provider's own URL schemes in-process.
+
+        Called once per call; the default (``None``) sends every request over the network.
+        """
         return None
 
     # -- after the call ------------------------------------------------------------------------

@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from . import plugins
-from .adapter import Adapter, Answer, HttpRequest
+from .adapter import Adapter, Answer, HttpRequest, Transport
 from .config import COMMON_KEYS, Profile, load_profile
 from .deadline import Deadline
 from .download import DEFAULT_MAX_BYTES, download
@@ -43,6 +43,7 @@ class Call:
     options: Options
     request: HttpRequest
     warnings: list[str] = field(default_factory=list)
+    transport: Transport | None = None  # the adapter's, asked for once
 
     @property
     def model(self) -> str:
@@ -100,8 +101,9 @@ def prepare(
     check_inputs(options)
     warnings += adapter.check(options)
     request = adapter.build_request(options)
-    check_endpoint(request.url, frozenset(getattr(adapter.transport(), "schemes", ())))
-    return Call(resolved, adapter, options, request, warnings)
+    transport = adapter.transport()
+    check_endpoint(request.url, frozenset(transport.schemes if transport else ()))
+    return Call(resolved, adapter, options, request, warnings, transport)
 
 
 def dry_run(call: Call, plan: OutputPlan | None) -> DryRun:
@@ -156,7 +158,7 @@ def execute(
         spools.append(spool)
         return spool
 
-    with new_session(adapter) as session, waiting:
+    with new_session(call.transport) as session, waiting:
         response = send(session, call.request, adapter, deadline, policy, limiter, notify)
         request_id = response.headers.get("x-request-id")
         headers = dict(response.headers)

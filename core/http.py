@@ -25,7 +25,7 @@ from .verbose import describe_request, describe_response
 if TYPE_CHECKING:
     import requests
 
-    from .adapter import Adapter, HttpRequest
+    from .adapter import Adapter, HttpRequest, Transport
 
 log = logging.getLogger("imagegate.http")
 CHUNK = 64 * 1024
@@ -73,13 +73,12 @@ def plain_session() -> requests.Session:
     return session
 
 
-def new_session(adapter: Adapter | None = None) -> requests.Session:
+def new_session(transport: Transport | None = None) -> requests.Session:
     """A session used for one provider only (see :func:`plain_session`), with the adapter's transport."""
     session = plain_session()
-    transport = adapter.transport() if adapter is not None else None
     if transport is not None:
         for prefix in transport.prefixes:
-            session.mount(prefix, transport)
+            session.mount(prefix, transport.handler)
     return session
 
 

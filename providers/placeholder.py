@@ -15,7 +15,7 @@ import json
 from typing import Any
 
 from imagegate import hookimpl
-from imagegate.adapter import EDIT, GENERATE, Adapter, Answer, HttpRequest
+from imagegate.adapter import EDIT, GENERATE, Adapter, Answer, HttpRequest, Transport
 from imagegate.options import Options
 from imagegate.png import encode_rgb
 from imagegate.providers.openai import OpenAIAdapter
@@ -56,8 +56,8 @@ class PlaceholderAdapter(Adapter):
         }
         return HttpRequest("POST", self.default_base_url + path, {}, json=body)
 
-    def transport(self) -> Any:
-        return _transport()
+    def transport(self) -> Transport:
+        return Transport(_transport(), ("placeholder",))
 
     def decode(self, document: Any, headers: dict[str, str]) -> Answer:
         return OpenAIAdapter.decode(self, document, headers)  # type: ignore[arg-type]
@@ -116,9 +116,6 @@ def _transport() -> Any:
 
     class PlaceholderTransport(requests.adapters.BaseAdapter):
         """Answers placeholder:// requests in-process, shaped like a real provider's answer."""
-
-        prefixes = ("placeholder://",)
-        schemes = ("placeholder",)
 
         def send(self, request: Any, **kwargs: Any) -> requests.Response:
             payload = answer_for(json.loads(request.body or b"{}"))
