@@ -195,9 +195,9 @@ class Adapter:
         error = document.get("error") if isinstance(document, dict) else None
         if isinstance(error, dict):
             message = str(error.get("message") or "")
-            etype = _str_or_none(error.get("type"))
-            code = _str_or_none(error.get("code"))
-            param = _str_or_none(error.get("param"))
+            etype = str_or_none(error.get("type"))
+            code = str_or_none(error.get("code"))
+            param = str_or_none(error.get("param"))
         elif isinstance(error, str):
             message = error
         elif isinstance(document, dict) and isinstance(document.get("message"), str):
@@ -208,7 +208,7 @@ class Adapter:
 
     def classify_error(self, error: ProviderError) -> Exception:
         """Map a provider error to the exception (and so the exit code) the user gets."""
-        text = _describe(error)
+        text = describe_error(error)
         if error.status >= 500:
             return NetworkError(text)
         return ProviderRefused(text, status=error.status, code=error.code)
@@ -224,14 +224,15 @@ class Adapter:
     def content_refused(self, error: ProviderError) -> ContentRefused:
         """Build the exit-4 error for a content refusal."""
         return ContentRefused(
-            _describe(error),
+            describe_error(error),
             status=error.status,
             code=error.code,
             hints=("Rephrase the prompt or change the input image; retrying as-is will not help.",),
         )
 
 
-def _str_or_none(value: Any) -> str | None:
+def str_or_none(value: Any) -> str | None:
+    """``str(value)``, or None for None (error fields that may be numbers or missing)."""
     return None if value is None else str(value)
 
 
@@ -242,8 +243,9 @@ def _excerpt(body: bytes, limit: int = 200) -> str:
     return text[:limit] + ("..." if len(text) > limit else "") if text else "(empty body)"
 
 
-def _describe(error: ProviderError) -> str:
-    parts = [f"HTTP {error.status}"]
+def describe_error(error: ProviderError, lead: str = "") -> str:
+    """``HTTP 400 (type t, code c): message``, or ``lead`` in place of ``HTTP 400``."""
+    parts = [lead or f"HTTP {error.status}"]
     detail = ", ".join(
         f"{label} {value}" for label, value in (("type", error.type), ("code", error.code)) if value
     )

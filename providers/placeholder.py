@@ -18,7 +18,7 @@ from imagegate import hookimpl
 from imagegate.adapter import EDIT, GENERATE, Adapter, Answer, HttpRequest, Transport
 from imagegate.options import Options
 from imagegate.png import encode_rgb
-from imagegate.providers.openai import OpenAIAdapter
+from imagegate.providers.openai import OpenAIAdapter, decode_images_answer
 
 DEFAULT_SIDE = 1024
 GRID = 64
@@ -60,7 +60,7 @@ class PlaceholderAdapter(Adapter):
         return Transport(_transport(), ("placeholder",))
 
     def decode(self, document: Any, headers: dict[str, str]) -> Answer:
-        return OpenAIAdapter.decode(self, document, headers)  # type: ignore[arg-type]
+        return decode_images_answer(document)
 
 
 def dimensions(size: str | None) -> tuple[int, int]:
