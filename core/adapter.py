@@ -14,13 +14,13 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from .errors import ContentRefused, NetworkError, ProviderRefused
+from .options import EDIT, GENERATE, MASK
+from .options import OPERATIONS as OPERATIONS  # re-exported: plugins import them from here
+from .options import STREAM as STREAM
 
 if TYPE_CHECKING:
     from .config import Profile
     from .options import Options
-
-GENERATE = "generate"
-EDIT = "edit"
 
 
 @dataclass(frozen=True)
@@ -114,7 +114,7 @@ class Adapter:
 
     name: ClassVar[str] = ""
     description: ClassVar[str] = ""
-    operations: ClassVar[frozenset[str]] = frozenset({GENERATE, EDIT, "mask"})
+    operations: ClassVar[frozenset[str]] = frozenset({GENERATE, EDIT, MASK})
     needs_key: ClassVar[bool] = True
     #: The provider used when neither the config nor --provider names one (exactly one built-in).
     is_default: ClassVar[bool] = False

@@ -7,8 +7,8 @@ import sys
 from typing import Any
 
 from .cli import emit, subcommand
+from .options import OPERATIONS
 
-OPERATIONS = ("generate", "edit", "mask", "stream")
 COLUMNS = ("name", "distribution", "operations", "config schema", "description")
 
 

@@ -20,7 +20,7 @@ from .errors import ConfigError, ImagegateError, ImageNotSaved, UnusableAnswer, 
 from .http import check_endpoint, iter_body, new_session, send
 from .inputs import check_inputs, check_options
 from .jsonstream import InvalidAnswer, parse
-from .options import Options
+from .options import MASK, STREAM, Options
 from .output import OutputPlan, base_path
 from .progress import Progress
 from .result import DryRun, Image, Result
@@ -89,13 +89,13 @@ def prepare(
     options = options.resolved(resolved.settings)
     check_options(options)
     warnings = _unknown_keys(resolved, adapter)
-    needed = "edit" if options.images else "generate"
+    needed = options.operation
     if not adapter.supports(needed):
         raise UsageError(f"provider {resolved.provider!r} cannot {needed} images")
-    if options.mask is not None and not adapter.supports("mask"):
+    if options.mask is not None and not adapter.supports(MASK):
         raise UsageError(f"provider {resolved.provider!r} does not accept a --mask")
     # A provider that cannot stream makes a normal call, with a notice
-    if options.stream and not adapter.supports("stream"):
+    if options.stream and not adapter.supports(STREAM):
         warnings.append(f"provider {resolved.provider!r} cannot stream; making a normal call instead")
         options = options.with_changes(stream=False, partial_images=None)
     check_inputs(options)

@@ -6,7 +6,12 @@ from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any
 
-from .adapter import EDIT, GENERATE
+#: The operations an adapter may support (``Adapter.operations``); a call is a generate or an edit.
+GENERATE = "generate"
+EDIT = "edit"
+MASK = "mask"
+STREAM = "stream"
+OPERATIONS = (GENERATE, EDIT, MASK, STREAM)
 
 DEFAULT_SIZE = "1024x1024"
 DEFAULT_QUALITY = "auto"

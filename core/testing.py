@@ -30,6 +30,7 @@ from urllib.parse import parse_qsl, urlsplit
 
 from . import plugins
 from .adapter import Adapter
+from .options import OPERATIONS
 
 __all__ = [
     "CliResult",
@@ -119,7 +120,7 @@ def check_adapter(adapter: type[Adapter]) -> None:
 
     assert isinstance(adapter, type) and issubclass(adapter, Adapter), f"{adapter!r} is not an Adapter"
     assert adapter.name and not any(c.isspace() for c in adapter.name), f"bad name {adapter.name!r}"
-    unknown = set(adapter.operations) - {"generate", "edit", "mask", "stream"}
+    unknown = set(adapter.operations) - set(OPERATIONS)
     assert not unknown, f"unknown operations {sorted(unknown)}"
     schema = adapter.config_schema()
     jsonschema.validators.validator_for(schema).check_schema(schema)
