@@ -203,7 +203,7 @@ class Adapter:
         elif isinstance(document, dict) and isinstance(document.get("message"), str):
             message = document["message"]
         if not message:
-            message = _excerpt(body)
+            message = excerpt(body)
         return ProviderError(status=status, message=message, type=etype, code=code, param=param)
 
     def classify_error(self, error: ProviderError) -> Exception:
@@ -236,8 +236,8 @@ def str_or_none(value: Any) -> str | None:
     return None if value is None else str(value)
 
 
-def _excerpt(body: bytes, limit: int = 200) -> str:
-    """A short, single-line excerpt of a (possibly HTML) body for an error message."""
+def excerpt(body: bytes, limit: int = 200) -> str:
+    """A short, single-line excerpt of a (possibly HTML) body for an error message or log line."""
     text = body.decode("utf-8", "replace")
     text = " ".join(text.split())
     return text[:limit] + ("..." if len(text) > limit else "") if text else "(empty body)"

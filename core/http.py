@@ -16,6 +16,7 @@ from collections.abc import Callable, Iterator
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
+from .adapter import excerpt
 from .deadline import Deadline, timeout_error
 from .errors import NetworkError, UnusableAnswer, UsageError
 from .retry import RETRYABLE_STATUS, Limiter, RetryPolicy, retry_after
@@ -141,7 +142,7 @@ def _watched_adapter() -> type:
     return WatchedAdapter
 
 
-def _proxies(url: str) -> dict[str, str]:
+def proxies_for(url: str) -> dict[str, str]:
     import requests
 
     return requests.utils.get_environ_proxies(url) if urlsplit(url).scheme in ("http", "https") else {}
@@ -232,13 +233,13 @@ def _attempt(session: requests.Session, request: HttpRequest, adapter: Adapter, 
                 stream=True,
                 timeout=(min(30.0, remaining), remaining),
                 allow_redirects=False,
-                proxies=_proxies(request.url),
+                proxies=proxies_for(request.url),
             )
     except requests.exceptions.ConnectTimeout:
         return (
             None,
             "a connection timeout",
-            NetworkError(f"could not connect to {_host(request.url)}: timed out"),
+            NetworkError(f"could not connect to {site(request.url)}: timed out"),
         )
     except requests.exceptions.ConnectionError as exc:
         if deadline.expired():
@@ -247,10 +248,10 @@ def _attempt(session: requests.Session, request: HttpRequest, adapter: Adapter, 
             return (
                 None,
                 "a connection failure",
-                NetworkError(f"could not connect to {_host(request.url)}: {_reason(exc)}"),
+                NetworkError(f"could not connect to {site(request.url)}: {_reason(exc)}"),
             )
         raise NetworkError(
-            f"the connection to {_host(request.url)} failed after the request was sent: {_reason(exc)}",
+            f"the connection to {site(request.url)} failed after the request was sent: {_reason(exc)}",
             hints=("The provider may have made and billed the image; it was not retried.",),
         ) from None
     except requests.exceptions.Timeout:
@@ -274,7 +275,7 @@ def _failure(response: requests.Response, adapter: Adapter, deadline: Deadline) 
             hints=("Set base_url to the final address; the key is never sent on across a redirect.",),
         )
     body = read_limited(response, deadline, ERROR_BODY_LIMIT, sent=True)
-    log.debug("   body: %s", _excerpt(body))
+    log.debug("   body: %s", redact(excerpt(body, 300)))
     error = adapter.parse_error(status, body)
     error = type(error)(**{**error.__dict__, "message": redact(error.message)})
     if adapter.is_content_refusal(error):
@@ -342,11 +343,6 @@ def _shortfall(exc: BaseException) -> str:
     return _reason(exc)
 
 
-def _excerpt(body: bytes, limit: int = 300) -> str:
-    text = " ".join(body.decode("utf-8", "replace").split())
-    return redact(text[:limit] + ("..." if len(text) > limit else ""))
-
-
 def read_limited(response: requests.Response, deadline: Deadline, limit: int, *, sent: bool) -> bytes:
     """Up to ``limit`` bytes of the body (enough for an error message), within the deadline."""
     parts, size = [], 0
@@ -381,9 +377,11 @@ def _not_sent(exc: BaseException) -> bool:
     return False
 
 
-def _host(url: str) -> str:
+def site(url: str) -> str:
+    """``scheme://host:port`` of a URL for messages: no path, query or user info, secrets redacted."""
     parts = urlsplit(url)
-    return f"{parts.scheme}://{parts.netloc}"
+    port = f":{parts.port}" if parts.port else ""
+    return redact(f"{parts.scheme}://{parts.hostname or ''}{port}")
 
 
 def _reason(exc: BaseException) -> str:

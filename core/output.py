@@ -8,7 +8,6 @@ existing file is replaced only with ``--force``.
 
 from __future__ import annotations
 
-import contextlib
 import errno
 import os
 import time
@@ -17,7 +16,7 @@ from pathlib import Path
 
 from .errors import ImageNotSaved, UnusableAnswer, UsageError
 from .sniff import EXTENSIONS, FORMAT_OF_EXTENSION, ImageInfo, sniff
-from .spool import FileSpool, rescue_dir
+from .spool import FileSpool, rescue_dir, unlink_quietly
 
 
 def numbered(path: Path, index: int) -> Path:
@@ -117,7 +116,7 @@ class OutputPlan:
                 _link_exclusive(spool.path, candidate)
             except FileExistsError:
                 continue
-            _unlink(spool.path)
+            unlink_quietly(spool.path)
             return candidate
         raise OSError(errno.EEXIST, "no free file name")
 
@@ -184,11 +183,6 @@ def _rescue(spool: FileSpool, target: Path) -> Path:
             spool.copy_to(candidate)
         except FileExistsError:
             continue
-        _unlink(spool.path)
+        unlink_quietly(spool.path)
         return candidate
     raise OSError(errno.EEXIST, "no free rescue file name")
-
-
-def _unlink(path: Path) -> None:
-    with contextlib.suppress(OSError):
-        path.unlink()
