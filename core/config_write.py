@@ -18,7 +18,8 @@ from typing import Any
 from .config import os_reason, select_profile
 from .errors import ConfigError
 
-#: The name a flat (seed-style) config's only profile gets when a second profile is added.
+#: The name a flat config's (one profile at the top level, as the
+#: ``gpt-image-2-apikey`` script wrote it) only profile gets when a second profile is added.
 FLAT_NAME = "default"
 
 

@@ -1,9 +1,10 @@
 """Output file names, the checks made before a paid call, and atomic, no-clobber commits.
 
-Names follow the seed: the first image at ``--out``, further ones with ``-2``, ``-3`` before the
-extension; no ``--out`` means a timestamped file in the current folder. Files appear only
-complete (written to a temp file in the same folder, then linked or renamed into place), and an
-existing file is replaced only with ``--force``.
+Names are those the ``gpt-image-2-apikey`` script (which this tool replaces) gave: the first
+image at ``--out``, further ones with ``-2``, ``-3`` before the extension; no ``--out`` means a
+timestamped file in the current folder. Files appear only complete (written to a temp file in the
+same folder, then linked or renamed into place), and an existing file is replaced only with
+``--force``.
 """
 
 from __future__ import annotations

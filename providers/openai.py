@@ -330,7 +330,8 @@ class OpenAIAdapter(Adapter):
 
     # -- request -------------------------------------------------------------------------------
     def root_url(self) -> str:
-        """The API root; a base_url pinned to an endpoint (as the seed allowed) is reduced to it."""
+        """The API root; a base_url pinned to an endpoint (as the
+        ``gpt-image-2-apikey`` script allowed) is reduced to it."""
         base = self.base_url
         for path in self.paths.values():
             if base.endswith(path):
