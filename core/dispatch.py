@@ -8,7 +8,7 @@ from __future__ import annotations
 import contextlib
 import os
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from . import plugins
@@ -38,12 +38,16 @@ Notify = Callable[[str], None]
 class Call:
     """One resolved call: the profile, its adapter and the request it will send."""
 
-    profile: Profile
     adapter: Adapter
     options: Options
     request: HttpRequest
     warnings: list[str] = field(default_factory=list)
     transport: Transport | None = None  # the adapter's, asked for once
+
+    @property
+    def profile(self) -> Profile:
+        """The profile the adapter was made with."""
+        return self.adapter.profile
 
     @property
     def model(self) -> str:
@@ -55,7 +59,7 @@ def resolve_adapter(config: Any, profile_name: str | None, provider: str | None)
     profile = load_profile(config, profile_name, provider, required=False)
     name = profile.provider or plugins.default_provider()
     record = plugins.get_provider(name)
-    profile.provider = name
+    profile = replace(profile, provider=name)
     schema = record.adapter.config_schema()
     validate(
         {**profile.settings, **({"api_key": REDACTED} if profile.api_key else {})},
@@ -103,7 +107,7 @@ def prepare(
     request = adapter.build_request(options)
     transport = adapter.transport()
     check_endpoint(request.url, frozenset(transport.schemes if transport else ()))
-    return Call(resolved, adapter, options, request, warnings, transport)
+    return Call(adapter, options, request, warnings, transport)
 
 
 def dry_run(call: Call, plan: OutputPlan | None) -> DryRun:
@@ -138,58 +142,95 @@ def execute(
     progress: Progress | None = None,
 ) -> Result:
     """Send the call, decode the answer and save (or keep) the images."""
-    options, adapter, profile = call.options, call.adapter, call.profile
-    deadline = Deadline(options.timeout)
-    policy = RetryPolicy(
-        retries=DEFAULT_RETRIES if options.retries is None else options.retries,
-        max_wait=float(profile.settings.get("max_retry_wait", DEFAULT_MAX_WAIT)),
-    )
+    deadline = Deadline(call.options.timeout)
     if plan is not None:
         plan.preflight()
     progress = progress or Progress.silent()
-    partials = Partials(plan, options.partial_images or 0, progress.note)
+    partials = Partials(plan, call.options.partial_images or 0, progress.note)
     if call.request.stream:
         partials.preflight()
     waiting = progress.waiting() if not call.request.stream else contextlib.nullcontext()
-    spools: list[Spool] = []
+    spools = _Spools(plan)
+    with new_session(call.transport) as session, waiting:
+        response = send(session, call.request, call.adapter, deadline, _retry_policy(call), limiter, notify)
+        request_id = response.headers.get("x-request-id")
+        try:
+            answer = _receive(call, response, deadline, spools.new, dict(response.headers), partials)
+            images = _collect(answer, spools.new, deadline, call, plan)
+        finally:
+            spools.discard()  # no-op for committed images; removes anything unfinished
+    return _result(call, answer, images, request_id, deadline.elapsed(), partials, plan)
 
-    def new_spool() -> Spool:
-        spool = plan.new_spool(len(spools)) if plan is not None else MemorySpool()
-        spools.append(spool)
+
+def _retry_policy(call: Call) -> RetryPolicy:
+    """Retries from --retries (or the default), the longest wait from the profile's ``max_retry_wait``."""
+    retries = call.options.retries
+    return RetryPolicy(
+        retries=DEFAULT_RETRIES if retries is None else retries,
+        max_wait=float(call.profile.settings.get("max_retry_wait", DEFAULT_MAX_WAIT)),
+    )
+
+
+class _Spools:
+    """The spools of one call: temp files beside the output (or memory), discarded if unfinished."""
+
+    def __init__(self, plan: OutputPlan | None) -> None:
+        self.plan = plan
+        self.made: list[Spool] = []
+
+    def new(self) -> Spool:
+        spool = self.plan.new_spool(len(self.made)) if self.plan is not None else MemorySpool()
+        self.made.append(spool)
         return spool
 
-    with new_session(call.transport) as session, waiting:
-        response = send(session, call.request, adapter, deadline, policy, limiter, notify)
-        request_id = response.headers.get("x-request-id")
-        headers = dict(response.headers)
-        try:
-            answer = _receive(call, response, deadline, new_spool, headers, partials)
-            try:
-                _fetch_urls(answer, new_spool, deadline, profile, adapter)
-            except ImagegateError as exc:
-                kept, _ = _keep(_arrived(answer), plan)  # what arrived was paid for: keep it
-                raise _with_kept(exc, kept) from None
-            images, problems = _keep(_arrived(answer), plan)
-            if problems:
-                raise _with_kept(problems[0], images, problems[1:])
-        finally:
-            for spool in spools:
-                spool.discard()  # no-op for committed images; removes anything unfinished
+    def discard(self) -> None:
+        for spool in self.made:
+            spool.discard()
+
+
+def _collect(
+    answer: Answer, new_spool: Callable[[], Spool], deadline: Deadline, call: Call, plan: OutputPlan | None
+) -> list[Image]:
+    """Download URL images, then save (or keep) every image that arrived.
+
+    What arrived was paid for, so it is kept even when another image of the answer fails; the
+    error raised for that one names where the others were saved.
+    """
+    try:
+        _fetch_urls(answer, new_spool, deadline, call.profile, call.adapter)
+    except ImagegateError as exc:
+        kept, _ = _keep(_arrived(answer), plan)
+        raise _with_kept(exc, kept) from None
+    images, problems = _keep(_arrived(answer), plan)
+    if problems:
+        raise _with_kept(problems[0], images, problems[1:])
+    return images
+
+
+def _result(
+    call: Call,
+    answer: Answer,
+    images: list[Image],
+    request_id: str | None,
+    seconds: float,
+    partials: Partials,
+    plan: OutputPlan | None,
+) -> Result:
     revised = next((ref.revised_prompt for ref in answer.images if ref.revised_prompt), None)
     warnings = call.warnings + partials.warnings + (plan.warnings if plan else [])
     result = Result(
         images,
-        profile.provider or "",
+        call.profile.provider or "",
         call.model,
         answer.usage,
         revised,
         request_id,
-        deadline.elapsed(),
+        seconds,
         warnings,
         answer.extras,
+        partials.saved,
     )
-    result.partials = partials.saved
-    result.note_missing_alpha(options.background)
+    result.note_missing_alpha(call.options.background)
     return result
 
 

@@ -235,25 +235,8 @@ def _attempt(session: requests.Session, request: HttpRequest, adapter: Adapter, 
                 allow_redirects=False,
                 proxies=proxies_for(request.url),
             )
-    except requests.exceptions.ConnectTimeout:
-        return (
-            None,
-            "a connection timeout",
-            NetworkError(f"could not connect to {site(request.url)}: timed out"),
-        )
-    except requests.exceptions.ConnectionError as exc:
-        if deadline.expired():
-            raise timeout_error(deadline.seconds, "waiting for the provider's answer", sent=True) from None
-        if _not_sent(exc):
-            return (
-                None,
-                "a connection failure",
-                NetworkError(f"could not connect to {site(request.url)}: {_reason(exc)}"),
-            )
-        raise NetworkError(
-            f"the connection to {site(request.url)} failed after the request was sent: {_reason(exc)}",
-            hints=("The provider may have made and billed the image; it was not retried.",),
-        ) from None
+    except requests.exceptions.ConnectionError as exc:  # ConnectTimeout included
+        return _connection_failure(exc, request.url, deadline)
     except requests.exceptions.Timeout:
         raise timeout_error(deadline.seconds, "waiting for the provider's answer", sent=True) from None
     except OSError as exc:
@@ -263,6 +246,25 @@ def _attempt(session: requests.Session, request: HttpRequest, adapter: Adapter, 
     if 200 <= response.status_code < 300:
         return response
     return _failure(response, adapter, deadline)
+
+
+def _connection_failure(exc: Exception, url: str, deadline: Deadline) -> tuple[None, str, NetworkError]:
+    """A failed connection as (wait, reason, error) when it may be retried: the request never left.
+
+    Raises when it must not be retried: the deadline passed, or the request may have arrived.
+    """
+    import requests
+
+    if isinstance(exc, requests.exceptions.ConnectTimeout):
+        return None, "a connection timeout", NetworkError(f"could not connect to {site(url)}: timed out")
+    if deadline.expired():
+        raise timeout_error(deadline.seconds, "waiting for the provider's answer", sent=True) from None
+    if _not_sent(exc):
+        return None, "a connection failure", NetworkError(f"could not connect to {site(url)}: {_reason(exc)}")
+    raise NetworkError(
+        f"the connection to {site(url)} failed after the request was sent: {_reason(exc)}",
+        hints=("The provider may have made and billed the image; it was not retried.",),
+    ) from None
 
 
 def _failure(response: requests.Response, adapter: Adapter, deadline: Deadline) -> tuple[Any, str, Exception]:
