@@ -27,7 +27,7 @@ from .result import DryRun, Image, Result
 from .retry import DEFAULT_MAX_WAIT, DEFAULT_RETRIES, Limiter, RetryPolicy
 from .schema import validate
 from .secret import REDACTED, redact, redact_headers
-from .sniff import sniff
+from .sniff import require_image
 from .spool import MemorySpool, Spool
 from .streaming import Partials, is_event_stream, receive
 
@@ -291,24 +291,21 @@ def _keep(spools: list[Spool], plan: OutputPlan | None) -> tuple[list[Image], li
     images: list[Image] = []
     problems: list[ImagegateError] = []
     for position, spool in enumerate(spools, start=1):
-        info = sniff(spool.head)
-        if info is None:
+        try:
+            info = require_image(spool.head, f"image {position} in the answer", UnusableAnswer)
+        except UnusableAnswer as exc:
             spool.discard()
-            problems.append(
-                UnusableAnswer(
-                    f"image {position} in the answer is not a PNG, JPEG, WebP or GIF "
-                    f"(starts with {spool.head[:8]!r})"
-                )
-            )
-        elif plan is None:
+            problems.append(exc)
+            continue
+        if plan is None:
             images.append(Image(info, spool.size, None, spool))
+            continue
+        try:
+            path, info = plan.commit(spool, len(images), info)  # type: ignore[arg-type]
+        except ImageNotSaved as exc:
+            problems.append(exc)  # the image was rescued elsewhere: the error says where
         else:
-            try:
-                path, info = plan.commit(spool, len(images))  # type: ignore[arg-type]
-            except ImageNotSaved as exc:
-                problems.append(exc)
-            else:
-                images.append(Image(info, spool.size, path))
+            images.append(Image(info, spool.size, path))
     return images, problems
 
 

@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from .errors import ImageNotSaved, UnusableAnswer, UsageError
-from .sniff import EXTENSIONS, FORMAT_OF_EXTENSION, ImageInfo, sniff
+from .sniff import EXTENSIONS, FORMAT_OF_EXTENSION, ImageInfo, require_image
 from .spool import FileSpool, rescue_dir, unlink_quietly
 
 
@@ -80,15 +80,17 @@ class OutputPlan:
             spool.rescued = True
             return spool
 
-    def commit(self, spool: FileSpool, index: int) -> tuple[Path, ImageInfo]:
-        """Move a finished spool into place; the extension follows the image's real format."""
-        info = sniff(spool.head)
+    def commit(self, spool: FileSpool, index: int, info: ImageInfo | None = None) -> tuple[Path, ImageInfo]:
+        """Move a finished spool into place; the extension follows the image's real format.
+
+        ``info`` is the spool's already checked facts; without it the spool is checked here.
+        """
         if info is None:
-            spool.discard()
-            raise UnusableAnswer(
-                f"image {index + 1} in the answer is not a PNG, JPEG, WebP or GIF "
-                f"(starts with {spool.head[:8]!r}); nothing was saved"
-            )
+            try:
+                info = require_image(spool.head, f"image {index + 1} in the answer", UnusableAnswer)
+            except UnusableAnswer:
+                spool.discard()
+                raise
         wanted = self.path_for(index)
         target = _matching_extension(wanted, info)
         if target != wanted:
