@@ -8,6 +8,9 @@ import pytest
 from helpers import png
 
 import imagegate
+from imagegate.providers.placeholder import PlaceholderAdapter
+from imagegate.secret import REDACTED
+from imagegate.testing import registered
 
 
 def test_generate_refuses_input_images_and_points_to_edit() -> None:
@@ -67,3 +70,22 @@ def test_run_batch_refuses_stream_and_unknown_defaults(isolated: Path) -> None:
     with pytest.raises(imagegate.UsageError, match="unknown key 'colour'"):
         imagegate.run_batch(["a"], isolated / "out", provider="placeholder", colour="red")
     assert not (isolated / "out").exists()
+
+
+class _CookieAdapter(PlaceholderAdapter):
+    """A keyless provider whose request carries a credential header it does not declare secret."""
+
+    name = "cookie-test"
+    is_default = False
+
+    def build_request(self, options):
+        request = super().build_request(options)
+        request.headers.update({"Cookie": "session=hunter2", "X-Trace": "visible"})
+        return request
+
+
+def test_a_dry_run_hides_credential_headers_the_adapter_did_not_declare() -> None:
+    with registered(_CookieAdapter):
+        planned = imagegate.generate("p", provider="cookie-test", dry_run=True)
+    assert planned.headers["Cookie"] == REDACTED
+    assert planned.headers["X-Trace"] == "visible"
