@@ -70,15 +70,12 @@ def edit(prompt: str, images: Any, mask: str | Path | None = None, **options: An
 
 def _call(prompt: str, images: list[Path], mask: Path | None, keywords: dict[str, Any]) -> Any:
     from .dispatch import run
-    from .options import Options, option_names
+    from .keywords import options_from_keywords
+    from .options import Options
 
-    call = {key: keywords.pop(key) for key in _CALL_KEYS if key in keywords}
-    if "format" in keywords:
-        keywords["output_format"] = keywords.pop("format")
-    unknown = sorted(set(keywords) - set(option_names()))
-    if unknown:
-        raise UsageError(f"unknown option(s): {', '.join(unknown)}")
-    options = Options(prompt=prompt, images=images, mask=mask, **keywords)
+    why = "input images are edit's arguments: imagegate.edit(prompt, images, mask=...)"
+    fields, call = options_from_keywords(keywords, call_keys=_CALL_KEYS, refused={"images": why, "mask": why})
+    options = Options(prompt=prompt, images=images, mask=mask, **fields)
     out = call.get("out")
     return run(
         options,

@@ -14,13 +14,30 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from .errors import ContentRefused, NetworkError, ProviderRefused
+from .options import EDIT, GENERATE, MASK
+from .options import OPERATIONS as OPERATIONS  # re-exported: plugins import them from here
+from .options import STREAM as STREAM
 
 if TYPE_CHECKING:
     from .config import Profile
     from .options import Options
 
-GENERATE = "generate"
-EDIT = "edit"
+
+@dataclass(frozen=True)
+class Transport:
+    """A ``requests`` transport adapter that answers some URL schemes in-process, and those schemes.
+
+    The core mounts ``handler`` for ``scheme://`` URLs and lets requests to those schemes through
+    (every other URL must be https, or http to a local host).
+    """
+
+    handler: Any  # a requests.adapters.BaseAdapter
+    schemes: tuple[str, ...]  # e.g. ("placeholder",)
+
+    @property
+    def prefixes(self) -> tuple[str, ...]:
+        """The URL prefixes to mount ``handler`` on: ``placeholder://``."""
+        return tuple(f"{scheme}://" for scheme in self.schemes)
 
 
 @dataclass(frozen=True)
@@ -97,7 +114,7 @@ class Adapter:
 
     name: ClassVar[str] = ""
     description: ClassVar[str] = ""
-    operations: ClassVar[frozenset[str]] = frozenset({GENERATE, EDIT, "mask"})
+    operations: ClassVar[frozenset[str]] = frozenset({GENERATE, EDIT, MASK})
     needs_key: ClassVar[bool] = True
     #: The provider used when neither the config nor --provider names one (exactly one built-in).
     is_default: ClassVar[bool] = False
@@ -148,8 +165,11 @@ class Adapter:
         """Build the HTTP request for ``options.operation`` (generate or edit)."""
         raise NotImplementedError
 
-    def transport(self) -> Any | None:
-        """Optionally a ``requests`` transport adapter that answers this provider's URLs locally."""
+    def transport(self) -> Transport | None:
+        """Optionally a :class:`Transport` answering this provider's own URL schemes in-process.
+
+        Called once per call; the default (``None``) sends every request over the network.
+        """
         return None
 
     # -- after the call ------------------------------------------------------------------------
@@ -175,20 +195,20 @@ class Adapter:
         error = document.get("error") if isinstance(document, dict) else None
         if isinstance(error, dict):
             message = str(error.get("message") or "")
-            etype = _str_or_none(error.get("type"))
-            code = _str_or_none(error.get("code"))
-            param = _str_or_none(error.get("param"))
+            etype = str_or_none(error.get("type"))
+            code = str_or_none(error.get("code"))
+            param = str_or_none(error.get("param"))
         elif isinstance(error, str):
             message = error
         elif isinstance(document, dict) and isinstance(document.get("message"), str):
             message = document["message"]
         if not message:
-            message = _excerpt(body)
+            message = excerpt(body)
         return ProviderError(status=status, message=message, type=etype, code=code, param=param)
 
     def classify_error(self, error: ProviderError) -> Exception:
         """Map a provider error to the exception (and so the exit code) the user gets."""
-        text = _describe(error)
+        text = describe_error(error)
         if error.status >= 500:
             return NetworkError(text)
         return ProviderRefused(text, status=error.status, code=error.code)
@@ -204,26 +224,28 @@ class Adapter:
     def content_refused(self, error: ProviderError) -> ContentRefused:
         """Build the exit-4 error for a content refusal."""
         return ContentRefused(
-            _describe(error),
+            describe_error(error),
             status=error.status,
             code=error.code,
             hints=("Rephrase the prompt or change the input image; retrying as-is will not help.",),
         )
 
 
-def _str_or_none(value: Any) -> str | None:
+def str_or_none(value: Any) -> str | None:
+    """``str(value)``, or None for None (error fields that may be numbers or missing)."""
     return None if value is None else str(value)
 
 
-def _excerpt(body: bytes, limit: int = 200) -> str:
-    """A short, single-line excerpt of a (possibly HTML) body for an error message."""
+def excerpt(body: bytes, limit: int = 200) -> str:
+    """A short, single-line excerpt of a (possibly HTML) body for an error message or log line."""
     text = body.decode("utf-8", "replace")
     text = " ".join(text.split())
     return text[:limit] + ("..." if len(text) > limit else "") if text else "(empty body)"
 
 
-def _describe(error: ProviderError) -> str:
-    parts = [f"HTTP {error.status}"]
+def describe_error(error: ProviderError, lead: str = "") -> str:
+    """``HTTP 400 (type t, code c): message``, or ``lead`` in place of ``HTTP 400``."""
+    parts = [lead or f"HTTP {error.status}"]
     detail = ", ".join(
         f"{label} {value}" for label, value in (("type", error.type), ("code", error.code)) if value
     )

@@ -17,13 +17,14 @@ import threading
 import time
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
-from dataclasses import dataclass, field, fields, replace
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
 from .dispatch import Call, execute, prepare
 from .errors import ImagegateError, UsageError
-from .options import Options, option_names
+from .keywords import options_from_keywords
+from .options import Options
 from .output import OutputPlan
 from .retry import Limiter
 from .sniff import EXTENSIONS
@@ -32,9 +33,8 @@ MANIFEST_NAME = ".imagegate-batch.json"
 DEFAULT_CONCURRENCY = 4
 #: Keys a job object may carry besides the Options fields.
 CALL_KEYS = ("out", "provider", "profile", "config")
-#: Spellings accepted for Options fields (the CLI's flag names).
-ALIASES = {"format": "output_format", "edit_images": "images", "edit_image": "images"}
-NOT_IN_BATCH = frozenset({"stream", "partial_images"})
+#: Options a batch job cannot use, and why.
+NOT_IN_BATCH = {name: "a batch does not stream (no partial images)" for name in ("stream", "partial_images")}
 
 
 @dataclass
@@ -120,52 +120,12 @@ def make_job(value: Any, where: Job, defaults: Job, base: Path | None = None) ->
         value = {"prompt": value}
     if not isinstance(value, dict):
         raise UsageError(f"{where.where}: a job is a prompt string or an object, not {type(value).__name__}")
-    changes: dict[str, Any] = {}
-    calls: dict[str, Any] = {}
-    for key, item in value.items():
-        name = ALIASES.get(key, key)
-        if name in CALL_KEYS:
-            calls[name] = _checked(where, key, item, str)
-        elif name in _FIELD_TYPES and name not in NOT_IN_BATCH:
-            changes[name] = _field(where, key, name, item, base)
-        else:
-            raise UsageError(f"{where.where}: unknown key {key!r}", hints=(f"Known keys: {_known_keys()}",))
+    changes, calls = options_from_keywords(
+        value, call_keys=CALL_KEYS, refused=NOT_IN_BATCH, where=where.where, base=base
+    )
     options = replace(defaults.options, **changes)
     merged = {key: calls.get(key, getattr(defaults, key)) for key in CALL_KEYS}
     return Job(where.number, where.line, options, source=where.source, **merged)
-
-
-_FIELD_TYPES: dict[str, Any] = {f.name: f.type for f in fields(Options)}
-_NUMBER_FIELDS = {"n": int, "output_compression": int, "retries": int, "timeout": (int, float)}
-
-
-def _field(where: Job, key: str, name: str, item: Any, base: Path | None) -> Any:
-    if name == "images":
-        items = [item] if isinstance(item, str) else item
-        if not isinstance(items, list) or not all(isinstance(p, str) for p in items):
-            raise UsageError(f"{where.where}: {key} must be a path or a list of paths")
-        return [_path(p, base) for p in items]
-    if name == "mask":
-        return _path(_checked(where, key, item, str), base)
-    if name == "extra_body":
-        return _checked(where, key, item, dict)
-    return _checked(where, key, item, _NUMBER_FIELDS.get(name, str))
-
-
-def _checked(where: Job, key: str, item: Any, kind: Any) -> Any:
-    if isinstance(item, bool) or not isinstance(item, kind):
-        names = {str: "a string", int: "a whole number", dict: "an object"}
-        raise UsageError(f"{where.where}: {key} must be {names.get(kind, 'a number')}, not {item!r}")
-    return item
-
-
-def _path(text: str, base: Path | None) -> Path:
-    path = Path(text).expanduser()
-    return path if path.is_absolute() or base is None else base / path
-
-
-def _known_keys() -> str:
-    return ", ".join(sorted({*CALL_KEYS, *ALIASES, *option_names()} - NOT_IN_BATCH))
 
 
 # -- names and the manifest -------------------------------------------------------------

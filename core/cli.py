@@ -2,7 +2,8 @@
 
 Errors become one message on stderr and a documented exit code here, and only here.
 
-Subcommands: ``batch``, ``config``, ``providers``; anything else is the seed's image command
+Subcommands: ``batch``, ``config``, ``providers``; anything else is the image command, with
+the flags and defaults of the ``gpt-image-2-apikey`` script this tool replaces
 (generate, or edit when ``--edit-image`` is given). Heavy modules (requests, jsonschema, pluggy)
 are imported only once a command needs them, so ``--help`` and ``--version`` stay fast.
 """
@@ -18,7 +19,7 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 from . import __version__
-from .errors import EXIT_CODES, ImagegateError
+from .errors import EXIT_CODES, EXIT_INTERRUPTED, ImagegateError
 
 EPILOG = "exit codes:\n" + "\n".join(f"  {code:<4} {meaning}" for code, meaning in EXIT_CODES.items())
 SUBCOMMANDS: dict[str, Callable[[list[str]], int]] = {}
@@ -161,7 +162,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             return run_image(args)
         except KeyboardInterrupt:
             print("error: interrupted", file=sys.stderr)
-            return 130
+            return EXIT_INTERRUPTED
         except SystemExit as exc:  # argparse: --help, --version, usage errors (exit 2)
             return exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 2)
         except Exception as exc:

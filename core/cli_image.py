@@ -1,4 +1,5 @@
-"""The image command's flags (the seed's invocation, unchanged) and their translation into Options.
+"""The image command's flags (those of the ``gpt-image-2-apikey`` script
+this tool replaces, unchanged) and their translation into Options.
 
 Shared by the single-image command and ``imagegate batch``, which takes the same flags as
 defaults for every job.

@@ -7,8 +7,8 @@ import sys
 from typing import Any
 
 from .cli import emit, subcommand
+from .options import OPERATIONS
 
-OPERATIONS = ("generate", "edit", "mask", "stream")
 COLUMNS = ("name", "distribution", "operations", "config schema", "description")
 
 
@@ -21,7 +21,7 @@ def describe_record(record: Any) -> dict[str, object]:
         "version": record.version,
         "operations": [op for op in OPERATIONS if op in adapter.operations],
         "needs_key": bool(adapter.needs_key),
-        "default": bool(getattr(adapter, "is_default", False)),
+        "default": adapter.is_default,
         "config_schema": adapter.config_schema_location(),
         "description": adapter.description,
     }

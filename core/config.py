@@ -90,7 +90,7 @@ def read_document(path: Path) -> dict[str, Any]:
             hints=("Create it in your own terminal with: imagegate config init",),
         ) from None
     except (OSError, UnicodeDecodeError) as exc:
-        raise ConfigError(f"cannot read config {path}: {_os_reason(exc)}") from None
+        raise ConfigError(f"cannot read config {path}: {os_reason(exc)}") from None
     try:
         document = json.loads(text)
     except json.JSONDecodeError as exc:
@@ -173,5 +173,6 @@ def _remember_keys(document: Any) -> None:
                 _remember_keys(value)
 
 
-def _os_reason(exc: BaseException) -> str:
+def os_reason(exc: BaseException) -> str:
+    """Why a file operation failed, in the system's words (``Permission denied``)."""
     return getattr(exc, "strerror", None) or type(exc).__name__

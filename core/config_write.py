@@ -15,10 +15,11 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from .config import select_profile
+from .config import os_reason, select_profile
 from .errors import ConfigError
 
-#: The name a flat (seed-style) config's only profile gets when a second profile is added.
+#: The name a flat config's (one profile at the top level, as the
+#: ``gpt-image-2-apikey`` script wrote it) only profile gets when a second profile is added.
 FLAT_NAME = "default"
 
 
@@ -76,7 +77,7 @@ def write_private(path: Path, text: str, verify: Callable[[Path], None] | None =
         make_private_folder(folder)
         handle, temp_name = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=folder)
     except OSError as exc:
-        raise ConfigError(f"cannot write config {path}: {_reason(exc)}") from None
+        raise ConfigError(f"cannot write config {path}: {os_reason(exc)}") from None
     temp = Path(temp_name)
     try:
         _fill(handle, text)
@@ -87,7 +88,7 @@ def write_private(path: Path, text: str, verify: Callable[[Path], None] | None =
         with contextlib.suppress(OSError):
             temp.unlink()
         if isinstance(exc, OSError):
-            raise ConfigError(f"cannot write config {path}: {_reason(exc)}") from None
+            raise ConfigError(f"cannot write config {path}: {os_reason(exc)}") from None
         raise
     _sync_folder(folder)
 
@@ -145,7 +146,3 @@ def _refuse_existing(force: bool, source: Path, name: str | None) -> None:
             "To add another key beside it, run: imagegate config init --profile NAME",
         ),
     )
-
-
-def _reason(exc: OSError) -> str:
-    return exc.strerror or type(exc).__name__

@@ -8,11 +8,11 @@ from __future__ import annotations
 import contextlib
 import os
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from . import plugins
-from .adapter import Adapter, Answer, HttpRequest
+from .adapter import Adapter, Answer, HttpRequest, Transport
 from .config import COMMON_KEYS, Profile, load_profile
 from .deadline import Deadline
 from .download import DEFAULT_MAX_BYTES, download
@@ -20,14 +20,14 @@ from .errors import ConfigError, ImagegateError, ImageNotSaved, UnusableAnswer, 
 from .http import check_endpoint, iter_body, new_session, send
 from .inputs import check_inputs, check_options
 from .jsonstream import InvalidAnswer, parse
-from .options import Options
+from .options import MASK, STREAM, Options
 from .output import OutputPlan, base_path
 from .progress import Progress
 from .result import DryRun, Image, Result
 from .retry import DEFAULT_MAX_WAIT, DEFAULT_RETRIES, Limiter, RetryPolicy
 from .schema import validate
-from .secret import REDACTED, redact
-from .sniff import sniff
+from .secret import REDACTED, redact, redact_headers
+from .sniff import require_image
 from .spool import MemorySpool, Spool
 from .streaming import Partials, is_event_stream, receive
 
@@ -38,11 +38,16 @@ Notify = Callable[[str], None]
 class Call:
     """One resolved call: the profile, its adapter and the request it will send."""
 
-    profile: Profile
     adapter: Adapter
     options: Options
     request: HttpRequest
     warnings: list[str] = field(default_factory=list)
+    transport: Transport | None = None  # the adapter's, asked for once
+
+    @property
+    def profile(self) -> Profile:
+        """The profile the adapter was made with."""
+        return self.adapter.profile
 
     @property
     def model(self) -> str:
@@ -54,7 +59,7 @@ def resolve_adapter(config: Any, profile_name: str | None, provider: str | None)
     profile = load_profile(config, profile_name, provider, required=False)
     name = profile.provider or plugins.default_provider()
     record = plugins.get_provider(name)
-    profile.provider = name
+    profile = replace(profile, provider=name)
     schema = record.adapter.config_schema()
     validate(
         {**profile.settings, **({"api_key": REDACTED} if profile.api_key else {})},
@@ -88,29 +93,27 @@ def prepare(
     options = options.resolved(resolved.settings)
     check_options(options)
     warnings = _unknown_keys(resolved, adapter)
-    needed = "edit" if options.images else "generate"
+    needed = options.operation
     if not adapter.supports(needed):
         raise UsageError(f"provider {resolved.provider!r} cannot {needed} images")
-    if options.mask is not None and not adapter.supports("mask"):
+    if options.mask is not None and not adapter.supports(MASK):
         raise UsageError(f"provider {resolved.provider!r} does not accept a --mask")
     # A provider that cannot stream makes a normal call, with a notice
-    if options.stream and not adapter.supports("stream"):
+    if options.stream and not adapter.supports(STREAM):
         warnings.append(f"provider {resolved.provider!r} cannot stream; making a normal call instead")
         options = options.with_changes(stream=False, partial_images=None)
     check_inputs(options)
     warnings += adapter.check(options)
     request = adapter.build_request(options)
-    check_endpoint(request.url, frozenset(getattr(adapter.transport(), "schemes", ())))
-    return Call(resolved, adapter, options, request, warnings)
+    transport = adapter.transport()
+    check_endpoint(request.url, frozenset(transport.schemes if transport else ()))
+    return Call(adapter, options, request, warnings, transport)
 
 
 def dry_run(call: Call, plan: OutputPlan | None) -> DryRun:
     """Describe the request without sending it; the key never appears."""
     request = call.request
-    headers = {
-        key: (REDACTED if key.lower() in {h.lower() for h in request.secret_headers} else redact(value))
-        for key, value in request.headers.items()
-    }
+    headers = redact_headers(request.headers, request.secret_headers)
     body = dict(request.json) if request.json is not None else dict(request.form)
     files = [
         {"field": part.field, "path": str(part.path), "content_type": part.content_type}
@@ -139,58 +142,95 @@ def execute(
     progress: Progress | None = None,
 ) -> Result:
     """Send the call, decode the answer and save (or keep) the images."""
-    options, adapter, profile = call.options, call.adapter, call.profile
-    deadline = Deadline(options.timeout)
-    policy = RetryPolicy(
-        retries=DEFAULT_RETRIES if options.retries is None else options.retries,
-        max_wait=float(profile.settings.get("max_retry_wait", DEFAULT_MAX_WAIT)),
-    )
+    deadline = Deadline(call.options.timeout)
     if plan is not None:
         plan.preflight()
     progress = progress or Progress.silent()
-    partials = Partials(plan, options.partial_images or 0, progress.note)
+    partials = Partials(plan, call.options.partial_images or 0, progress.note)
     if call.request.stream:
         partials.preflight()
     waiting = progress.waiting() if not call.request.stream else contextlib.nullcontext()
-    spools: list[Spool] = []
+    spools = _Spools(plan)
+    with new_session(call.transport) as session, waiting:
+        response = send(session, call.request, call.adapter, deadline, _retry_policy(call), limiter, notify)
+        request_id = response.headers.get("x-request-id")
+        try:
+            answer = _receive(call, response, deadline, spools.new, dict(response.headers), partials)
+            images = _collect(answer, spools.new, deadline, call, plan)
+        finally:
+            spools.discard()  # no-op for committed images; removes anything unfinished
+    return _result(call, answer, images, request_id, deadline.elapsed(), partials, plan)
 
-    def new_spool() -> Spool:
-        spool = plan.new_spool(len(spools)) if plan is not None else MemorySpool()
-        spools.append(spool)
+
+def _retry_policy(call: Call) -> RetryPolicy:
+    """Retries from --retries (or the default), the longest wait from the profile's ``max_retry_wait``."""
+    retries = call.options.retries
+    return RetryPolicy(
+        retries=DEFAULT_RETRIES if retries is None else retries,
+        max_wait=float(call.profile.settings.get("max_retry_wait", DEFAULT_MAX_WAIT)),
+    )
+
+
+class _Spools:
+    """The spools of one call: temp files beside the output (or memory), discarded if unfinished."""
+
+    def __init__(self, plan: OutputPlan | None) -> None:
+        self.plan = plan
+        self.made: list[Spool] = []
+
+    def new(self) -> Spool:
+        spool = self.plan.new_spool(len(self.made)) if self.plan is not None else MemorySpool()
+        self.made.append(spool)
         return spool
 
-    with new_session(adapter) as session, waiting:
-        response = send(session, call.request, adapter, deadline, policy, limiter, notify)
-        request_id = response.headers.get("x-request-id")
-        headers = dict(response.headers)
-        try:
-            answer = _receive(call, response, deadline, new_spool, headers, partials)
-            try:
-                _fetch_urls(answer, new_spool, deadline, profile, adapter)
-            except ImagegateError as exc:
-                kept, _ = _keep(_arrived(answer), plan)  # what arrived was paid for: keep it
-                raise _with_kept(exc, kept) from None
-            images, problems = _keep(_arrived(answer), plan)
-            if problems:
-                raise _with_kept(problems[0], images, problems[1:])
-        finally:
-            for spool in spools:
-                spool.discard()  # no-op for committed images; removes anything unfinished
+    def discard(self) -> None:
+        for spool in self.made:
+            spool.discard()
+
+
+def _collect(
+    answer: Answer, new_spool: Callable[[], Spool], deadline: Deadline, call: Call, plan: OutputPlan | None
+) -> list[Image]:
+    """Download URL images, then save (or keep) every image that arrived.
+
+    What arrived was paid for, so it is kept even when another image of the answer fails; the
+    error raised for that one names where the others were saved.
+    """
+    try:
+        _fetch_urls(answer, new_spool, deadline, call.profile, call.adapter)
+    except ImagegateError as exc:
+        kept, _ = _keep(_arrived(answer), plan)
+        raise _with_kept(exc, kept) from None
+    images, problems = _keep(_arrived(answer), plan)
+    if problems:
+        raise _with_kept(problems[0], images, problems[1:])
+    return images
+
+
+def _result(
+    call: Call,
+    answer: Answer,
+    images: list[Image],
+    request_id: str | None,
+    seconds: float,
+    partials: Partials,
+    plan: OutputPlan | None,
+) -> Result:
     revised = next((ref.revised_prompt for ref in answer.images if ref.revised_prompt), None)
     warnings = call.warnings + partials.warnings + (plan.warnings if plan else [])
     result = Result(
         images,
-        profile.provider or "",
+        call.profile.provider or "",
         call.model,
         answer.usage,
         revised,
         request_id,
-        deadline.elapsed(),
+        seconds,
         warnings,
         answer.extras,
+        partials.saved,
     )
-    result.partials = partials.saved
-    result.note_missing_alpha(options.background)
+    result.note_missing_alpha(call.options.background)
     return result
 
 
@@ -251,24 +291,21 @@ def _keep(spools: list[Spool], plan: OutputPlan | None) -> tuple[list[Image], li
     images: list[Image] = []
     problems: list[ImagegateError] = []
     for position, spool in enumerate(spools, start=1):
-        info = sniff(spool.head)
-        if info is None:
+        try:
+            info = require_image(spool.head, f"image {position} in the answer", UnusableAnswer)
+        except UnusableAnswer as exc:
             spool.discard()
-            problems.append(
-                UnusableAnswer(
-                    f"image {position} in the answer is not a PNG, JPEG, WebP or GIF "
-                    f"(starts with {spool.head[:8]!r})"
-                )
-            )
-        elif plan is None:
+            problems.append(exc)
+            continue
+        if plan is None:
             images.append(Image(info, spool.size, None, spool))
+            continue
+        try:
+            path, info = plan.commit(spool, len(images), info)  # type: ignore[arg-type]
+        except ImageNotSaved as exc:
+            problems.append(exc)  # the image was rescued elsewhere: the error says where
         else:
-            try:
-                path, info = plan.commit(spool, len(images))  # type: ignore[arg-type]
-            except ImageNotSaved as exc:
-                problems.append(exc)
-            else:
-                images.append(Image(info, spool.size, path))
+            images.append(Image(info, spool.size, path))
     return images, problems
 
 

@@ -15,7 +15,7 @@ from urllib.parse import urljoin, urlsplit
 
 from .deadline import Deadline, timeout_error
 from .errors import NetworkError, UnusableAnswer
-from .http import _proxies, is_private_host, iter_body, plain_session, watching
+from .http import is_private_host, iter_body, plain_session, proxies_for, site, watching
 from .secret import redact
 from .spool import Spool
 from .verbose import describe_response
@@ -98,12 +98,12 @@ def _get(session, url: str, deadline: Deadline):
                 stream=True,
                 allow_redirects=False,
                 timeout=(min(30.0, remaining), remaining),
-                proxies=_proxies(url),
+                proxies=proxies_for(url),
             )
     except requests.exceptions.RequestException as exc:
         if deadline.expired():
             raise timeout_error(deadline.seconds, "downloading the image", sent=True) from None
-        raise NetworkError(f"could not download the image from {_site(url)}: {type(exc).__name__}") from None
+        raise NetworkError(f"could not download the image from {site(url)}: {type(exc).__name__}") from None
     log.debug(
         "%s",
         describe_response(
@@ -124,7 +124,7 @@ def _save(response, spool: Spool, deadline: Deadline, max_bytes: int) -> None:
         )
     if not 200 <= status < 300:
         response.close()
-        raise UnusableAnswer(f"downloading the image failed with HTTP {status} from {_site(response.url)}")
+        raise UnusableAnswer(f"downloading the image failed with HTTP {status} from {site(response.url)}")
     declared = response.headers.get("content-length")
     if declared and declared.isdigit() and int(declared) > max_bytes:
         response.close()
@@ -134,8 +134,3 @@ def _save(response, spool: Spool, deadline: Deadline, max_bytes: int) -> None:
             response.close()
             raise UnusableAnswer(f"the image download passed the cap of {max_bytes} bytes; stopped")
         spool.write(chunk)
-
-
-def _site(url: str) -> str:
-    parts = urlsplit(url)
-    return redact(f"{parts.scheme}://{parts.hostname or ''}")

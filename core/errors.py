@@ -72,6 +72,9 @@ class ImageNotSaved(ImagegateError):
     exit_code = 7
 
 
+#: The exit code of a command stopped by Ctrl-C (128 + SIGINT, as shells report it).
+EXIT_INTERRUPTED = 130
+
 EXIT_CODES: dict[int, str] = {
     0: "success",
     1: "unexpected internal error (a bug: please report it)",
@@ -81,5 +84,5 @@ EXIT_CODES: dict[int, str] = {
     5: "network failure, timeout or provider 5xx",
     6: "the provider answered something unusable (not JSON, no image, not an image)",
     7: "the image was paid for but could not be written where asked; it was saved elsewhere",
-    130: "interrupted",
+    EXIT_INTERRUPTED: "interrupted",
 }

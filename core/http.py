@@ -16,6 +16,7 @@ from collections.abc import Callable, Iterator
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
+from .adapter import excerpt
 from .deadline import Deadline, timeout_error
 from .errors import NetworkError, UnusableAnswer, UsageError
 from .retry import RETRYABLE_STATUS, Limiter, RetryPolicy, retry_after
@@ -25,7 +26,7 @@ from .verbose import describe_request, describe_response
 if TYPE_CHECKING:
     import requests
 
-    from .adapter import Adapter, HttpRequest
+    from .adapter import Adapter, HttpRequest, Transport
 
 log = logging.getLogger("imagegate.http")
 CHUNK = 64 * 1024
@@ -73,13 +74,12 @@ def plain_session() -> requests.Session:
     return session
 
 
-def new_session(adapter: Adapter | None = None) -> requests.Session:
+def new_session(transport: Transport | None = None) -> requests.Session:
     """A session used for one provider only (see :func:`plain_session`), with the adapter's transport."""
     session = plain_session()
-    transport = adapter.transport() if adapter is not None else None
     if transport is not None:
         for prefix in transport.prefixes:
-            session.mount(prefix, transport)
+            session.mount(prefix, transport.handler)
     return session
 
 
@@ -142,7 +142,7 @@ def _watched_adapter() -> type:
     return WatchedAdapter
 
 
-def _proxies(url: str) -> dict[str, str]:
+def proxies_for(url: str) -> dict[str, str]:
     import requests
 
     return requests.utils.get_environ_proxies(url) if urlsplit(url).scheme in ("http", "https") else {}
@@ -233,27 +233,10 @@ def _attempt(session: requests.Session, request: HttpRequest, adapter: Adapter, 
                 stream=True,
                 timeout=(min(30.0, remaining), remaining),
                 allow_redirects=False,
-                proxies=_proxies(request.url),
+                proxies=proxies_for(request.url),
             )
-    except requests.exceptions.ConnectTimeout:
-        return (
-            None,
-            "a connection timeout",
-            NetworkError(f"could not connect to {_host(request.url)}: timed out"),
-        )
-    except requests.exceptions.ConnectionError as exc:
-        if deadline.expired():
-            raise timeout_error(deadline.seconds, "waiting for the provider's answer", sent=True) from None
-        if _not_sent(exc):
-            return (
-                None,
-                "a connection failure",
-                NetworkError(f"could not connect to {_host(request.url)}: {_reason(exc)}"),
-            )
-        raise NetworkError(
-            f"the connection to {_host(request.url)} failed after the request was sent: {_reason(exc)}",
-            hints=("The provider may have made and billed the image; it was not retried.",),
-        ) from None
+    except requests.exceptions.ConnectionError as exc:  # ConnectTimeout included
+        return _connection_failure(exc, request.url, deadline)
     except requests.exceptions.Timeout:
         raise timeout_error(deadline.seconds, "waiting for the provider's answer", sent=True) from None
     except OSError as exc:
@@ -263,6 +246,25 @@ def _attempt(session: requests.Session, request: HttpRequest, adapter: Adapter, 
     if 200 <= response.status_code < 300:
         return response
     return _failure(response, adapter, deadline)
+
+
+def _connection_failure(exc: Exception, url: str, deadline: Deadline) -> tuple[None, str, NetworkError]:
+    """A failed connection as (wait, reason, error) when it may be retried: the request never left.
+
+    Raises when it must not be retried: the deadline passed, or the request may have arrived.
+    """
+    import requests
+
+    if isinstance(exc, requests.exceptions.ConnectTimeout):
+        return None, "a connection timeout", NetworkError(f"could not connect to {site(url)}: timed out")
+    if deadline.expired():
+        raise timeout_error(deadline.seconds, "waiting for the provider's answer", sent=True) from None
+    if _not_sent(exc):
+        return None, "a connection failure", NetworkError(f"could not connect to {site(url)}: {_reason(exc)}")
+    raise NetworkError(
+        f"the connection to {site(url)} failed after the request was sent: {_reason(exc)}",
+        hints=("The provider may have made and billed the image; it was not retried.",),
+    ) from None
 
 
 def _failure(response: requests.Response, adapter: Adapter, deadline: Deadline) -> tuple[Any, str, Exception]:
@@ -275,7 +277,7 @@ def _failure(response: requests.Response, adapter: Adapter, deadline: Deadline) 
             hints=("Set base_url to the final address; the key is never sent on across a redirect.",),
         )
     body = read_limited(response, deadline, ERROR_BODY_LIMIT, sent=True)
-    log.debug("   body: %s", _excerpt(body))
+    log.debug("   body: %s", redact(excerpt(body, 300)))
     error = adapter.parse_error(status, body)
     error = type(error)(**{**error.__dict__, "message": redact(error.message)})
     if adapter.is_content_refusal(error):
@@ -343,11 +345,6 @@ def _shortfall(exc: BaseException) -> str:
     return _reason(exc)
 
 
-def _excerpt(body: bytes, limit: int = 300) -> str:
-    text = " ".join(body.decode("utf-8", "replace").split())
-    return redact(text[:limit] + ("..." if len(text) > limit else ""))
-
-
 def read_limited(response: requests.Response, deadline: Deadline, limit: int, *, sent: bool) -> bytes:
     """Up to ``limit`` bytes of the body (enough for an error message), within the deadline."""
     parts, size = [], 0
@@ -382,9 +379,11 @@ def _not_sent(exc: BaseException) -> bool:
     return False
 
 
-def _host(url: str) -> str:
+def site(url: str) -> str:
+    """``scheme://host:port`` of a URL for messages: no path, query or user info, secrets redacted."""
     parts = urlsplit(url)
-    return f"{parts.scheme}://{parts.netloc}"
+    port = f":{parts.port}" if parts.port else ""
+    return redact(f"{parts.scheme}://{parts.hostname or ''}{port}")
 
 
 def _reason(exc: BaseException) -> str:

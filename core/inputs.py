@@ -7,7 +7,7 @@ from pathlib import Path
 
 from .errors import UsageError
 from .options import FORMATS, Options
-from .sniff import ImageInfo, sniff_file
+from .sniff import ImageInfo, read_head, require_image
 
 MAX_INPUT_IMAGES = 16
 MAX_INPUT_BYTES = 50 * 1024 * 1024
@@ -44,15 +44,14 @@ def inspect_image(path: Path, flag: str = "--edit-image", limit: int = MAX_INPUT
     """The facts of one input image, or a UsageError saying what is wrong with it."""
     try:
         size = path.stat().st_size
-        info = sniff_file(path)
+        head = read_head(path)
     except FileNotFoundError:
         raise UsageError(f"{flag} {path}: no such file") from None
     except IsADirectoryError:
         raise UsageError(f"{flag} {path}: is a folder, not an image") from None
     except OSError as exc:
         raise UsageError(f"{flag} {path}: cannot read it ({exc.strerror or exc})") from None
-    if info is None:
-        raise UsageError(f"{flag} {path}: not a PNG, JPEG, WebP or GIF image")
+    info = require_image(head, f"{flag} {path}", UsageError)
     if size > limit:
         raise UsageError(f"{flag} {path}: {size / 1048576:.1f} MB, over the {limit // 1048576} MB limit")
     return info

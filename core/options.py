@@ -6,7 +6,12 @@ from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any
 
-from .adapter import EDIT, GENERATE
+#: The operations an adapter may support (``Adapter.operations``); a call is a generate or an edit.
+GENERATE = "generate"
+EDIT = "edit"
+MASK = "mask"
+STREAM = "stream"
+OPERATIONS = (GENERATE, EDIT, MASK, STREAM)
 
 DEFAULT_SIZE = "1024x1024"
 DEFAULT_QUALITY = "auto"
@@ -54,7 +59,10 @@ class Options:
 
     @property
     def operation(self) -> str:
-        """``edit`` when input images are given, else ``generate`` (as in the seed)."""
+        """``edit`` when input images are given, else ``generate``.
+
+        As the ``gpt-image-2-apikey`` script this tool replaces decided it.
+        """
         return EDIT if self.images else GENERATE
 
     def body_fields(self) -> dict[str, Any]:
@@ -93,7 +101,8 @@ _DEFAULTS: dict[str, Any] = {
     "user": None,
     "style": None,
 }
-#: Where the profile spells an option differently (the seed's flag is --format).
+#: Where the profile spells an option differently (the ``--format`` flag kept from
+#: the ``gpt-image-2-apikey`` script).
 _PROFILE_KEY = {"output_format": "format"}
 
 

@@ -1,14 +1,14 @@
 """Output file names, the checks made before a paid call, and atomic, no-clobber commits.
 
-Names follow the seed: the first image at ``--out``, further ones with ``-2``, ``-3`` before the
-extension; no ``--out`` means a timestamped file in the current folder. Files appear only
-complete (written to a temp file in the same folder, then linked or renamed into place), and an
-existing file is replaced only with ``--force``.
+Names are those the ``gpt-image-2-apikey`` script (which this tool replaces) gave: the first
+image at ``--out``, further ones with ``-2``, ``-3`` before the extension; no ``--out`` means a
+timestamped file in the current folder. Files appear only complete (written to a temp file in the
+same folder, then linked or renamed into place), and an existing file is replaced only with
+``--force``.
 """
 
 from __future__ import annotations
 
-import contextlib
 import errno
 import os
 import time
@@ -16,8 +16,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from .errors import ImageNotSaved, UnusableAnswer, UsageError
-from .sniff import EXTENSIONS, FORMAT_OF_EXTENSION, ImageInfo, sniff
-from .spool import FileSpool, rescue_dir
+from .sniff import EXTENSIONS, FORMAT_OF_EXTENSION, ImageInfo, require_image
+from .spool import FileSpool, rescue_dir, unlink_quietly
 
 
 def numbered(path: Path, index: int) -> Path:
@@ -80,15 +80,17 @@ class OutputPlan:
             spool.rescued = True
             return spool
 
-    def commit(self, spool: FileSpool, index: int) -> tuple[Path, ImageInfo]:
-        """Move a finished spool into place; the extension follows the image's real format."""
-        info = sniff(spool.head)
+    def commit(self, spool: FileSpool, index: int, info: ImageInfo | None = None) -> tuple[Path, ImageInfo]:
+        """Move a finished spool into place; the extension follows the image's real format.
+
+        ``info`` is the spool's already checked facts; without it the spool is checked here.
+        """
         if info is None:
-            spool.discard()
-            raise UnusableAnswer(
-                f"image {index + 1} in the answer is not a PNG, JPEG, WebP or GIF "
-                f"(starts with {spool.head[:8]!r}); nothing was saved"
-            )
+            try:
+                info = require_image(spool.head, f"image {index + 1} in the answer", UnusableAnswer)
+            except UnusableAnswer:
+                spool.discard()
+                raise
         wanted = self.path_for(index)
         target = _matching_extension(wanted, info)
         if target != wanted:
@@ -117,7 +119,7 @@ class OutputPlan:
                 _link_exclusive(spool.path, candidate)
             except FileExistsError:
                 continue
-            _unlink(spool.path)
+            unlink_quietly(spool.path)
             return candidate
         raise OSError(errno.EEXIST, "no free file name")
 
@@ -184,11 +186,6 @@ def _rescue(spool: FileSpool, target: Path) -> Path:
             spool.copy_to(candidate)
         except FileExistsError:
             continue
-        _unlink(spool.path)
+        unlink_quietly(spool.path)
         return candidate
     raise OSError(errno.EEXIST, "no free rescue file name")
-
-
-def _unlink(path: Path) -> None:
-    with contextlib.suppress(OSError):
-        path.unlink()

@@ -10,11 +10,13 @@ that name an error naming both. Nothing here runs until a command needs a provid
 
 from __future__ import annotations
 
+import contextlib
 import importlib
 import os
 import re
 import sys
 import threading
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from importlib import metadata
 from typing import TYPE_CHECKING, Any
@@ -236,7 +238,7 @@ def default_provider() -> str:
     defaults = sorted(
         (records[0].distribution != OWN_DISTRIBUTION, name)
         for name, records in registry().records.items()
-        if any(getattr(record.adapter, "is_default", False) for record in records)
+        if any(record.adapter.is_default for record in records)
     )
     if not defaults:
         raise UsageError("no default provider is installed", hints=("Choose one with --provider.",))
@@ -253,9 +255,22 @@ def register_adapter(adapter: type[Adapter], distribution: str = "test", version
     _add(registry(), ProviderRecord(adapter.name, adapter, distribution, version))
 
 
-def unregister_adapter(name: str) -> None:
-    """Remove a provider registered with :func:`register_adapter`."""
-    registry().records.pop(name, None)
+@contextlib.contextmanager
+def registered(
+    adapter: type[Adapter], distribution: str = "test", version: str = "0"
+) -> Iterator[type[Adapter]]:
+    """Make ``adapter`` a provider until the block ends, hiding an installed provider of its name
+    meanwhile (so a plugin's tests work whether or not the plugin is also installed)."""
+    loaded = registry()
+    hidden = loaded.records.pop(adapter.name, None)
+    register_adapter(adapter, distribution, version)
+    try:
+        yield adapter
+    finally:
+        if registry() is loaded:
+            loaded.records.pop(adapter.name, None)
+            if hidden is not None:
+                loaded.records[adapter.name] = hidden
 
 
 def reset() -> None:

@@ -8,10 +8,12 @@ import logging
 import re
 import sys
 import threading
-from collections.abc import Iterator
+from collections.abc import Collection, Iterator, Mapping
 from typing import Any, TextIO
 
 REDACTED = "***redacted***"
+#: Header names that carry credentials whatever the adapter says (shown redacted).
+ALWAYS_SECRET = frozenset({"authorization", "api-key", "x-api-key", "proxy-authorization", "cookie"})
 _known: set[str] = set()
 # A tail of the key is enough to identify it, so tails are scrubbed too.
 _TAIL = 12
@@ -74,11 +76,13 @@ def redact(text: str) -> str:
     return text
 
 
-def redact_bytes(data: bytes) -> bytes:
-    """Like :func:`redact` for raw bytes (a provider body that echoes the key back)."""
-    if not _known:
-        return data
-    return redact(data.decode("utf-8", "replace")).encode("utf-8")
+def redact_headers(headers: Mapping[str, str], secret_names: Collection[str] = ()) -> dict[str, str]:
+    """Headers as they may be shown: credentials replaced by a marker, every other value redacted.
+
+    ``secret_names`` (any case) are hidden as well as the headers in :data:`ALWAYS_SECRET`.
+    """
+    hidden = {name.lower() for name in secret_names} | ALWAYS_SECRET
+    return {key: REDACTED if key.lower() in hidden else redact(value) for key, value in headers.items()}
 
 
 def _redact_record(record: logging.LogRecord) -> logging.LogRecord:

@@ -7,6 +7,7 @@ to report honest facts about each image.
 from __future__ import annotations
 
 import struct
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -57,10 +58,26 @@ def sniff(head: bytes) -> ImageInfo | None:
         return ImageInfo(kind)
 
 
+def require_image(head: bytes, what: str, error: Callable[[str], Exception]) -> ImageInfo:
+    """The facts of the image ``head`` starts; if it is none, ``error(message)`` naming ``what``.
+
+    The one "is this a real image" check, for input files, answers and partial previews alike.
+    """
+    info = sniff(head)
+    if info is None:
+        raise error(f"{what} is not a PNG, JPEG, WebP or GIF image (it starts with {head[:8]!r})")
+    return info
+
+
 def sniff_file(path: Path | str) -> ImageInfo | None:
     """:func:`sniff` on the start of a file."""
+    return sniff(read_head(path))
+
+
+def read_head(path: Path | str) -> bytes:
+    """The first bytes of a file, as many as :func:`sniff` looks at."""
     with open(path, "rb") as handle:
-        return sniff(handle.read(HEAD_BYTES))
+        return handle.read(HEAD_BYTES)
 
 
 def _png(data: bytes) -> ImageInfo:

@@ -104,7 +104,7 @@ class FileSpool(Spool):
         old_file.seek(0)
         shutil.copyfileobj(old_file, self._file)
         old_file.close()
-        _unlink(old_path)
+        unlink_quietly(old_path)
         self.rescued = True
 
     def flush(self) -> None:
@@ -130,9 +130,10 @@ class FileSpool(Spool):
 
     def discard(self) -> None:
         self._file.close()
-        _unlink(self.path)
+        unlink_quietly(self.path)
 
 
-def _unlink(path: Path) -> None:
+def unlink_quietly(path: Path) -> None:
+    """Remove a file of ours if it is there; a file that cannot be removed is left."""
     with contextlib.suppress(OSError):
         path.unlink()

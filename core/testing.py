@@ -30,6 +30,7 @@ from urllib.parse import parse_qsl, urlsplit
 
 from . import plugins
 from .adapter import Adapter
+from .options import OPERATIONS
 
 __all__ = [
     "CliResult",
@@ -52,16 +53,8 @@ def registered(
 ) -> Iterator[type[Adapter]]:
     """Make ``adapter`` a provider until the block ends; an installed provider of the same name is
     hidden meanwhile (so a plugin's tests work whether or not the plugin is also installed)."""
-    registry = plugins.registry()
-    hidden = registry.records.pop(adapter.name, None)
-    plugins.register_adapter(adapter, distribution, version)
-    try:
+    with plugins.registered(adapter, distribution, version):
         yield adapter
-    finally:
-        if plugins.registry() is registry:
-            registry.records.pop(adapter.name, None)
-            if hidden is not None:
-                registry.records[adapter.name] = hidden
 
 
 def provider_fixture(adapter: type[Adapter], distribution: str = "test") -> Callable[..., Any]:
@@ -127,7 +120,7 @@ def check_adapter(adapter: type[Adapter]) -> None:
 
     assert isinstance(adapter, type) and issubclass(adapter, Adapter), f"{adapter!r} is not an Adapter"
     assert adapter.name and not any(c.isspace() for c in adapter.name), f"bad name {adapter.name!r}"
-    unknown = set(adapter.operations) - {"generate", "edit", "mask", "stream"}
+    unknown = set(adapter.operations) - set(OPERATIONS)
     assert not unknown, f"unknown operations {sorted(unknown)}"
     schema = adapter.config_schema()
     jsonschema.validators.validator_for(schema).check_schema(schema)

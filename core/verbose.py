@@ -1,8 +1,8 @@
 """``--verbose``: requests and responses described on stderr, with the key redacted.
 
 The lines come from the ``imagegate`` loggers; this module turns them on for one command and
-formats what they show. Secret headers are replaced before a line is built, and every line
-passes :func:`~imagegate.secret.redact` again on its way out.
+formats what they show. Secret headers are replaced before a line is built, and every record
+is scrubbed by :mod:`imagegate.secret` when it is made.
 """
 
 from __future__ import annotations
@@ -13,22 +13,13 @@ import sys
 from collections.abc import Iterator, Mapping
 from typing import TYPE_CHECKING, Any
 
-from .secret import REDACTED, redact
+from .secret import redact, redact_headers
 
 if TYPE_CHECKING:
     from .adapter import HttpRequest
 
 log = logging.getLogger("imagegate")
-#: Header names that carry credentials whatever the adapter says (shown redacted).
-ALWAYS_SECRET = frozenset({"authorization", "api-key", "x-api-key", "proxy-authorization", "cookie"})
 BODY_TEXT_LIMIT = 300
-
-
-class RedactingFormatter(logging.Formatter):
-    """Formats a record, then scrubs every known secret from the result."""
-
-    def format(self, record: logging.LogRecord) -> str:
-        return redact(super().format(record))
 
 
 @contextlib.contextmanager
@@ -38,7 +29,8 @@ def verbose_logging(enabled: bool, stream: Any = None) -> Iterator[None]:
         yield
         return
     handler = logging.StreamHandler(stream or sys.stderr)
-    handler.setFormatter(RedactingFormatter("imagegate: %(message)s"))
+    # Records are scrubbed when they are made (secret.remember installs a record factory)
+    handler.setFormatter(logging.Formatter("imagegate: %(message)s"))
     previous = log.level, log.propagate
     log.addHandler(handler)
     log.setLevel(logging.DEBUG)
@@ -51,16 +43,10 @@ def verbose_logging(enabled: bool, stream: Any = None) -> Iterator[None]:
         log.propagate = previous[1]
 
 
-def shown_headers(headers: Mapping[str, str], secret: frozenset[str] = frozenset()) -> dict[str, str]:
-    """Headers as they may be shown: credentials replaced by a marker, the rest redacted."""
-    hidden = {name.lower() for name in secret} | ALWAYS_SECRET
-    return {key: REDACTED if key.lower() in hidden else redact(value) for key, value in headers.items()}
-
-
 def describe_request(request: HttpRequest, attempt: int) -> str:
     """One request as ``--verbose`` shows it: method, URL, headers, body fields and file parts."""
     lines = [f"-> {request.method} {redact(request.url)}" + (f" (retry {attempt})" if attempt else "")]
-    for key, value in shown_headers(request.headers, request.secret_headers).items():
+    for key, value in redact_headers(request.headers, request.secret_headers).items():
         lines.append(f"   {key}: {value}")
     fields: list[tuple[str, Any]] = list((request.json or {}).items()) + list(request.form)
     for key, value in fields:
@@ -73,7 +59,7 @@ def describe_request(request: HttpRequest, attempt: int) -> str:
 def describe_response(status: int, reason: str, headers: Mapping[str, str], seconds: float) -> str:
     """A response's status line and headers (cookies hidden) as ``--verbose`` shows them."""
     lines = [f"<- HTTP {status} {reason} after {seconds:.2f} s"]
-    for key, value in shown_headers(headers, frozenset({"set-cookie"})).items():
+    for key, value in redact_headers(headers, ("set-cookie",)).items():
         lines.append(f"   {key}: {value}")
     return "\n".join(lines)
 

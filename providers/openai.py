@@ -16,11 +16,22 @@ from typing import Any, ClassVar
 from urllib.parse import urlencode
 
 from imagegate import hookimpl
-from imagegate.adapter import EDIT, GENERATE, Adapter, Answer, FilePart, HttpRequest, ImageRef, ProviderError
+from imagegate.adapter import (
+    EDIT,
+    GENERATE,
+    Adapter,
+    Answer,
+    FilePart,
+    HttpRequest,
+    ImageRef,
+    ProviderError,
+    describe_error,
+    str_or_none,
+)
 from imagegate.errors import ContentRefused, NetworkError, ProviderRefused, UnusableAnswer, UsageError
 from imagegate.options import QUALITIES, Options
 from imagegate.schema import load_schema
-from imagegate.sniff import MIME, sniff_file
+from imagegate.sniff import sniff_file
 
 #: Error codes by which OpenAI-style providers say "content policy" (exit 4, never retried).
 CONTENT_CODES = frozenset({"moderation_blocked", "content_policy_violation", "content_filter"})
@@ -319,7 +330,8 @@ class OpenAIAdapter(Adapter):
 
     # -- request -------------------------------------------------------------------------------
     def root_url(self) -> str:
-        """The API root; a base_url pinned to an endpoint (as the seed allowed) is reduced to it."""
+        """The API root; a base_url pinned to an endpoint (as the
+        ``gpt-image-2-apikey`` script allowed) is reduced to it."""
         base = self.base_url
         for path in self.paths.values():
             if base.endswith(path):
@@ -395,25 +407,14 @@ class OpenAIAdapter(Adapter):
             return request
         request.form = [(key, _form_value(value)) for key, value in body.items() if value is not None]
         field = self.image_field()
-        request.files = [FilePart(field, path, _content_type(path)) for path in options.images]
+        request.files = [FilePart.of(field, path) for path in options.images]
         if options.mask is not None:
-            request.files.append(FilePart("mask", options.mask, _content_type(options.mask)))
+            request.files.append(FilePart.of("mask", options.mask))
         return request
 
     # -- answer --------------------------------------------------------------------------------
     def decode(self, document: Any, headers: dict[str, str]) -> Answer:
-        if not isinstance(document, dict):
-            raise UnusableAnswer(f"the answer is JSON but not an object ({type(document).__name__})")
-        data = document.get("data")
-        if not isinstance(data, list) or not data:
-            keys = ", ".join(sorted(map(str, document))) or "none"
-            raise UnusableAnswer(
-                f"the answer has no images (no non-empty 'data' list; top-level keys: {keys})"
-            )
-        images = [_image_ref(entry, index) for index, entry in enumerate(data)]
-        usage = document.get("usage") if isinstance(document.get("usage"), dict) else None
-        extras = {key: document[key] for key in EXTRA_KEYS if key in document}
-        return Answer(images, usage, extras)
+        return decode_images_answer(document)
 
     def decode_event(self, event: str | None, document: Any) -> tuple[str, Any] | None:
         """``image_generation.*`` / ``image_edit.*`` events; an event with an ``error`` key raises."""
@@ -440,13 +441,11 @@ class OpenAIAdapter(Adapter):
         problem = ProviderError(
             status=400,
             message=str(fields.get("message") or "no message"),
-            type=_text(fields.get("type")),
-            code=_text(fields.get("code")),
-            param=_text(fields.get("param")),
+            type=str_or_none(fields.get("type")),
+            code=str_or_none(fields.get("code")),
+            param=str_or_none(fields.get("param")),
         )
-        detail = ", ".join(f"{k} {v}" for k, v in (("type", problem.type), ("code", problem.code)) if v)
-        detail = f" ({detail})" if detail else ""
-        text = f"the provider stopped the stream with an error{detail}: {problem.message}"
+        text = describe_error(problem, "the provider stopped the stream with an error")
         if self.is_content_refusal(problem):
             return ContentRefused(text, code=problem.code, hints=self.content_refused(problem).hints)
         if "server_error" in (problem.type, problem.code):
@@ -458,6 +457,20 @@ class OpenAIAdapter(Adapter):
 
     def is_permanent_rate_error(self, error: ProviderError) -> bool:
         return error.code == "insufficient_quota" or error.type == "insufficient_quota"
+
+
+def decode_images_answer(document: Any) -> Answer:
+    """An Images API answer (``{"data": [{"b64_json" | "url"}], "usage": ...}``) as an Answer."""
+    if not isinstance(document, dict):
+        raise UnusableAnswer(f"the answer is JSON but not an object ({type(document).__name__})")
+    data = document.get("data")
+    if not isinstance(data, list) or not data:
+        keys = ", ".join(sorted(map(str, document))) or "none"
+        raise UnusableAnswer(f"the answer has no images (no non-empty 'data' list; top-level keys: {keys})")
+    images = [_image_ref(entry, index) for index, entry in enumerate(data)]
+    usage = document.get("usage") if isinstance(document.get("usage"), dict) else None
+    extras = {key: document[key] for key in EXTRA_KEYS if key in document}
+    return Answer(images, usage, extras)
 
 
 def _image_ref(entry: Any, index: int) -> ImageRef:
@@ -479,22 +492,12 @@ _PARTIAL_EVENTS = frozenset({"image_generation.partial_image", "image_edit.parti
 _FINAL_EVENTS = frozenset({"image_generation.completed", "image_edit.completed"})
 
 
-def _text(value: Any) -> str | None:
-    return None if value is None else str(value)
-
-
 def _form_value(value: Any) -> str:
     if isinstance(value, bool):
         return "true" if value else "false"
     if isinstance(value, (dict, list)):
         return json.dumps(value)
     return str(value)
-
-
-def _content_type(path: Any) -> str:
-    """The real type of an input file, from its bytes (never application/octet-stream)."""
-    info = sniff_file(path)
-    return MIME[info.format] if info else "image/png"
 
 
 def with_query(url: str, query: dict[str, Any]) -> str:

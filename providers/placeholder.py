@@ -15,10 +15,10 @@ import json
 from typing import Any
 
 from imagegate import hookimpl
-from imagegate.adapter import EDIT, GENERATE, Adapter, Answer, HttpRequest
+from imagegate.adapter import EDIT, GENERATE, Adapter, Answer, HttpRequest, Transport
 from imagegate.options import Options
 from imagegate.png import encode_rgb
-from imagegate.providers.openai import OpenAIAdapter
+from imagegate.providers.openai import OpenAIAdapter, decode_images_answer
 
 DEFAULT_SIDE = 1024
 GRID = 64
@@ -56,11 +56,11 @@ class PlaceholderAdapter(Adapter):
         }
         return HttpRequest("POST", self.default_base_url + path, {}, json=body)
 
-    def transport(self) -> Any:
-        return _transport()
+    def transport(self) -> Transport:
+        return Transport(_transport(), ("placeholder",))
 
     def decode(self, document: Any, headers: dict[str, str]) -> Answer:
-        return OpenAIAdapter.decode(self, document, headers)  # type: ignore[arg-type]
+        return decode_images_answer(document)
 
 
 def dimensions(size: str | None) -> tuple[int, int]:
@@ -116,9 +116,6 @@ def _transport() -> Any:
 
     class PlaceholderTransport(requests.adapters.BaseAdapter):
         """Answers placeholder:// requests in-process, shaped like a real provider's answer."""
-
-        prefixes = ("placeholder://",)
-        schemes = ("placeholder",)
 
         def send(self, request: Any, **kwargs: Any) -> requests.Response:
             payload = answer_for(json.loads(request.body or b"{}"))

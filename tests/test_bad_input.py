@@ -60,7 +60,7 @@ def test_an_unreadable_edit_image_is_refused(cli, provider, picture, monkeypatch
     def denied(path):
         raise PermissionError(13, "Permission denied", str(path))
 
-    monkeypatch.setattr("imagegate.inputs.sniff_file", denied)
+    monkeypatch.setattr("imagegate.inputs.read_head", denied)
     assert "cannot read" in refused(cli, provider, *edit("--edit-image", str(picture)))
 
 

@@ -38,9 +38,9 @@ def test_concurrent_calls_to_one_out_never_clobber_each_other(isolated, monkeypa
     barrier = threading.Barrier(callers, timeout=10)
     commit = output.OutputPlan.commit
 
-    def commit_together(self, spool, index):
+    def commit_together(self, spool, index, info=None):
         barrier.wait()
-        return commit(self, spool, index)
+        return commit(self, spool, index, info)
 
     monkeypatch.setattr(output.OutputPlan, "commit", commit_together)
     results: dict[int, object] = {}
