@@ -57,7 +57,9 @@ def measure(argv: list[str], env: dict[str, str]) -> tuple[float, float]:
 
 def write_config(folder: Path, base_url: str) -> Path:
     path = folder / "config.json"
-    path.write_text(json.dumps({"api_key": "sk-bench-not-a-key", "base_url": base_url}), encoding="utf-8")
+    # An unknown model: the benchmark measures transport and decoding, not the model rules.
+    config = {"api_key": "sk-bench-not-a-key", "base_url": base_url, "model": "bench-model"}
+    path.write_text(json.dumps(config), encoding="utf-8")
     path.chmod(0o600)
     return path
 

@@ -24,6 +24,7 @@ import codecs
 import json
 import json.decoder
 import re
+import sys
 from collections.abc import Callable, Iterable, Iterator
 from typing import Any
 
@@ -35,6 +36,9 @@ _ESCAPE = re.compile(r"\\(?:u([0-9a-fA-F]{4})|(.))", re.DOTALL)
 _B64_ALPHABET = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/=")
 #: How far into an image string a ``data:...;base64,`` prefix may reach.
 PREFIX_LIMIT = 1024
+#: ``binascii.a2b_base64(strict_mode=...)`` is new in Python 3.11; 3.10 checks with this pattern.
+_HAS_STRICT_MODE = sys.version_info >= (3, 11)
+_STRICT_BASE64 = re.compile(r"[A-Za-z0-9+/]*={0,2}")  # what b64decode(validate=True) checks
 #: The longest non-image value (a revised prompt, a URL, a number) an answer may hold, in characters.
 VALUE_LIMIT = 8 * 1024 * 1024
 #: Base64 characters gathered before a piece is decoded (small pieces cost calls, not memory).
@@ -104,7 +108,11 @@ class _Base64Sink:
 
 def _a2b(text: str) -> bytes:
     try:
-        return binascii.a2b_base64(text, strict_mode=True)
+        if _HAS_STRICT_MODE:
+            return binascii.a2b_base64(text, strict_mode=True)
+        if not _STRICT_BASE64.fullmatch(text):  # Python 3.10: the same verdict by hand
+            raise binascii.Error("Only base64 data is allowed")
+        return binascii.a2b_base64(text)
     except (binascii.Error, ValueError) as exc:
         raise InvalidAnswer(f"an image string is not valid base64 ({exc})") from None
 
