@@ -6,7 +6,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from helpers import API_KEY, CANARY_ENV_KEY, write_config
+from helpers import API_KEY, BASE, CANARY_ENV_KEY, write_config
 
 from imagegate import plugins
 from imagegate.cli import main
@@ -50,12 +50,8 @@ def make_config(config_dir: Path):
     """Write the default config file (seed flat form by default) and return its path."""
 
     def make(data: dict[str, Any] | None = None, **keys: Any) -> Path:
-        document = (
-            data
-            if data is not None
-            else {"api_key": API_KEY, "base_url": "https://api.example.test/v1", **keys}
-        )
-        return write_config(config_dir, document)
+        document = data if data is not None else {"api_key": API_KEY, "base_url": BASE, **keys}
+        return write_config(config_dir / "config.json", document)
 
     return make
 

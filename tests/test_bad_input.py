@@ -7,7 +7,7 @@ import re
 from pathlib import Path
 
 import pytest
-from helpers import API_KEY, png
+from helpers import API_KEY, BASE, png
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -21,7 +21,7 @@ ENDPOINTS = re.compile(r"https://api\.example\.test/.*")
 @pytest.fixture
 def provider(make_config, requests_mock):
     """A configured provider that would answer anything; tests assert it is never called."""
-    make_config({"api_key": API_KEY, "base_url": "https://api.example.test/v1"})
+    make_config({"api_key": API_KEY, "base_url": BASE})
     requests_mock.post(ENDPOINTS, json={"data": [{"b64_json": ""}]})
     return requests_mock
 

@@ -9,12 +9,9 @@ import sys
 from pathlib import Path
 
 import pytest
-from helpers import API_KEY, KEY_TAIL, b64, images_answer, png
+from helpers import API_KEY, EDITS, GEN, KEY_TAIL, b64, images_answer, png
 
 import imagegate
-
-GEN = "https://api.example.test/v1/images/generations"
-EDITS = "https://api.example.test/v1/images/edits"
 
 
 def test_seed_defaults_reach_the_body(cli, make_config, requests_mock) -> None:

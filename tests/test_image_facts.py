@@ -5,14 +5,12 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from helpers import images_answer, png
+from helpers import GEN, images_answer, png
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from image_fixtures import FIXTURES, jpeg
 
 from imagegate.sniff import EXTENSIONS, HEAD_BYTES, sniff, sniff_file
-
-GEN = "https://api.example.test/v1/images/generations"
 
 
 @pytest.mark.parametrize("name", sorted(FIXTURES))
