@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
+from faultserver_support import FaultServer, configured_server
 from helpers import API_KEY, BASE, CANARY_ENV_KEY, write_config
 
 from imagegate import plugins
@@ -54,6 +56,12 @@ def make_config(config_dir: Path):
         return write_config(config_dir / "config.json", document)
 
     return make
+
+
+@pytest.fixture
+def server(make_config) -> Iterator[FaultServer]:
+    """A running FaultServer (127.0.0.1) with the default config pointing the default provider at it."""
+    yield from configured_server(make_config)
 
 
 @pytest.fixture

@@ -12,7 +12,7 @@ import sys
 import traceback
 
 import pytest
-from faultserver_support import Reply, configured_server, error_reply, image_reply
+from faultserver_support import Reply, error_reply, image_reply
 from helpers import API_KEY, BASE, CANARY_ENV_KEY, KEY_TAIL, write_config
 
 import imagegate
@@ -26,11 +26,6 @@ def assert_clean(*texts: str) -> None:
         assert API_KEY not in text
         assert KEY_TAIL not in text
         assert CANARY_ENV_KEY not in text
-
-
-@pytest.fixture
-def server(make_config):
-    yield from configured_server(make_config)
 
 
 @pytest.fixture
