@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -9,10 +10,17 @@ from typing import Any
 import pytest
 from faultserver_support import FaultServer, configured_server
 from helpers import API_KEY, BASE, CANARY_ENV_KEY, write_config
+from hypothesis import settings
 
 from imagegate import plugins
 from imagegate.cli import main
 from imagegate.testing import CliResult
+
+#: Hypothesis profiles: "default" keeps the suite fast; IMAGEGATE_HYPOTHESIS=thorough (say, nightly
+#: or before a release) tries ten times as many examples. No deadline: a slow machine is no failure.
+settings.register_profile("default", max_examples=100, deadline=None)
+settings.register_profile("thorough", max_examples=1000, deadline=None)
+settings.load_profile(os.environ.get("IMAGEGATE_HYPOTHESIS", "default"))
 
 
 @pytest.fixture(autouse=True)
