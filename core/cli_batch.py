@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, TextIO
 
 from .cli import EPILOG, Parser, emit, refuse_key_flags, subcommand
-from .errors import UsageError
+from .errors import EXIT_INTERRUPTED, UsageError
 
 if TYPE_CHECKING:
     from .batch import JobResult
@@ -123,12 +123,15 @@ def _run(
     if interrupted:
         print("error: interrupted", file=sys.stderr)
         print("hint: finished jobs are recorded; run the same command again to go on", file=sys.stderr)
-        return 130
+        return EXIT_INTERRUPTED
     return _exit_code(results)
 
 
 def _exit_code(results: list[JobResult]) -> int:
-    """The first failed job's exit code (1 if it has none), else 0."""
+    """The first failed job's exit code (1 if it has none), else 0.
+
+    Jobs come back "not run" only after a failure (--fail-fast) or an interruption (handled before).
+    """
     for result in results:
         if result.status == "failed":
             return result.exit_code or 1
