@@ -12,37 +12,24 @@ import argparse
 import base64
 import json
 import os
-import struct
 import sys
 import threading
 import time
-import zlib
 from functools import cache
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
+from imagegate.png import encode
 
-def random_png(width: int, height: int, seed: int) -> bytes:
+
+def random_png(width: int, height: int) -> bytes:
     """An RGB PNG of random pixels, zlib level 0: as big as the pixels themselves."""
-    row_bytes = width * 3
-    noise = os.urandom(row_bytes * height)
-    raw = b"".join(b"\x00" + noise[y * row_bytes : (y + 1) * row_bytes] for y in range(height))
-
-    def chunk(kind: bytes, data: bytes) -> bytes:
-        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
-
-    header = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)
-    return (
-        b"\x89PNG\r\n\x1a\n"
-        + chunk(b"IHDR", header)
-        + chunk(b"IDAT", zlib.compress(raw, 0))
-        + chunk(b"IEND", b"")
-    )
+    return encode(width, height, (os.urandom(width * 3) for _ in range(height)), level=0)
 
 
 @cache
 def answer(size: str, n: int) -> bytes:
     width, height = (int(side) for side in size.split("x"))
-    data = [{"b64_json": base64.b64encode(random_png(width, height, k)).decode()} for k in range(n)]
+    data = [{"b64_json": base64.b64encode(random_png(width, height)).decode()} for _ in range(n)]
     return json.dumps({"created": int(time.time()), "data": data, "usage": {"total_tokens": 1}}).encode()
 
 

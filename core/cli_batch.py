@@ -10,11 +10,12 @@ import argparse
 import sys
 import threading
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TextIO
 
 from .cli import EPILOG, Parser, emit, refuse_key_flags, subcommand
-from .errors import UsageError
+from .errors import EXIT_INTERRUPTED, UsageError
 
 if TYPE_CHECKING:
     from .batch import JobResult
@@ -122,9 +123,19 @@ def _run(
     if interrupted:
         print("error: interrupted", file=sys.stderr)
         print("hint: finished jobs are recorded; run the same command again to go on", file=sys.stderr)
-        return 130
-    failures = [result for result in results if result.status == "failed"]
-    return failures[0].exit_code or 1 if failures else (0 if all(r.ok for r in results) else 1)
+        return EXIT_INTERRUPTED
+    return _exit_code(results)
+
+
+def _exit_code(results: list[JobResult]) -> int:
+    """The first failed job's exit code (1 if it has none), else 0.
+
+    Jobs come back "not run" only after a failure (--fail-fast) or an interruption (handled before).
+    """
+    for result in results:
+        if result.status == "failed":
+            return result.exit_code or 1
+    return 0
 
 
 def summary(results: list[JobResult], manifest: Path, seconds: float, interrupted: bool) -> dict[str, Any]:
@@ -147,12 +158,21 @@ class BatchStatus:
     """Done / failed / in flight / elapsed / ETA: a live line on a terminal, else a line per job."""
 
     def __init__(
-        self, total: int, skipped: int, todo: int, concurrency: int, stream: TextIO, *, quiet: bool = False
+        self,
+        total: int,
+        skipped: int,
+        todo: int,
+        concurrency: int,
+        stream: TextIO,
+        *,
+        quiet: bool = False,
+        clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self.total, self.todo, self.concurrency, self.stream = total, todo, concurrency, stream
         self.done = self.failed = 0
         self.skipped = skipped
-        self.started = time.monotonic()
+        self.clock = clock  # what elapsed time and the ETA are measured with; tests pass a fake
+        self.started = clock()
         self.quiet = quiet  # --quiet: only failed jobs are reported on stderr
         self.live = stream.isatty() and not quiet
         self._lock = threading.Lock()
@@ -163,7 +183,7 @@ class BatchStatus:
             threading.Thread(target=self._tick, daemon=True).start()
 
     def elapsed(self) -> float:
-        return time.monotonic() - self.started
+        return self.clock() - self.started
 
     def finished(self, result: JobResult) -> None:
         with self._lock:

@@ -11,7 +11,7 @@ import email.utils
 import random
 import threading
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
 DEFAULT_RETRIES = 2
@@ -20,7 +20,8 @@ RETRYABLE_STATUS = frozenset({429, 503})
 #: The first backoff wait in seconds (then doubling, up to BACKOFF_CAP); tests make it tiny.
 BACKOFF_BASE = 0.5
 BACKOFF_CAP = 8.0
-#: How the limiter sleeps; a module attribute so tests can record waits instead of waiting.
+#: How limiters sleep unless given their own ``sleep``; a module attribute so tests of the whole
+#: call path (which cannot reach the limiter) can record waits instead of waiting.
 _sleep = time.sleep
 
 
@@ -67,25 +68,32 @@ def retry_after(headers: Mapping[str, str], now: float | None = None) -> float |
 
 
 class Limiter:
-    """A shared "not before" time: a 429 seen by one call pauses every call that shares it."""
+    """A shared "not before" time: a 429 seen by one call pauses every call that shares it.
 
-    def __init__(self) -> None:
+    ``clock`` and ``sleep`` default to the monotonic clock and ``time.sleep``; tests pass fakes.
+    """
+
+    def __init__(
+        self, clock: Callable[[], float] = time.monotonic, sleep: Callable[[float], None] | None = None
+    ) -> None:
         self._lock = threading.Lock()
         self._not_before = 0.0
+        self._clock = clock
+        self._sleep = sleep
 
     def hold(self, seconds: float) -> None:
-        """No call may start within the next ``seconds``."""
+        """No call may start within the next ``seconds`` (a shorter hold never shortens a longer one)."""
         with self._lock:
-            self._not_before = max(self._not_before, time.monotonic() + seconds)
+            self._not_before = max(self._not_before, self._clock() + seconds)
 
     def delay(self) -> float:
         """How long a call must still wait before sending."""
         with self._lock:
-            return max(0.0, self._not_before - time.monotonic())
+            return max(0.0, self._not_before - self._clock())
 
     def wait(self, budget: float) -> float:
         """Sleep until calls may start again, at most ``budget`` seconds; returns the time slept."""
         pause = min(self.delay(), budget)
         if pause > 0:
-            _sleep(pause)
+            (self._sleep or _sleep)(pause)
         return pause

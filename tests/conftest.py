@@ -2,15 +2,25 @@
 
 from __future__ import annotations
 
+import os
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
-from helpers import API_KEY, CANARY_ENV_KEY, write_config
+from faultserver_support import FaultServer, configured_server
+from helpers import API_KEY, BASE, CANARY_ENV_KEY, write_config
+from hypothesis import settings
 
 from imagegate import plugins
 from imagegate.cli import main
 from imagegate.testing import CliResult
+
+#: Hypothesis profiles: "default" keeps the suite fast; IMAGEGATE_HYPOTHESIS=thorough (say, nightly
+#: or before a release) tries ten times as many examples. No deadline: a slow machine is no failure.
+settings.register_profile("default", max_examples=100, deadline=None)
+settings.register_profile("thorough", max_examples=1000, deadline=None)
+settings.load_profile(os.environ.get("IMAGEGATE_HYPOTHESIS", "default"))
 
 
 @pytest.fixture(autouse=True)
@@ -50,14 +60,16 @@ def make_config(config_dir: Path):
     """Write the default config file (seed flat form by default) and return its path."""
 
     def make(data: dict[str, Any] | None = None, **keys: Any) -> Path:
-        document = (
-            data
-            if data is not None
-            else {"api_key": API_KEY, "base_url": "https://api.example.test/v1", **keys}
-        )
-        return write_config(config_dir, document)
+        document = data if data is not None else {"api_key": API_KEY, "base_url": BASE, **keys}
+        return write_config(config_dir / "config.json", document)
 
     return make
+
+
+@pytest.fixture
+def server(make_config) -> Iterator[FaultServer]:
+    """A running FaultServer (127.0.0.1) with the default config pointing the default provider at it."""
+    yield from configured_server(make_config)
 
 
 @pytest.fixture

@@ -4,9 +4,6 @@ from __future__ import annotations
 
 import base64
 import json
-import os
-import struct
-import zlib
 from email.parser import BytesParser
 from email.policy import HTTP
 from functools import cache
@@ -14,6 +11,9 @@ from pathlib import Path
 from typing import Any
 
 import jsonschema
+
+from imagegate import testing
+from imagegate.png import solid
 
 API_KEY = "sk-test-imagegate-9f8e7d6c5b4a39281706f5e4d3c2b1a0"
 KEY_TAIL = API_KEY[-12:]
@@ -24,27 +24,17 @@ CANARY_ENV_KEY = "sk-env-canary-must-never-be-read-0123456789"
 SHARED_REFERENCE = Path(__file__).resolve().parents[2] / "shared" / "reference" / "openai-images.openapi.json"
 VENDORED_REFERENCE = Path(__file__).resolve().parent / "data" / "openai-images.openapi.json"
 REFERENCE = SHARED_REFERENCE if SHARED_REFERENCE.exists() else VENDORED_REFERENCE
+#: The provider address of the default test config (make_config), and its two endpoints.
+BASE = "https://api.example.test/v1"
+GEN = f"{BASE}/images/generations"
+EDITS = f"{BASE}/images/edits"
 
 
 def png(
     width: int = 8, height: int = 8, *, alpha: bool = False, colour: tuple[int, ...] = (200, 30, 30)
 ) -> bytes:
     """A valid PNG of the given size (RGB, or RGBA with a transparent pixel when ``alpha``)."""
-    channels = colour + ((0,) if alpha else ())
-    row = b"\x00" + bytes(channels) * width
-    raw = zlib.compress(row * height)
-    ctype = 6 if alpha else 2
-
-    def chunk(kind: bytes, data: bytes) -> bytes:
-        return (
-            struct.pack(">I", len(data))
-            + kind
-            + data
-            + struct.pack(">I", zlib.crc32(kind + data) & 0xFFFFFFFF)
-        )
-
-    header = struct.pack(">IIBBBBB", width, height, 8, ctype, 0, 0, 0)
-    return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", raw) + chunk(b"IEND", b"")
+    return solid(width, height, colour + ((0,) if alpha else ()))
 
 
 def b64(data: bytes) -> str:
@@ -56,13 +46,14 @@ def images_answer(*images: bytes, **extra: Any) -> dict[str, Any]:
     return {"created": 1, "data": [{"b64_json": b64(image)} for image in images], **extra}
 
 
-def write_config(directory: Path, data: dict[str, Any], mode: int = 0o600, name: str = "config.json") -> Path:
-    """Write a config file with private permissions (as ``imagegate config init`` would)."""
-    directory.mkdir(parents=True, exist_ok=True)
-    path = directory / name
-    path.write_text(json.dumps(data), encoding="utf-8")
-    os.chmod(path, mode)
-    return path
+def write_config(path: Path, data: dict[str, Any], *, mode: int = 0o600) -> Path:
+    """Write a config file at ``path`` as imagegate.testing does (private), then give it ``mode``.
+
+    The one config writer of the suite: ``mode`` exists for the permission tests.
+    """
+    written = testing.write_config(path, data)
+    written.chmod(mode)
+    return written
 
 
 @cache

@@ -3,29 +3,16 @@
 from __future__ import annotations
 
 import struct
-import zlib
 
 from helpers import png
 
-
-def _png_chunk(kind: bytes, data: bytes) -> bytes:
-    return (
-        struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data) & 0xFFFFFFFF)
-    )
+from imagegate.png import CHANNELS, encode
 
 
 def png_with(width: int, height: int, colour_type: int, *extra: tuple[bytes, bytes]) -> bytes:
-    """A PNG of the given colour type with extra chunks (such as PLTE, tRNS) before its IDAT."""
-    header = struct.pack(">IIBBBBB", width, height, 8, colour_type, 0, 0, 0)
-    chunks = b"".join(_png_chunk(kind, data) for kind, data in extra)
-    raw = zlib.compress(b"\x00" * (height * (width + 1)))
-    return (
-        b"\x89PNG\r\n\x1a\n"
-        + _png_chunk(b"IHDR", header)
-        + chunks
-        + _png_chunk(b"IDAT", raw)
-        + _png_chunk(b"IEND", b"")
-    )
+    """A black PNG of the given colour type with extra chunks (such as PLTE, tRNS) before its IDAT."""
+    row = bytes(width * CHANNELS[colour_type])
+    return encode(width, height, [row] * height, colour_type=colour_type, extra=extra)
 
 
 def jpeg(width: int, height: int, *, sof: int = 0xC0, app_bytes: int = 16) -> bytes:

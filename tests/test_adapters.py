@@ -7,6 +7,9 @@ from pathlib import Path
 import pytest
 from helpers import (
     API_KEY,
+    BASE,
+    EDITS,
+    GEN,
     assert_valid_edit_body,
     assert_valid_generation_body,
     b64,
@@ -17,9 +20,6 @@ from helpers import (
 
 from imagegate.sniff import sniff_file
 
-BASE = "https://api.example.test/v1"
-GEN = f"{BASE}/images/generations"
-EDITS = f"{BASE}/images/edits"
 JPEG = b"\xff\xd8\xff\xe0" + b"\x00\x10JFIF\x00\x01\x01\x00\x00\x01\x00\x01\x00\x00" + b"\xff\xd9"
 WEBP = b"RIFF\x24\x00\x00\x00WEBPVP8L\x18\x00\x00\x00\x2f\x07\xc0\x01\x10" + b"\x00" * 19
 

@@ -11,19 +11,56 @@ import sys
 import threading
 import time
 from pathlib import Path
+from typing import Any
 
 import pytest
-from batch_support import FakeProvider, Raw, refusal, start, stop, write_jobs
+from faultserver_support import FaultServer, Reply, Seen, error_reply, image_reply
+from helpers import png
 
 import imagegate
 
+#: The normal answer of the fake provider: one small image.
+IMAGE = image_reply(png(4, 4))
+
 
 @pytest.fixture
-def provider(make_config):
-    fake = start(FakeProvider())
-    make_config(base_url=fake.base_url)
-    yield fake
-    stop(fake)
+def provider(server: FaultServer) -> FaultServer:
+    """conftest's FaultServer, answering every generation with IMAGE until a test sets a rule."""
+    server.generations(IMAGE)
+    return server
+
+
+def answer_with(server: FaultServer, rule: Any) -> None:
+    """Answer each generation with ``rule(request)``, or IMAGE when the rule returns None."""
+    server.generations(lambda seen: rule(seen) or IMAGE)
+
+
+def prompts(server: FaultServer) -> list[str]:
+    """The prompts of the generations requests, in the order they arrived."""
+    return [seen.json()["prompt"] for seen in list(server.seen)]
+
+
+def prompt(seen: Seen) -> str:
+    return seen.json()["prompt"]
+
+
+def refusal(message: str) -> Reply:
+    return error_reply(400, message)
+
+
+class Raw(str):
+    """A line written to a jobs file as it is."""
+
+
+def _as_is(line: Any) -> bool:
+    return isinstance(line, Raw) or (isinstance(line, str) and (line == "" or line.startswith("#")))
+
+
+def write_jobs(path: Path, *lines: Any) -> Path:
+    """A JSONL jobs file: strings become prompt lines, dicts objects; ``#``, blank and Raw lines as is."""
+    text = [line if _as_is(line) else json.dumps(line) for line in lines]
+    path.write_text("\n".join(text) + "\n", encoding="utf-8")
+    return path
 
 
 def test_prompts_and_objects_become_numbered_files_and_one_summary(cli, isolated: Path) -> None:
@@ -77,58 +114,57 @@ def test_batch_flags_are_defaults_and_a_job_overrides_them(cli, isolated: Path) 
     ],
 )
 def test_a_bad_line_is_reported_with_its_line_number_before_anything_is_sent(
-    cli, isolated: Path, provider: FakeProvider, bad_line, message: str
+    cli, isolated: Path, provider: FaultServer, bad_line, message: str
 ) -> None:
     jobs = write_jobs(isolated / "jobs.jsonl", "one", "# two", "three", bad_line, "five")
     run = cli("batch", jobs, "--out-dir", "out")
     assert run.code == 2
     assert "jobs.jsonl line 4: " in run.err and message in run.err
-    assert provider.prompts == []
+    assert prompts(provider) == []
     assert not list((isolated / "out").glob("*.png")) if (isolated / "out").exists() else True
 
 
 def test_two_jobs_writing_the_same_file_are_refused_before_sending(
-    cli, isolated: Path, provider: FakeProvider
+    cli, isolated: Path, provider: FaultServer
 ) -> None:
     jobs = write_jobs(
         isolated / "jobs.jsonl", {"prompt": "a", "out": "x.png"}, {"prompt": "b", "out": "x.png"}
     )
     run = cli("batch", jobs, "--out-dir", "out")
     assert run.code == 2 and "line 2: writes x.png, as jobs.jsonl line 1 does" in run.err
-    assert provider.prompts == []
+    assert prompts(provider) == []
 
 
-def test_rerun_skips_finished_jobs_and_force_redoes_them(cli, isolated: Path, provider: FakeProvider) -> None:
+def test_rerun_skips_finished_jobs_and_force_redoes_them(cli, isolated: Path, provider: FaultServer) -> None:
     jobs = write_jobs(isolated / "jobs.jsonl", "one", "two")
     assert cli("batch", jobs, "--out-dir", "out").code == 0
     again = cli("batch", jobs, "--out-dir", "out")
     assert again.code == 0 and again.json["counts"]["skipped"] == 2
-    assert sorted(provider.prompts) == ["one", "two"]
+    assert sorted(prompts(provider)) == ["one", "two"]
     forced = cli("batch", jobs, "--out-dir", "out", "--force")
     assert forced.code == 0 and forced.json["counts"]["ok"] == 2
-    assert sorted(provider.prompts) == ["one", "one", "two", "two"]
+    assert sorted(prompts(provider)) == ["one", "one", "two", "two"]
 
 
-def test_a_changed_job_is_not_taken_for_finished(cli, isolated: Path, provider: FakeProvider) -> None:
+def test_a_changed_job_is_not_taken_for_finished(cli, isolated: Path, provider: FaultServer) -> None:
     write_jobs(isolated / "jobs.jsonl", {"prompt": "one", "out": "one.png"}, "two")
     assert cli("batch", isolated / "jobs.jsonl", "--out-dir", "out").code == 0
     write_jobs(isolated / "jobs.jsonl", {"prompt": "one", "out": "one.png", "quality": "low"}, "two")
     rerun = cli("batch", isolated / "jobs.jsonl", "--out-dir", "out")
     assert rerun.code == 2 and "one.png already exists" in rerun.err  # redoing it needs --force
-    assert provider.prompts == ["one", "two"] or sorted(provider.prompts) == ["one", "two"]
+    assert prompts(provider) == ["one", "two"] or sorted(prompts(provider)) == ["one", "two"]
 
 
-def test_a_killed_batch_reruns_only_the_unfinished_jobs(cli, isolated: Path, provider: FakeProvider) -> None:
+def test_a_killed_batch_reruns_only_the_unfinished_jobs(cli, isolated: Path, provider: FaultServer) -> None:
     release = threading.Event()
 
-    def stall_fourth(body, number):
-        if body["prompt"] == "job-4":
+    def stall_fourth(seen: Seen) -> None:
+        if prompt(seen) == "job-4":
             release.wait(10)
-        return None
 
-    provider.rule = stall_fourth
-    prompts = [f"job-{k}" for k in range(1, 7)]
-    jobs = write_jobs(isolated / "jobs.jsonl", *prompts)
+    answer_with(provider, stall_fourth)
+    expected = [f"job-{k}" for k in range(1, 7)]
+    jobs = write_jobs(isolated / "jobs.jsonl", *expected)
     command = [
         sys.executable,
         "-m",
@@ -143,63 +179,84 @@ def test_a_killed_batch_reruns_only_the_unfinished_jobs(cli, isolated: Path, pro
     process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=dict(os.environ))
     try:
         deadline = time.monotonic() + 30
-        while "job-4" not in provider.prompts and time.monotonic() < deadline and process.poll() is None:
+        while "job-4" not in prompts(provider) and time.monotonic() < deadline and process.poll() is None:
             time.sleep(0.02)
-        assert "job-4" in provider.prompts, process.communicate()
+        assert "job-4" in prompts(provider), process.communicate()
         process.send_signal(signal.SIGKILL)
         process.wait()
     finally:
         release.set()
-    assert provider.prompts == prompts[:4]
+    assert prompts(provider) == expected[:4]
     rerun = cli("batch", jobs, "--out-dir", "out", "--concurrency", "1")
     assert rerun.code == 0, rerun.err
-    assert provider.prompts == prompts[:4] + prompts[3:]  # only job-4 (cut off) onwards is sent again
+    assert prompts(provider) == expected[:4] + expected[3:]  # only job-4 (cut off) onwards is sent again
     assert rerun.json["counts"] == {"ok": 3, "skipped": 3, "failed": 0, "not run": 0}
     assert not list((isolated / "out").glob(".*.part"))
 
 
-def test_a_429_seen_by_one_job_slows_all_jobs(cli, isolated: Path, provider: FakeProvider) -> None:
-    pause = 0.5
-    first_three = threading.Barrier(3, timeout=10)
-    limited_at: list[float] = []
+def test_a_429_seen_by_one_job_makes_every_later_request_wait_first(
+    cli, isolated: Path, provider: FaultServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """End to end, by order alone: after one job's 429, no request of any job goes out before a wait.
 
-    def rate_limit_first(body, number):
-        if number < 3:
+    The limiter's waits are recorded, not slept (its clock is tested in test_retries.py). Three jobs
+    are in flight when the 429 comes; the other two are answered only once the 429 has been seen.
+    """
+    from imagegate import retry
+
+    events: list[str] = []
+    limited_job: list[str] = []
+    first_three = threading.Barrier(3, timeout=10)
+    limited = threading.Event()
+
+    def wait_recorded(seconds: float) -> None:
+        events.append("wait")
+        limited.set()
+
+    def rate_limit_first(seen: Seen) -> Reply | None:
+        events.append(prompt(seen))
+        if seen.number < 3:
             first_three.wait()  # three jobs are in flight when the 429 comes
-        if number == 0:
-            limited_at.append(time.monotonic())
-            return 429, {"retry-after": str(pause)}, json.dumps({"error": {"message": "slow down"}}).encode()
-        if number < 3:
-            time.sleep(0.2)
+        if seen.number == 0:
+            limited_job.append(prompt(seen))
+            return error_reply(429, "slow down", **{"retry-after": "30"})
+        if seen.number < 3:
+            limited.wait(10)  # the other two finish only after the 429 was seen
         return None
 
-    provider.rule = rate_limit_first
+    monkeypatch.setattr(retry, "_sleep", wait_recorded)
+    answer_with(provider, rate_limit_first)
     jobs = write_jobs(isolated / "jobs.jsonl", *[f"job-{k}" for k in range(1, 7)])
     run = cli("batch", jobs, "--out-dir", "out", "--concurrency", "3")
     assert run.code == 0, run.err
-    later = [seen for seen in provider.seen[3:]]
-    assert len(later) == 4  # the retry and jobs 4-6
-    assert all(seen.at >= limited_at[0] + pause * 0.9 for seen in later), [
-        round(s.at - limited_at[0], 3) for s in later
-    ]
+    first, later = events[:3], events[3:]
+    assert "wait" not in first
+    assert sorted(event for event in later if event != "wait") == sorted(
+        [*limited_job, "job-4", "job-5", "job-6"]
+    )
+    sent = waited = 0
+    for event in later:  # every later request (the retry and jobs 4-6) follows a wait of its own
+        waited += event == "wait"
+        sent += event != "wait"
+        assert sent <= waited, later
 
 
-def test_fail_fast_starts_no_job_after_a_failure(cli, isolated: Path, provider: FakeProvider) -> None:
-    provider.rule = lambda body, number: refusal("no such model") if body["prompt"] == "bad" else None
+def test_fail_fast_starts_no_job_after_a_failure(cli, isolated: Path, provider: FaultServer) -> None:
+    answer_with(provider, lambda seen: refusal("no such model") if prompt(seen) == "bad" else None)
     jobs = write_jobs(isolated / "jobs.jsonl", "good", "bad", "later", "last")
     run = cli("batch", jobs, "--out-dir", "out", "--concurrency", "1", "--fail-fast")
     assert run.code == 3
-    assert provider.prompts == ["good", "bad"]
+    assert prompts(provider) == ["good", "bad"]
     assert [job["status"] for job in run.json["jobs"]] == ["ok", "failed", "not run", "not run"]
     assert run.json["ok"] is False
 
 
-def test_a_failed_job_fails_the_batch_but_the_others_run(cli, isolated: Path, provider: FakeProvider) -> None:
-    provider.rule = lambda body, number: refusal("no such model") if body["prompt"] == "bad" else None
+def test_a_failed_job_fails_the_batch_but_the_others_run(cli, isolated: Path, provider: FaultServer) -> None:
+    answer_with(provider, lambda seen: refusal("no such model") if prompt(seen) == "bad" else None)
     jobs = write_jobs(isolated / "jobs.jsonl", "good", "bad", "later")
     run = cli("batch", jobs, "--out-dir", "out", "--concurrency", "2")
     assert run.code == 3
-    assert sorted(provider.prompts) == ["bad", "good", "later"]
+    assert sorted(prompts(provider)) == ["bad", "good", "later"]
     failed = [job for job in run.json["jobs"] if job["status"] == "failed"]
     assert failed == [
         {
@@ -215,7 +272,7 @@ def test_a_failed_job_fails_the_batch_but_the_others_run(cli, isolated: Path, pr
     assert "failed jobs.jsonl line 2" in run.err
     assert run.json["counts"] == {"ok": 2, "skipped": 0, "failed": 1, "not run": 0}
     rerun = cli("batch", jobs, "--out-dir", "out")
-    assert rerun.json["counts"]["skipped"] == 2 and provider.prompts.count("bad") == 2
+    assert rerun.json["counts"]["skipped"] == 2 and prompts(provider).count("bad") == 2
 
 
 def test_library_batch_yields_every_result(isolated: Path) -> None:
@@ -267,16 +324,20 @@ def test_progress_on_a_terminal_is_one_live_status_line(isolated: Path) -> None:
     from imagegate.cli_batch import BatchStatus
     from imagegate.options import Options
 
+    now = [100.0]  # a fake clock: the status line's times do not depend on the machine's speed
     stream = Terminal()
-    progress = BatchStatus(total=3, skipped=1, todo=2, concurrency=4, stream=stream)
+    progress = BatchStatus(total=4, skipped=1, todo=3, concurrency=4, stream=stream, clock=lambda: now[0])
     job = Job(2, 3, Options(prompt="p"), source="jobs.jsonl")
+    now[0] += 4.0
     progress.finished(JobResult(job, "ok", [str(isolated / "002-p.png")], seconds=1.0))
+    assert progress.status().endswith("done 2/4 · failed 0 · in flight 2 · 4 s elapsed · ETA 8 s")
+    now[0] += 6.0
     progress.finished(JobResult(job, "failed", error="refused", exit_code=3))
     progress.close()
     text = stream.getvalue()
     assert "002-p.png" not in text  # successes only move the counters
     assert "failed jobs.jsonl line 3: refused (exit 3)" in text
-    assert text.rstrip().endswith("done 2/3 · failed 1 · in flight 0 · 0 s elapsed · ETA 0 s")
+    assert text.rstrip().endswith("done 2/4 · failed 1 · in flight 1 · 10 s elapsed · ETA 5 s")
 
 
 def test_input_images_are_found_beside_the_jobs_file(cli, isolated: Path) -> None:
@@ -314,17 +375,17 @@ def test_ctrl_c_lets_jobs_in_flight_finish_and_records_them(
     assert rerun.code == 0 and rerun.json["counts"] == {"ok": 2, "skipped": 1, "failed": 0, "not run": 0}
 
 
-def test_a_moved_output_folder_still_resumes(cli, isolated: Path, provider: FakeProvider) -> None:
+def test_a_moved_output_folder_still_resumes(cli, isolated: Path, provider: FaultServer) -> None:
     jobs = write_jobs(isolated / "jobs.jsonl", "one", {"prompt": "two", "out": "two.png"})
     assert cli("batch", jobs, "--out-dir", "first").code == 0
     (isolated / "first").rename(isolated / "moved")
     rerun = cli("batch", jobs, "--out-dir", "moved")
     assert rerun.code == 0 and rerun.json["counts"]["skipped"] == 2
-    assert sorted(provider.prompts) == ["one", "two"]
+    assert sorted(prompts(provider)) == ["one", "two"]
 
 
-def test_quiet_batch_reports_only_failures_on_stderr(cli, isolated: Path, provider: FakeProvider) -> None:
-    provider.rule = lambda body, number: refusal("no such model") if body["prompt"] == "bad" else None
+def test_quiet_batch_reports_only_failures_on_stderr(cli, isolated: Path, provider: FaultServer) -> None:
+    answer_with(provider, lambda seen: refusal("no such model") if prompt(seen) == "bad" else None)
     jobs = write_jobs(isolated / "jobs.jsonl", "good", "bad", "later")
     run = cli("batch", jobs, "--out-dir", "out", "--quiet")
     assert run.code == 3

@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from helpers import API_KEY, KEY_TAIL, images_answer, png
+from helpers import API_KEY, GEN, KEY_TAIL, images_answer, png
 
 from imagegate import config_write, plugins
 from imagegate.adapter import Adapter
@@ -171,7 +171,7 @@ def test_adding_a_profile_to_a_flat_config_keeps_it_as_the_default(cli, piped, m
         },
     }
     plain = cli("--prompt", "p", "--dry-run")
-    assert plain.json["url"] == "https://api.example.test/v1/images/generations"
+    assert plain.json["url"] == GEN
     named = cli("--profile", "gw", "--prompt", "p", "--dry-run")
     assert named.json["url"] == "https://gw.test/v1/images/generations"
 

@@ -6,11 +6,9 @@ import json
 from pathlib import Path
 
 import pytest
-from helpers import API_KEY, KEY_TAIL, images_answer, png, write_config
+from helpers import API_KEY, GEN, KEY_TAIL, images_answer, png, write_config
 
 from imagegate.config import default_path
-
-GEN_URL = "https://api.example.test/v1/images/generations"
 
 
 def test_default_path_follows_xdg_config_home(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
@@ -37,7 +35,7 @@ def test_seed_flat_config_is_used_with_its_defaults(cli, make_config, requests_m
 
 def test_extra_body_is_merged_last(cli, make_config, requests_mock) -> None:
     make_config(extra_body={"moderation": "low", "size": "1536x1024"})
-    requests_mock.post(GEN_URL, json=images_answer(png()))
+    requests_mock.post(GEN, json=images_answer(png()))
     assert cli("--prompt", "p", "--out", "o.png", "--size", "1024x1024").code == 0
     body = requests_mock.request_history[0].json()
     assert body["moderation"] == "low"
@@ -73,7 +71,7 @@ def test_default_profile_is_used_without_flag(cli, make_config, requests_mock) -
 
 def test_profile_defaults_fill_unset_flags_but_flags_win(cli, make_config, requests_mock) -> None:
     make_config(quality="high", size="1536x1024")
-    requests_mock.post(GEN_URL, json=images_answer(png()))
+    requests_mock.post(GEN, json=images_answer(png()))
     assert cli("--prompt", "p", "--out", "a.png", "--size", "1024x1536").code == 0
     body = requests_mock.request_history[0].json()
     assert (body["quality"], body["size"]) == ("high", "1024x1536")
@@ -109,7 +107,7 @@ def test_wrong_type_in_core_key_names_the_path(cli, make_config) -> None:
 
 def test_a_bad_key_value_is_never_shown(cli, config_dir: Path) -> None:
     secret = "sk-bad-but-secret-" + "z" * 30
-    write_config(config_dir, {"profiles": {"p": {"api_key": secret, "base_url": 42}}})
+    write_config(config_dir / "config.json", {"profiles": {"p": {"api_key": secret, "base_url": 42}}})
     run = cli("--prompt", "p", "--out", "o.png")
     assert run.code == 2
     assert "profiles.p.base_url" in run.err
@@ -117,7 +115,7 @@ def test_a_bad_key_value_is_never_shown(cli, config_dir: Path) -> None:
 
 
 def test_non_string_key_is_reported_without_its_value(cli, config_dir: Path) -> None:
-    write_config(config_dir, {"api_key": 12345678901234})
+    write_config(config_dir / "config.json", {"api_key": 12345678901234})
     run = cli("--prompt", "p", "--out", "o.png")
     assert run.code == 2
     assert "api_key: must be a non-empty string" in run.err
@@ -149,7 +147,9 @@ def test_explicit_missing_config_path_is_an_error_even_for_placeholder(cli, tmp_
 
 
 def test_config_flag_overrides_default_location(cli, tmp_path: Path, requests_mock) -> None:
-    path = write_config(tmp_path / "elsewhere", {"api_key": API_KEY, "base_url": "https://x.example.test/v1"})
+    path = write_config(
+        tmp_path / "elsewhere" / "config.json", {"api_key": API_KEY, "base_url": "https://x.example.test/v1"}
+    )
     requests_mock.post("https://x.example.test/v1/images/generations", json=images_answer(png()))
     assert cli("--config", str(path), "--prompt", "p", "--out", "o.png").code == 0
 
@@ -179,7 +179,7 @@ def test_unrecognised_argument_values_are_not_echoed(cli) -> None:
 
 def test_unknown_profile_keys_warn_but_work(cli, make_config, requests_mock) -> None:
     make_config(colour="blue")
-    requests_mock.post(GEN_URL, json=images_answer(png()))
+    requests_mock.post(GEN, json=images_answer(png()))
     run = cli("--prompt", "p", "--out", "o.png")
     assert run.code == 0
     assert "unknown key(s) colour" in run.err
@@ -188,11 +188,11 @@ def test_unknown_profile_keys_warn_but_work(cli, make_config, requests_mock) -> 
 
 def test_a_key_pasted_into_the_wrong_place_is_not_echoed(cli, config_dir: Path) -> None:
     pasted = "sk-proj-pasted-in-the-wrong-place-0123456789"
-    write_config(config_dir, {"profiles": {"a": pasted}})
+    write_config(config_dir / "config.json", {"profiles": {"a": pasted}})
     run = cli("--prompt", "p", "--out", "o.png")
     assert run.code == 2
     assert "profiles.a: expected 'object', got a str" in run.err
     assert pasted not in run.err and pasted[-12:] not in run.err
-    write_config(config_dir, {"api_key": API_KEY, "base_url": pasted})
+    write_config(config_dir / "config.json", {"api_key": API_KEY, "base_url": pasted})
     run = cli("--prompt", "p", "--out", "o.png")
     assert run.code == 2 and "base_url" in run.err and pasted not in run.err

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 from faultserver_support import FaultServer, Reply, configured_server, local_config
-from helpers import API_KEY, png
+from helpers import API_KEY, BASE, GEN, png
 
 from imagegate.download import DEFAULT_MAX_BYTES
 
@@ -119,8 +119,8 @@ def test_link_local_and_metadata_addresses_are_refused(cli, provider, isolated, 
 
 
 def public_provider(make_config, requests_mock, url: str) -> None:
-    make_config({"api_key": API_KEY, "base_url": "https://api.example.test/v1"})
-    requests_mock.post("https://api.example.test/v1/images/generations", json={"data": [{"url": url}]})
+    make_config({"api_key": API_KEY, "base_url": BASE})
+    requests_mock.post(GEN, json={"data": [{"url": url}]})
 
 
 def test_loopback_urls_are_refused_when_the_provider_is_public(cli, make_config, requests_mock, host) -> None:

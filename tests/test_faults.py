@@ -9,13 +9,8 @@ import json
 from pathlib import Path
 
 import pytest
-from faultserver_support import Reply, configured_server, html_reply, image_reply
+from faultserver_support import Reply, html_reply, image_reply
 from helpers import b64, png
-
-
-@pytest.fixture
-def server(make_config):
-    yield from configured_server(make_config)
 
 
 def files_in(folder: Path) -> list[str]:

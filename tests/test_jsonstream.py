@@ -117,13 +117,13 @@ def answers(draw: st.DrawFn) -> bytes:
 cut_lists = st.lists(st.integers(0, 10_000), max_size=12)
 
 
-@settings(max_examples=300, suppress_health_check=[HealthCheck.too_slow])
+@settings(suppress_health_check=[HealthCheck.too_slow])
 @given(answers(), cut_lists)
 def test_streaming_parser_agrees_with_json_loads_and_b64decode(body: bytes, cuts: list[int]) -> None:
     same_verdict(body, cuts)
 
 
-@settings(max_examples=300, suppress_health_check=[HealthCheck.too_slow])
+@settings(suppress_health_check=[HealthCheck.too_slow])
 @given(answers(), cut_lists, st.integers(0, 10_000), st.binary(max_size=3), st.integers(0, 3))
 def test_damaged_answers_get_the_oracles_verdict(
     body: bytes, cuts: list[int], at: int, insert: bytes, delete: int
@@ -132,7 +132,6 @@ def test_damaged_answers_get_the_oracles_verdict(
     same_verdict(body[:at] + insert + body[at + delete :], cuts)
 
 
-@settings(max_examples=200)
 @given(st.binary(max_size=60), cut_lists)
 def test_arbitrary_bytes_get_the_oracles_verdict(body: bytes, cuts: list[int]) -> None:
     same_verdict(body, cuts)

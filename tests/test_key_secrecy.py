@@ -12,8 +12,8 @@ import sys
 import traceback
 
 import pytest
-from faultserver_support import Reply, configured_server, error_reply, image_reply
-from helpers import API_KEY, CANARY_ENV_KEY, KEY_TAIL, write_config
+from faultserver_support import Reply, error_reply, image_reply
+from helpers import API_KEY, BASE, CANARY_ENV_KEY, KEY_TAIL, write_config
 
 import imagegate
 from imagegate.secret import REDACTED, RedactingStream, redact
@@ -26,11 +26,6 @@ def assert_clean(*texts: str) -> None:
         assert API_KEY not in text
         assert KEY_TAIL not in text
         assert CANARY_ENV_KEY not in text
-
-
-@pytest.fixture
-def server(make_config):
-    yield from configured_server(make_config)
 
 
 @pytest.fixture
@@ -163,7 +158,7 @@ def test_redact_scrubs_log_records_of_any_logger(caplog) -> None:
 @pytest.mark.skipif(sys.platform == "win32", reason="POSIX permissions")
 @pytest.mark.parametrize("mode", [0o644, 0o640, 0o604, 0o660, 0o606, 0o620])
 def test_a_config_others_can_read_is_refused(cli, config_dir, mode) -> None:
-    path = write_config(config_dir, {"api_key": API_KEY}, mode=mode)
+    path = write_config(config_dir / "config.json", {"api_key": API_KEY}, mode=mode)
     run = cli("--prompt", "p", "--dry-run")
     assert run.code == 2
     assert str(path) in run.err
@@ -173,13 +168,13 @@ def test_a_config_others_can_read_is_refused(cli, config_dir, mode) -> None:
 
 @pytest.mark.parametrize("mode", [0o600, 0o400])
 def test_a_private_config_is_accepted(cli, config_dir, mode) -> None:
-    write_config(config_dir, {"api_key": API_KEY, "base_url": "https://api.example.test/v1"}, mode=mode)
+    write_config(config_dir / "config.json", {"api_key": API_KEY, "base_url": BASE}, mode=mode)
     assert cli("--prompt", "p", "--dry-run").code == 0
 
 
 @pytest.mark.skipif(not hasattr(os, "getuid"), reason="POSIX owners")
 def test_a_config_owned_by_another_user_is_refused(cli, config_dir, monkeypatch) -> None:
-    path = write_config(config_dir, {"api_key": API_KEY})
+    path = write_config(config_dir / "config.json", {"api_key": API_KEY})
     owner = os.stat(path).st_uid
     monkeypatch.setattr(os, "getuid", lambda: owner + 1)
     run = cli("--prompt", "p", "--dry-run")
@@ -189,7 +184,7 @@ def test_a_config_owned_by_another_user_is_refused(cli, config_dir, monkeypatch)
 
 
 def test_windows_skips_the_permission_check(cli, config_dir, monkeypatch) -> None:
-    write_config(config_dir, {"api_key": API_KEY, "base_url": "https://api.example.test/v1"}, mode=0o644)
+    write_config(config_dir / "config.json", {"api_key": API_KEY, "base_url": BASE}, mode=0o644)
     monkeypatch.setattr(sys, "platform", "win32")
     assert cli("--prompt", "p", "--dry-run").code == 0
 

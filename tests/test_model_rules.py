@@ -6,14 +6,11 @@ import logging
 from pathlib import Path
 
 import pytest
-from helpers import images_answer, png
+from helpers import EDITS, GEN, images_answer, png
 from image_fixtures import jpeg
 
 from imagegate.providers.openai import MODEL_RULES, rules_for, size_problems, suggest_size
 
-BASE = "https://api.example.test/v1"
-GEN = f"{BASE}/images/generations"
-EDITS = f"{BASE}/images/edits"
 FREE = MODEL_RULES["gpt-image-2"].free_sizes
 
 

@@ -12,17 +12,12 @@ import threading
 from pathlib import Path
 
 import pytest
-from faultserver_support import Reply, configured_server, image_reply
+from faultserver_support import Reply, image_reply
 from helpers import png
 
 import imagegate
 from imagegate import dispatch, output, spool
 from imagegate.spool import rescue_dir
-
-
-@pytest.fixture
-def server(make_config):
-    yield from configured_server(make_config)
 
 
 def leftovers(folder: Path) -> list[str]:

@@ -10,6 +10,8 @@ from typing import Any
 import pytest
 from helpers import (
     API_KEY,
+    EDITS,
+    GEN,
     assert_valid_edit_body,
     assert_valid_generation_body,
     images_answer,
@@ -18,10 +20,6 @@ from helpers import (
 )
 
 import imagegate
-
-BASE = "https://api.example.test/v1"
-GEN = f"{BASE}/images/generations"
-EDITS = f"{BASE}/images/edits"
 
 
 def declared(schema: str) -> set[str]:

@@ -5,12 +5,10 @@ from __future__ import annotations
 import io
 import threading
 
-from helpers import images_answer, png
+from helpers import GEN, images_answer, png
 
 from imagegate import dispatch
 from imagegate.progress import Progress
-
-GEN = "https://api.example.test/v1/images/generations"
 
 
 class Terminal(io.StringIO):

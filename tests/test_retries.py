@@ -8,13 +8,12 @@ from __future__ import annotations
 
 import email.utils
 import socket
-import threading
 import time
 
 import pytest
-from faultserver_support import FaultServer, Reply, configured_server, error_reply, image_reply, local_config
+from faultserver_support import FaultServer, Reply, error_reply, image_reply, local_config
 from helpers import API_KEY
-from hypothesis import given, settings
+from hypothesis import given
 from hypothesis import strategies as st
 
 from imagegate import retry
@@ -28,11 +27,6 @@ def waits(monkeypatch) -> list[float]:
     monkeypatch.setattr(retry, "_sleep", asked.append)
     monkeypatch.setattr(retry, "BACKOFF_BASE", 0.01)
     return asked
-
-
-@pytest.fixture
-def server(make_config):
-    yield from configured_server(make_config)
 
 
 def rate_limited(**headers: str) -> Reply:
@@ -227,21 +221,35 @@ def test_a_connection_that_never_opens_ends_with_exit_5(cli, make_config, waits)
     assert len(waits) == 2
 
 
-def test_a_limiter_hold_makes_every_call_sharing_it_wait(waits) -> None:
-    limiter = Limiter()
-    limiter.hold(5.0)
-    results: list[float] = []
-    threads = [threading.Thread(target=lambda: results.append(limiter.delay())) for _ in range(3)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
-    assert all(4.0 < delay <= 5.0 for delay in results)
-    limiter.wait(100.0)
-    assert waits and 4.0 < waits[0] <= 5.0
+class FakeTime:
+    """A clock that moves only when the code under test sleeps (or the test says so)."""
+
+    def __init__(self) -> None:
+        self.now = 1000.0
+        self.slept: list[float] = []
+
+    def clock(self) -> float:
+        return self.now
+
+    def sleep(self, seconds: float) -> None:
+        self.slept.append(seconds)
+        self.now += seconds
 
 
-@settings(max_examples=200, deadline=None)
+def test_a_limiter_hold_makes_every_call_sharing_it_wait_out_the_rest_of_it() -> None:
+    time_ = FakeTime()
+    limiter = Limiter(clock=time_.clock, sleep=time_.sleep)
+    assert limiter.wait(100.0) == 0.0 and time_.slept == []  # nothing held: nobody waits
+    limiter.hold(5.0)  # one call saw a 429 asking for 5 s
+    time_.now += 2.0
+    assert limiter.delay() == 3.0  # any other call sharing the limiter still has 3 s to wait
+    limiter.hold(1.0)  # a shorter hold never shortens the longer one
+    assert limiter.wait(100.0) == 3.0 and time_.slept == [3.0]
+    assert limiter.delay() == 0.0 and limiter.wait(100.0) == 0.0  # after it, calls go at once
+    limiter.hold(10.0)
+    assert limiter.wait(4.0) == 4.0 and limiter.delay() == 6.0  # a wait never exceeds its budget
+
+
 @given(st.dictionaries(st.sampled_from(["Retry-After", "retry-after-ms", "RETRY-AFTER"]), st.text()))
 def test_retry_after_never_fails_on_any_header_text(headers) -> None:
     wait = retry_after(headers)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import pytest
-from hypothesis import given, settings
+from hypothesis import given
 from hypothesis import strategies as st
 
 from imagegate.sse import Event, EventTooLarge, Parser, events
@@ -43,14 +43,12 @@ def streams(draw):
     return expected, pieces
 
 
-@settings(max_examples=300, deadline=None)
 @given(streams())
 def test_events_survive_any_line_endings_and_any_cuts(case) -> None:
     expected, pieces = case
     assert parse(*pieces) == expected
 
 
-@settings(max_examples=300, deadline=None)
 @given(st.lists(st.binary(max_size=64), max_size=8))
 def test_arbitrary_bytes_never_raise(pieces: list[bytes]) -> None:
     for event in events(pieces):

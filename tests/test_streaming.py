@@ -6,33 +6,30 @@ import json
 from pathlib import Path
 
 import pytest
+from faultserver_support import FaultServer, Reply, stream_reply
 from helpers import API_KEY, assert_valid_generation_body, b64, images_answer, png
 from image_fixtures import jpeg
-from sse_support import (
-    USAGE,
-    Reply,
-    completed_event,
-    partial_event,
-    server,
-    split,
-    sse,
-    standard_stream,
-)
+from sse_support import USAGE, completed_event, partial_event, split, sse, standard_stream
 
 import imagegate
 from imagegate.sniff import sniff_file
 
 
-def test_streamed_generation_saves_partials_and_the_final_image(cli, make_config, isolated: Path) -> None:
+def serve(server: FaultServer, reply: Reply) -> None:
+    """Answer both image endpoints with ``reply``."""
+    server.generations(reply)
+    server.edits(reply)
+
+
+def test_streamed_generation_saves_partials_and_the_final_image(cli, server, isolated: Path) -> None:
     pieces, final = standard_stream(partials=2)
-    with server(lambda request: Reply(pieces=pieces)) as (base, requests):
-        make_config(base_url=base)
-        run = cli("--prompt", "a kite", "--out", "kite.png", "--stream", "--partial-images", "2")
+    serve(server, stream_reply(pieces))
+    run = cli("--prompt", "a kite", "--out", "kite.png", "--stream", "--partial-images", "2")
     assert run.code == 0, run.err
-    body = requests[0].json()
+    body = server.seen[0].json()
     assert_valid_generation_body(body)
     assert (body["stream"], body["partial_images"]) == (True, 2)
-    assert requests[0].path == "/v1/images/generations"
+    assert server.seen[0].path == "/v1/images/generations"
     assert (isolated / "kite.png").read_bytes() == final
     partials = [isolated / "kite.partial-1.png", isolated / "kite.partial-2.png"]
     assert [p.read_bytes() for p in partials] == [
@@ -54,22 +51,21 @@ def test_streamed_generation_saves_partials_and_the_final_image(cli, make_config
     ]
 
 
-def test_streamed_edit_uses_image_edit_events(cli, make_config, isolated: Path) -> None:
+def test_streamed_edit_uses_image_edit_events(cli, server, isolated: Path) -> None:
     pieces, final = standard_stream(partials=1, prefix="image_edit")
     (isolated / "in.png").write_bytes(png(8, 8))
-    with server(lambda request: Reply(pieces=pieces)) as (base, requests):
-        make_config(base_url=base)
-        run = cli(
-            "--prompt", "p", "--out", "e.png", "--edit-image", "in.png", "--stream", "--partial-images", "1"
-        )
+    serve(server, stream_reply(pieces))
+    run = cli(
+        "--prompt", "p", "--out", "e.png", "--edit-image", "in.png", "--stream", "--partial-images", "1"
+    )
     assert run.code == 0, run.err
-    assert requests[0].path == "/v1/images/edits"
-    assert b'name="stream"' in requests[0].body
+    assert server.seen[0].path == "/v1/images/edits"
+    assert b'name="stream"' in server.seen[0].body
     assert (isolated / "e.png").read_bytes() == final
     assert (isolated / "e.partial-1.png").exists()
 
 
-def test_crlf_events_without_event_lines_in_one_byte_pieces(cli, make_config, isolated: Path) -> None:
+def test_crlf_events_without_event_lines_in_one_byte_pieces(cli, server, isolated: Path) -> None:
     final = png(5, 5)
     events = sse(
         "x",
@@ -77,18 +73,16 @@ def test_crlf_events_without_event_lines_in_one_byte_pieces(cli, make_config, is
         newline="\r\n",
         with_event_line=False,
     )
-    with server(lambda request: Reply(pieces=split(events, 1))) as (base, _):
-        make_config(base_url=base)
-        run = cli("--prompt", "p", "--out", "o.png", "--stream")
+    serve(server, stream_reply(split(events, 1)))
+    run = cli("--prompt", "p", "--out", "o.png", "--stream")
     assert run.code == 0, run.err
     assert (isolated / "o.png").read_bytes() == final
 
 
-def test_a_partial_in_jpeg_is_named_by_its_real_format(cli, make_config, isolated: Path) -> None:
+def test_a_partial_in_jpeg_is_named_by_its_real_format(cli, server, isolated: Path) -> None:
     events = partial_event(jpeg(24, 16), 0) + completed_event(png(24, 16))
-    with server(lambda request: Reply(pieces=[events])) as (base, _):
-        make_config(base_url=base)
-        run = cli("--prompt", "p", "--out", "o.png", "--stream", "--partial-images", "1")
+    serve(server, stream_reply([events]))
+    run = cli("--prompt", "p", "--out", "o.png", "--stream", "--partial-images", "1")
     assert run.code == 0, run.err
     assert sniff_file(isolated / "o.partial-1.jpg").format == "jpeg"
     assert run.json["partial_paths"] == [str(isolated / "o.partial-1.jpg")]
@@ -102,11 +96,10 @@ def test_a_partial_in_jpeg_is_named_by_its_real_format(cli, make_config, isolate
         ({"type": "server_error", "message": "oops"}, 5),
     ],
 )
-def test_an_error_event_gives_the_documented_exit_code(cli, make_config, isolated: Path, error, code) -> None:
+def test_an_error_event_gives_the_documented_exit_code(cli, server, isolated: Path, error, code) -> None:
     events = partial_event(png(4, 4), 0) + sse("error", {"type": "error", "error": error})
-    with server(lambda request: Reply(pieces=[events])) as (base, _):
-        make_config(base_url=base)
-        run = cli("--prompt", "p", "--out", "o.png", "--stream", "--partial-images", "1")
+    serve(server, stream_reply([events]))
+    run = cli("--prompt", "p", "--out", "o.png", "--stream", "--partial-images", "1")
     assert run.code == code
     assert "the provider stopped the stream with an error" in run.err and error["message"] in run.err
     assert "Partial previews were saved" in run.err
@@ -114,115 +107,102 @@ def test_an_error_event_gives_the_documented_exit_code(cli, make_config, isolate
     assert [p.name for p in isolated.iterdir()] == ["o.partial-1.png"]  # no temp file remains
 
 
-def test_a_stream_that_ends_without_a_final_image_is_unusable(cli, make_config, isolated: Path) -> None:
-    with server(lambda request: Reply(pieces=[partial_event(png(4, 4), 0)])) as (base, _):
-        make_config(base_url=base)
-        run = cli("--prompt", "p", "--out", "o.png", "--stream", "--partial-images", "1")
+def test_a_stream_that_ends_without_a_final_image_is_unusable(cli, server, isolated: Path) -> None:
+    serve(server, stream_reply([partial_event(png(4, 4), 0)]))
+    run = cli("--prompt", "p", "--out", "o.png", "--stream", "--partial-images", "1")
     assert run.code == 6
     assert "the stream ended without a final image (1 partial image(s) arrived)" in run.err
 
 
-def test_an_event_that_is_not_json_is_unusable(cli, make_config) -> None:
-    with server(lambda request: Reply(pieces=[b"data: {not json\n\n"])) as (base, _):
-        make_config(base_url=base)
-        run = cli("--prompt", "p", "--out", "o.png", "--stream")
+def test_an_event_that_is_not_json_is_unusable(cli, server) -> None:
+    serve(server, stream_reply([b"data: {not json\n\n"]))
+    run = cli("--prompt", "p", "--out", "o.png", "--stream")
     assert run.code == 6 and "an event of the stream is not JSON" in run.err
 
 
-def test_a_final_event_cut_off_by_the_end_of_the_stream_is_still_saved(cli, make_config, isolated) -> None:
+def test_a_final_event_cut_off_by_the_end_of_the_stream_is_still_saved(cli, server, isolated) -> None:
     events = completed_event(png(6, 6))[:-2]  # no blank line after the last event
-    with server(lambda request: Reply(pieces=[events])) as (base, _):
-        make_config(base_url=base)
-        run = cli("--prompt", "p", "--out", "o.png", "--stream")
+    serve(server, stream_reply([events]))
+    run = cli("--prompt", "p", "--out", "o.png", "--stream")
     assert run.code == 0, run.err
     assert (isolated / "o.png").read_bytes() == png(6, 6)
 
 
-def test_existing_partial_is_not_overwritten_without_force(cli, make_config, isolated: Path) -> None:
+def test_existing_partial_is_not_overwritten_without_force(cli, server, isolated: Path) -> None:
     (isolated / "o.partial-2.png").write_bytes(b"mine")
     pieces, _ = standard_stream(partials=2)
-    with server(lambda request: Reply(pieces=pieces)) as (base, requests):
-        make_config(base_url=base)
-        run = cli("--prompt", "p", "--out", "o.png", "--stream", "--partial-images", "2")
-        assert run.code == 2 and "o.partial-2.png already exists; nothing was sent" in run.err
-        assert requests == []
-        forced = cli("--prompt", "p", "--out", "o.png", "--stream", "--partial-images", "2", "--force")
+    serve(server, stream_reply(pieces))
+    run = cli("--prompt", "p", "--out", "o.png", "--stream", "--partial-images", "2")
+    assert run.code == 2 and "o.partial-2.png already exists; nothing was sent" in run.err
+    assert server.seen == []
+    forced = cli("--prompt", "p", "--out", "o.png", "--stream", "--partial-images", "2", "--force")
     assert forced.code == 0, forced.err
     assert (isolated / "o.partial-2.png").read_bytes() != b"mine"
 
 
-def test_a_provider_that_cannot_stream_falls_back_with_a_notice(cli, make_config, isolated: Path) -> None:
+def test_a_provider_that_cannot_stream_falls_back_with_a_notice(
+    cli, make_config, server, isolated: Path
+) -> None:
     answer = json.dumps(images_answer(png(9, 9))).encode()
-    with server(lambda request: Reply(headers={"Content-Type": "application/json"}, pieces=[answer])) as (
-        base,
-        requests,
-    ):
-        make_config(provider="compatible", base_url=base)
-        run = cli("--prompt", "p", "--out", "o.png", "--stream", "--partial-images", "2")
+    serve(server, stream_reply([answer], content_type="application/json"))
+    make_config(provider="compatible", base_url=server.base_url)
+    run = cli("--prompt", "p", "--out", "o.png", "--stream", "--partial-images", "2")
     assert run.code == 0, run.err
-    body = requests[0].json()
+    body = server.seen[0].json()
     assert "stream" not in body and "partial_images" not in body
     assert "provider 'compatible' cannot stream; making a normal call instead" in run.json["warnings"]
     assert "cannot stream" in run.err
     assert (isolated / "o.png").read_bytes() == png(9, 9)
 
 
-def test_a_compatible_gateway_configured_to_stream_streams(cli, make_config, isolated: Path) -> None:
+def test_a_compatible_gateway_configured_to_stream_streams(cli, make_config, server, isolated: Path) -> None:
     pieces, final = standard_stream(partials=1)
-    with server(lambda request: Reply(pieces=pieces)) as (base, requests):
-        make_config(provider="compatible", base_url=base, stream=True)
-        run = cli("--prompt", "p", "--out", "o.png", "--stream", "--partial-images", "1")
+    serve(server, stream_reply(pieces))
+    make_config(provider="compatible", base_url=server.base_url, stream=True)
+    run = cli("--prompt", "p", "--out", "o.png", "--stream", "--partial-images", "1")
     assert run.code == 0, run.err
-    assert requests[0].json()["stream"] is True
+    assert server.seen[0].json()["stream"] is True
     assert (isolated / "o.png").read_bytes() == final
 
 
-def test_a_model_that_cannot_stream_makes_a_normal_call(cli, make_config, isolated: Path) -> None:
+def test_a_model_that_cannot_stream_makes_a_normal_call(cli, server, isolated: Path) -> None:
     answer = json.dumps(images_answer(png(9, 9))).encode()
-    with server(lambda request: Reply(headers={"Content-Type": "application/json"}, pieces=[answer])) as (
-        base,
-        requests,
-    ):
-        make_config(base_url=base)
-        run = cli("--prompt", "p", "--out", "o.png", "--stream", "--model", "dall-e-3")
+    serve(server, stream_reply([answer], content_type="application/json"))
+    run = cli("--prompt", "p", "--out", "o.png", "--stream", "--model", "dall-e-3")
     assert run.code == 0, run.err
-    assert "stream" not in requests[0].json()
+    assert "stream" not in server.seen[0].json()
     assert "dall-e-3 cannot stream; making a normal call instead" in run.json["warnings"]
 
 
-def test_several_images_each_arrive_as_a_completed_event(cli, make_config, isolated: Path) -> None:
+def test_several_images_each_arrive_as_a_completed_event(cli, server, isolated: Path) -> None:
     events = completed_event(png(3, 3)) + completed_event(png(4, 4))
-    with server(lambda request: Reply(pieces=split(events, 50))) as (base, _):
-        make_config(base_url=base)
-        run = cli("--prompt", "p", "--out", "o.png", "--stream", "--n", "2")
+    serve(server, stream_reply(split(events, 50)))
+    run = cli("--prompt", "p", "--out", "o.png", "--stream", "--n", "2")
     assert run.code == 0, run.err
     assert [sniff_file(p).width for p in (isolated / "o.png", isolated / "o-2.png")] == [3, 4]
 
 
-def test_library_streaming_keeps_images_in_memory(make_config) -> None:
+def test_library_streaming_keeps_images_in_memory(server) -> None:
     pieces, final = standard_stream(partials=1)
-    with server(lambda request: Reply(pieces=pieces)) as (base, _):
-        make_config(base_url=base)
-        result = imagegate.generate("p", stream=True, partial_images=1)
+    serve(server, stream_reply(pieces))
+    result = imagegate.generate("p", stream=True, partial_images=1)
     assert result.images[0].data == final
     assert result.partials == []
 
 
-def test_the_key_goes_only_in_the_authorization_header(cli, make_config) -> None:
+def test_the_key_goes_only_in_the_authorization_header(cli, server) -> None:
     pieces, _ = standard_stream(partials=0)
-    with server(lambda request: Reply(pieces=pieces)) as (base, requests):
-        make_config(base_url=base)
-        run = cli("--prompt", "p", "--out", "o.png", "--stream")
+    serve(server, stream_reply(pieces))
+    run = cli("--prompt", "p", "--out", "o.png", "--stream")
     assert run.code == 0
-    assert requests[0].headers["Authorization"] == f"Bearer {API_KEY}"
+    assert server.seen[0].headers["Authorization"] == f"Bearer {API_KEY}"
     assert API_KEY not in run.out + run.err
 
 
-def test_images_that_arrived_are_kept_when_the_stream_breaks_later(cli, make_config, isolated: Path) -> None:
+def test_images_that_arrived_are_kept_when_the_stream_breaks_later(cli, server, isolated: Path) -> None:
     events = completed_event(png(3, 3)) + completed_event(png(4, 4))[:40]  # cut inside the second image
-    with server(lambda request: Reply(pieces=[events])) as (base, _):
-        make_config(base_url=base)
-        run = cli("--prompt", "p", "--out", "o.png", "--stream", "--n", "2")
+    serve(server, stream_reply([events]))
+    run = cli("--prompt", "p", "--out", "o.png", "--stream", "--n", "2")
     assert run.code == 0, run.err
     assert (isolated / "o.png").read_bytes() == png(3, 3)
     assert not (isolated / "o-2.png").exists()
