@@ -276,6 +276,11 @@ def _attempt(session: requests.Session, request: HttpRequest, adapter: Adapter, 
         raise timeout_error(deadline.seconds, "waiting for the provider's answer", sent=True) from None
     except requests.exceptions.RequestException as exc:  # an OSError too: caught first, never shown
         raise _unsendable(exc, request.url) from None
+    except UnicodeError:  # http.client encodes headers as Latin-1; the text may hold a key
+        raise UsageError(
+            "the request could not be encoded: a header or the URL has characters HTTP cannot carry "
+            "(not shown)"
+        ) from None
     except OSError as exc:
         raise UsageError(f"cannot read an input file: {exc.strerror or exc}") from None
     seconds = time.monotonic() - started

@@ -89,6 +89,26 @@ def test_a_header_requests_refuses_is_a_usage_error_that_does_not_quote_it(cli, 
     assert_no_piece_of_the_key(run.out, run.err)
 
 
+class _WideHeaderAdapter(CompatibleAdapter):
+    """A plugin that puts the key, after a character beyond Latin-1, in a plain header of its own."""
+
+    name = "wide-header-test"
+
+    def build_request(self, options: Options) -> HttpRequest:
+        request = super().build_request(options)
+        request.headers["X-Key"] = f"\u20ac {self.profile.api_key.reveal()}"
+        return request
+
+
+def test_a_header_beyond_latin_1_is_a_usage_error_not_an_internal_one(cli, make_config) -> None:
+    with FaultServer() as server, registered(_WideHeaderAdapter):
+        local_config(make_config, server, provider="wide-header-test")
+        run = cli("--prompt", "p", "--out", "a.png")
+    assert run.code == 2, run.err
+    assert "internal error" not in run.err
+    assert_no_piece_of_the_key(run.out, run.err)
+
+
 def test_an_unusable_url_is_not_called_an_input_file_problem(cli, make_config) -> None:
     make_config(base_url="https://api.example.test:99999/v1")
     run = cli("--prompt", "p", "--out", "a.png")
