@@ -21,6 +21,7 @@ from .options import STREAM as STREAM
 if TYPE_CHECKING:
     from .config import Profile
     from .options import Options
+    from .secret import Secret
 
 
 @dataclass(frozen=True)
@@ -62,18 +63,27 @@ class HttpRequest:
     """A provider-neutral description of one HTTP call; the core sends it.
 
     Exactly one of ``json`` or ``form`` is used: ``json`` for a JSON body, ``form`` (text fields)
-    plus ``files`` for multipart/form-data. ``secret_headers`` names headers that carry the key
-    and are redacted wherever the request is shown.
+    plus ``files`` for multipart/form-data. A header carrying the key should hold the
+    :class:`~imagegate.secret.Secret` itself (``key`` or ``key.prefixed("Bearer ")``): the core
+    reveals it only while sending. ``secret_headers`` names headers that carry a key as plain text;
+    both kinds are redacted wherever the request is shown, its repr included.
     """
 
     method: str
     url: str
-    headers: dict[str, str] = field(default_factory=dict)
+    headers: dict[str, str | Secret] = field(default_factory=dict)
     json: dict[str, Any] | None = None
     form: list[tuple[str, str]] = field(default_factory=list)
     files: list[FilePart] = field(default_factory=list)
     secret_headers: frozenset[str] = frozenset()
     stream: bool = False
+
+    def __repr__(self) -> str:
+        from .secret import redact, redact_headers
+
+        fields = {**self.__dict__, "headers": redact_headers(self.headers, self.secret_headers)}
+        shown = ", ".join(f"{name}={value!r}" for name, value in fields.items())
+        return redact(f"HttpRequest({shown})")
 
 
 @dataclass

@@ -40,14 +40,22 @@ KEY_FLAGS = ("--api-key", "--api_key", "--apikey", "--key", "--token")
 
 
 class Parser(argparse.ArgumentParser):
-    """argparse that never echoes unrecognised argument values (one could be a pasted key)."""
+    """argparse that never echoes an argument's value (one could be a pasted key).
+
+    Unrecognised arguments are named by their flags only; an invalid choice or an invalid value
+    (``invalid float value: '...'``, a type check's ``'...' is not ...``) loses its quoted value.
+    """
 
     def error(self, message: str) -> typing.NoReturn:
+        import re
+
+        from .secret import redact
+
         if message.startswith("unrecognized arguments:"):
             flags = [word for word in message.split(":", 1)[1].split() if word.startswith("-")]
             message = "unrecognized arguments" + (f": {' '.join(flags)}" if flags else "")
-        from .secret import redact
-
+        message = re.sub(r"(invalid choice|invalid [\w ]+ value): (['\"]).*?\2", r"\1", message)
+        message = re.sub(r"^(argument [^:]+: )(['\"]).*?\2 ", r"\1the value ", message)
         super().error(redact(message))
 
 

@@ -7,15 +7,14 @@ argument, so it never lands in shell history, process lists or an agent's transc
 from __future__ import annotations
 
 import argparse
-import re
 import stat
 import sys
 from pathlib import Path
-from typing import Any, NoReturn
+from typing import Any
 
 from .cli import Parser, emit, refuse_key_flags, subcommand
 from .errors import ConfigError, ImagegateError, UsageError
-from .secret import Secret
+from .secret import Secret, key_problem
 
 _OWN_TERMINAL = (
     "Run `imagegate config init` in your own terminal and type or paste the key at its hidden prompt.",
@@ -23,16 +22,9 @@ _OWN_TERMINAL = (
 )
 
 
-class _Parser(Parser):
-    """The CLI's parser, which never echoes a stray argument; here an invalid choice is hidden too."""
-
-    def error(self, message: str) -> NoReturn:
-        super().error(re.sub(r"invalid choice: '.*?'", "invalid choice", message))
-
-
 def config_parser() -> argparse.ArgumentParser:
     """The parser of ``imagegate config`` and its three commands."""
-    parser = _Parser(prog="imagegate config", description="Set up and inspect the private config file.")
+    parser = Parser(prog="imagegate config", description="Set up and inspect the private config file.")
     commands = parser.add_subparsers(dest="command", required=True, metavar="{init,check,path}")
     init = commands.add_parser(
         "init",
@@ -122,10 +114,10 @@ def read_key(prompt: str) -> Secret:
     value = key.reveal()
     if not value:
         raise UsageError("no API key was given", hints=_OWN_TERMINAL)
-    if any(char.isspace() or ord(char) < 32 or ord(char) == 127 for char in value):
+    problem = key_problem(value)
+    if problem:
         raise UsageError(
-            "the API key contains spaces or control characters (it is not shown)",
-            hints=("Give only the key itself, on one line.",),
+            f"the API key {problem} (it is not shown)", hints=("Give only the key itself, on one line.",)
         )
     return key
 
@@ -141,7 +133,7 @@ def _check_fields(fields: dict[str, Any]) -> None:
     if problem is not None:
         key, reason = problem.split(":", 1)
         if key == "base_url":
-            reason = f"must be an absolute URL such as https://api.example.com/v1 (got {fields[key]!r})"
+            reason = "must be an absolute URL such as https://api.example.com/v1 (the value is not shown)"
         raise UsageError(f"--{key.replace('_', '-')}: {reason.strip()}")
 
 

@@ -16,7 +16,7 @@ from typing import Any
 
 from .errors import ConfigError
 from .schema import load_schema, validate
-from .secret import Secret, remember
+from .secret import Secret, key_problem, remember
 
 APP_DIR = "gpt-image-2-apikey"
 #: Keys every profile may carry; anything else belongs to the adapter's own schema.
@@ -65,6 +65,8 @@ def check_permissions(path: Path) -> None:
     if sys.platform == "win32":
         return
     info = path.stat()
+    if not stat.S_ISREG(info.st_mode):  # a FIFO or a device would block the read, or never end
+        raise ConfigError(f"config {path} is not a regular file", hints=("Give the path of a JSON file.",))
     if hasattr(os, "getuid") and info.st_uid != os.getuid():
         raise ConfigError(
             f"config {path} is owned by another user; refusing to use a key others control",
@@ -93,14 +95,16 @@ def read_document(path: Path) -> dict[str, Any]:
         raise ConfigError(f"cannot read config {path}: {os_reason(exc)}") from None
     try:
         document = json.loads(text)
+        _remember_keys(document)
+        if not isinstance(document, dict):
+            raise ConfigError(f"invalid config {path}: (top level): must be a JSON object")
+        validate(document, load_schema("config.schema.json"), str(path))
     except json.JSONDecodeError as exc:
         raise ConfigError(
             f"config {path} is not valid JSON: {exc.msg} at line {exc.lineno}, column {exc.colno}"
         ) from None
-    _remember_keys(document)
-    if not isinstance(document, dict):
-        raise ConfigError(f"invalid config {path}: (top level): must be a JSON object")
-    validate(document, load_schema("config.schema.json"), str(path))
+    except RecursionError:
+        raise ConfigError(f"config {path} is nested too deeply to be a config file") from None
     return document
 
 
@@ -150,6 +154,13 @@ def load_profile(
 
 def _profile_from(raw: dict[str, Any], name: str | None, path: Path | None, provider: str | None) -> Profile:
     key = raw.pop("api_key", None)
+    problem = key_problem(key) if isinstance(key, str) and key else None
+    if problem:
+        where = f"{path}#{name}" if name else str(path)
+        raise ConfigError(
+            f"the api_key in config {where} {problem} (it is not shown)",
+            hints=("Store only the key itself, on one line: imagegate config init --force",),
+        )
     settings = dict(raw)
     return Profile(
         name=name,

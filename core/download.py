@@ -15,7 +15,7 @@ from urllib.parse import urljoin, urlsplit
 
 from .deadline import Deadline, timeout_error
 from .errors import NetworkError, UnusableAnswer
-from .http import is_private_host, iter_body, plain_session, proxies_for, site, watching
+from .http import ip_address, is_private_host, iter_body, plain_session, proxies_for, site, watching
 from .secret import redact
 from .spool import Spool
 from .verbose import describe_response
@@ -27,16 +27,29 @@ MAX_REDIRECTS = 5
 _METADATA = (ipaddress.ip_network("169.254.0.0/16"), ipaddress.ip_network("fd00:ec2::254/128"))
 
 
-def _addresses(host: str) -> list[ipaddress.IPv4Address | ipaddress.IPv6Address]:
+def _addresses(url: str, host: str) -> list[ipaddress.IPv4Address | ipaddress.IPv6Address]:
+    """The addresses ``host`` stands for (IPv4-mapped IPv6 as IPv4).
+
+    A name that does not resolve here is left to the request to report, unless a proxy would
+    fetch it: the proxy resolves it where it cannot be checked, so it is refused.
+    """
     try:
-        return [ipaddress.ip_address(host.strip("[]"))]
+        return [ip_address(host)]
     except ValueError:
         pass
     try:
         infos = socket.getaddrinfo(host, None)
-    except OSError:
-        return []  # let the request itself report the name failure
-    return [ipaddress.ip_address(info[4][0].split("%")[0]) for info in infos]
+    except OSError as exc:
+        import requests
+
+        if requests.utils.select_proxy(url, proxies_for(url)):
+            raise NetworkError(
+                f"could not download the image from {redact(host)}: its host name does not resolve "
+                f"here ({type(exc).__name__}), so its address cannot be checked before the proxy fetches it"
+            ) from None
+        log.debug("   %s does not resolve; the download will fail", redact(host))
+        return []
+    return [ip_address(info[4][0].split("%")[0]) for info in infos]
 
 
 def check_url(url: str, *, allow_private: bool) -> None:
@@ -51,7 +64,7 @@ def check_url(url: str, *, allow_private: bool) -> None:
     host = parts.hostname or ""
     if not host:
         raise UnusableAnswer("the provider returned an image URL without a host")
-    for address in _addresses(host):
+    for address in _addresses(url, host):
         if address.is_link_local or any(address in net for net in _METADATA):
             raise UnusableAnswer(f"refusing to fetch {shown}: a link-local or cloud-metadata address")
         private = address.is_loopback or address.is_private or address.is_unspecified

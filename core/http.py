@@ -18,9 +18,9 @@ from urllib.parse import urlsplit
 
 from .adapter import excerpt
 from .deadline import Deadline, timeout_error
-from .errors import NetworkError, UnusableAnswer, UsageError
+from .errors import ImagegateError, NetworkError, UnusableAnswer, UsageError
 from .retry import RETRYABLE_STATUS, Limiter, RetryPolicy, retry_after
-from .secret import guarded_streams, redact
+from .secret import guarded_streams, redact, reveal_headers
 from .verbose import describe_request, describe_response
 
 if TYPE_CHECKING:
@@ -39,10 +39,17 @@ def is_private_host(host: str) -> bool:
     if host.lower() in ("localhost", "localhost.localdomain") or host.lower().endswith(".localhost"):
         return True
     try:
-        address = ipaddress.ip_address(host.strip("[]"))
+        address = ip_address(host)
     except ValueError:
         return False
     return address.is_loopback or (address.is_private and not address.is_link_local)
+
+
+def ip_address(host: str) -> ipaddress.IPv4Address | ipaddress.IPv6Address:
+    """The address a literal host names; an IPv4-mapped IPv6 address (``::ffff:a.b.c.d``) as its IPv4."""
+    address = ipaddress.ip_address(host.strip("[]"))
+    mapped = getattr(address, "ipv4_mapped", None)
+    return mapped or address
 
 
 def check_endpoint(url: str, local_schemes: frozenset[str] = frozenset()) -> None:
@@ -148,6 +155,25 @@ def proxies_for(url: str) -> dict[str, str]:
     return requests.utils.get_environ_proxies(url) if urlsplit(url).scheme in ("http", "https") else {}
 
 
+def checked_proxies(url: str) -> dict[str, str]:
+    """The environment's proxies for ``url``; plaintext HTTP only through a local proxy (it sees the key)."""
+    import requests
+
+    proxies = proxies_for(url)
+    proxy = requests.utils.select_proxy(url, proxies) if urlsplit(url).scheme.lower() == "http" else None
+    if proxy:
+        parts = urlsplit(proxy if "://" in proxy else f"http://{proxy}")
+        if not is_private_host(parts.hostname or ""):
+            raise UsageError(
+                f"refusing to send the API key over plaintext HTTP through the proxy {parts.hostname}",
+                hints=(
+                    "Use https:// for base_url, a proxy on loopback or a private network, "
+                    "or exempt the host with NO_PROXY.",
+                ),
+            )
+    return proxies
+
+
 def send(
     session: requests.Session,
     request: HttpRequest,
@@ -169,8 +195,9 @@ def send(
         log.debug("%s", describe_request(request, attempt))
         try:
             retry_wait = _attempt(session, request, adapter, deadline)
-        except BaseException:
+        except BaseException as exc:
             deadline.disarm()
+            _detach(exc)
             raise
         if not isinstance(retry_wait, tuple):
             return retry_wait
@@ -183,6 +210,13 @@ def send(
             log.info("%s", message)
         limiter.hold(wait)
         attempt += 1
+
+
+def _detach(exc: BaseException) -> None:
+    """Drop the library exception our error was raised while handling: it holds the sent headers."""
+    if isinstance(exc, ImagegateError):
+        exc.__cause__ = exc.__context__ = None
+        exc.__suppress_context__ = True
 
 
 def _retry_wait(
@@ -214,6 +248,7 @@ def _attempt(session: requests.Session, request: HttpRequest, adapter: Adapter, 
     """One try: the response, or (wait, reason, error) when it may be retried; raises otherwise."""
     import requests
 
+    proxies = checked_proxies(request.url)
     started = time.monotonic()
     remaining = max(deadline.remaining(), 0.001)
     try:
@@ -226,19 +261,26 @@ def _attempt(session: requests.Session, request: HttpRequest, adapter: Adapter, 
             response = session.request(
                 request.method,
                 request.url,
-                headers=request.headers,
+                headers=reveal_headers(request.headers),
                 json=request.json,
                 data=request.form or None,
                 files=files or None,
                 stream=True,
                 timeout=(min(30.0, remaining), remaining),
                 allow_redirects=False,
-                proxies=proxies_for(request.url),
+                proxies=proxies,
             )
     except requests.exceptions.ConnectionError as exc:  # ConnectTimeout included
         return _connection_failure(exc, request.url, deadline)
     except requests.exceptions.Timeout:
         raise timeout_error(deadline.seconds, "waiting for the provider's answer", sent=True) from None
+    except requests.exceptions.RequestException as exc:  # an OSError too: caught first, never shown
+        raise _unsendable(exc, request.url) from None
+    except UnicodeError:  # http.client encodes headers as Latin-1; the text may hold a key
+        raise UsageError(
+            "the request could not be encoded: a header or the URL has characters HTTP cannot carry "
+            "(not shown)"
+        ) from None
     except OSError as exc:
         raise UsageError(f"cannot read an input file: {exc.strerror or exc}") from None
     seconds = time.monotonic() - started
@@ -246,6 +288,20 @@ def _attempt(session: requests.Session, request: HttpRequest, adapter: Adapter, 
     if 200 <= response.status_code < 300:
         return response
     return _failure(response, adapter, deadline)
+
+
+def _unsendable(exc: Exception, url: str) -> UsageError:
+    """A request that requests refused to build or send; its text is never shown (it may hold a header)."""
+    import requests
+
+    if isinstance(exc, requests.exceptions.InvalidHeader):
+        return UsageError(
+            "a request header has a value HTTP cannot carry (the value is not shown)",
+            hints=("Check api_key and the profile's headers for spaces, line breaks or unusual characters.",),
+        )
+    if isinstance(exc, (requests.exceptions.InvalidURL, requests.exceptions.MissingSchema)):
+        return UsageError(f"the provider's URL cannot be used: {site(url)} ({type(exc).__name__})")
+    return UsageError(f"the request to {site(url)} could not be sent: {type(exc).__name__}")
 
 
 def _connection_failure(exc: Exception, url: str, deadline: Deadline) -> tuple[None, str, NetworkError]:
@@ -382,7 +438,10 @@ def _not_sent(exc: BaseException) -> bool:
 def site(url: str) -> str:
     """``scheme://host:port`` of a URL for messages: no path, query or user info, secrets redacted."""
     parts = urlsplit(url)
-    port = f":{parts.port}" if parts.port else ""
+    try:
+        port = f":{parts.port}" if parts.port else ""
+    except ValueError:  # out of range: requests refuses the URL, and the message names the host
+        port = ""
     return redact(f"{parts.scheme}://{parts.hostname or ''}{port}")
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import io
+import json
 import logging
 import re
 import sys
@@ -15,9 +16,12 @@ REDACTED = "***redacted***"
 #: Header names that carry credentials whatever the adapter says (shown redacted).
 ALWAYS_SECRET = frozenset({"authorization", "api-key", "x-api-key", "proxy-authorization", "cookie"})
 _known: set[str] = set()
-# A tail of the key is enough to identify it, so tails are scrubbed too.
-_TAIL = 12
+# Any 12 characters of a key in a row are enough to identify it, so every such piece is scrubbed.
+_WINDOW = 12
 _factory_installed = False
+_scrubber: tuple[frozenset[str], re.Pattern[str], tuple[str, ...]] | None = None
+# \uXXXX escapes of visible ASCII (not quote or backslash), decoded to find an escaped key.
+_ESCAPE = re.compile(r"\\u00(2[1-9a-fA-F]|[3-4][0-9a-fA-F]|5[0-9abd-fABD-F]|6[0-9a-fA-F]|7[0-9a-eA-E])")
 
 
 class Secret:
@@ -32,6 +36,10 @@ class Secret:
     def reveal(self) -> str:
         """The key itself: only for the header sent to the configured provider."""
         return self._value
+
+    def prefixed(self, text: str) -> Secret:
+        """``text`` followed by the key, still a Secret: an auth header value such as ``Bearer sk-...``."""
+        return Secret(text + self._value)
 
     def fingerprint(self) -> str:
         """A short, safe identification such as ``sk-...a1b2``."""
@@ -64,25 +72,98 @@ def remember(value: str) -> None:
 
 
 def redact(text: str) -> str:
-    """Replace every known secret, and the last characters of each, with a marker."""
+    """Replace every known secret, any 12 characters of one in a row, and its escaped forms, with a marker.
+
+    The escaped forms are how a key shows in a repr or in JSON (``\\n``, ``\\u0073``); the search
+    is one regular expression, compiled once per set of known keys.
+    """
     if not _known or not text:
         return text
-    for value in sorted(_known, key=len, reverse=True):
-        if value in text:
-            text = text.replace(value, REDACTED)
-        tail = value[-_TAIL:]
-        if len(value) > _TAIL and tail in text:
-            text = text.replace(tail, REDACTED)
-    return text
+    pattern, pieces = _scrubbing()
+    if "\\u" in text:
+        decoded = _ESCAPE.sub(lambda match: chr(int(match.group(1), 16)), text)
+        if decoded != text and pattern.search(decoded):
+            text = decoded
+    match = pattern.search(text)
+    if match is None:
+        return text
+    out, position = [], 0
+    while match is not None:
+        out += (text[position : match.start()], REDACTED)
+        position = _extent(text, match, pieces)
+        match = pattern.search(text, position)
+    out.append(text[position:])
+    return "".join(out)
 
 
-def redact_headers(headers: Mapping[str, str], secret_names: Collection[str] = ()) -> dict[str, str]:
+def _scrubbing() -> tuple[re.Pattern[str], tuple[str, ...]]:
+    """The pattern matching what :func:`redact` scrubs, and the texts a match may run on into."""
+    global _scrubber
+    known = frozenset(_known)
+    if _scrubber is None or _scrubber[0] != known:
+        forms = {form for value in known for form in _forms(value)}
+        pieces = {form[i : i + _WINDOW] for form in forms for i in range(max(len(form) - _WINDOW, 0) + 1)}
+        alternatives = sorted(pieces, key=len, reverse=True)
+        _scrubber = known, re.compile("|".join(map(re.escape, alternatives))), tuple(forms)
+    return _scrubber[1], _scrubber[2]
+
+
+def _forms(value: str) -> set[str]:
+    """A key as it may appear in text: itself, inside a repr, inside JSON (ASCII-escaped or not)."""
+    return {value, repr(value)[1:-1], json.dumps(value)[1:-1], json.dumps(value, ensure_ascii=False)[1:-1]}
+
+
+def _extent(text: str, match: re.Match[str], forms: tuple[str, ...]) -> int:
+    """Where the piece of a key found by ``match`` ends: the match, run on while the key goes on."""
+    start, end, piece = match.start(), match.end(), match.group()
+    for form in forms:
+        at = form.find(piece)
+        while at >= 0:
+            length = len(piece)
+            while (
+                start + length < len(text)
+                and at + length < len(form)
+                and text[start + length] == form[at + length]
+            ):
+                length += 1
+            end = max(end, start + length)
+            at = form.find(piece, at + 1)
+    return end
+
+
+def redact_headers(headers: Mapping[str, str | Secret], secret_names: Collection[str] = ()) -> dict[str, str]:
     """Headers as they may be shown: credentials replaced by a marker, every other value redacted.
 
-    ``secret_names`` (any case) are hidden as well as the headers in :data:`ALWAYS_SECRET`.
+    ``secret_names`` (any case) are hidden as well as the headers in :data:`ALWAYS_SECRET` and
+    every header whose value is a :class:`Secret`.
     """
     hidden = {name.lower() for name in secret_names} | ALWAYS_SECRET
-    return {key: REDACTED if key.lower() in hidden else redact(value) for key, value in headers.items()}
+    return {
+        key: REDACTED if key.lower() in hidden or isinstance(value, Secret) else redact(value)
+        for key, value in headers.items()
+    }
+
+
+def reveal_headers(headers: Mapping[str, str | Secret]) -> dict[str, str]:
+    """The headers as sent: each :class:`Secret` value revealed. Only the sending code calls this."""
+    return {key: value.reveal() if isinstance(value, Secret) else value for key, value in headers.items()}
+
+
+def key_problem(value: str) -> str | None:
+    """Why ``value`` cannot be an API key in an HTTP header (never quoting it), or None when it can.
+
+    A header carries visible Latin-1 characters; a space, a line break or a control character
+    in a key is a copy-and-paste slip that requests would refuse while quoting the key.
+    """
+    if not value:
+        return "is empty"
+    if any(char.isspace() for char in value):
+        return "contains spaces or line breaks"
+    if any(ord(char) > 255 for char in value):
+        return "contains characters an HTTP header cannot carry (beyond Latin-1)"
+    if not value.isprintable():
+        return "contains control characters"
+    return None
 
 
 def _redact_record(record: logging.LogRecord) -> logging.LogRecord:

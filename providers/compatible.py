@@ -13,6 +13,7 @@ from imagegate import hookimpl
 from imagegate.adapter import EDIT, GENERATE
 from imagegate.options import Options
 from imagegate.providers.openai import OpenAIAdapter, with_query
+from imagegate.secret import Secret
 
 _PATH_KEYS = {GENERATE: "generations", EDIT: "edits"}
 
@@ -40,15 +41,14 @@ class CompatibleAdapter(OpenAIAdapter):
             url = super().endpoint(operation)
         return with_query(url, self.profile.settings.get("query") or {})
 
-    def auth_headers(self) -> dict[str, str]:
+    def auth_headers(self) -> dict[str, str | Secret]:
         settings = self.profile.settings
         headers = {key: value for key, value in super().auth_headers().items() if key != "Authorization"}
         headers.update(settings.get("headers") or {})
         key = self.profile.api_key
         if key:
             scheme = settings.get("auth_scheme", "Bearer")
-            value = f"{scheme} {key.reveal()}" if scheme else key.reveal()
-            headers[self.auth_header_name()] = value
+            headers[self.auth_header_name()] = key.prefixed(f"{scheme} ") if scheme else key
         return headers
 
     def auth_header_name(self) -> str:

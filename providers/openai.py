@@ -31,6 +31,7 @@ from imagegate.adapter import (
 from imagegate.errors import ContentRefused, NetworkError, ProviderRefused, UnusableAnswer, UsageError
 from imagegate.options import QUALITIES, Options
 from imagegate.schema import load_schema
+from imagegate.secret import Secret
 from imagegate.sniff import sniff_file
 
 #: Error codes by which OpenAI-style providers say "content policy" (exit 4, never retried).
@@ -341,9 +342,9 @@ class OpenAIAdapter(Adapter):
     def endpoint(self, operation: str) -> str:
         return self.root_url() + self.paths[operation]
 
-    def auth_headers(self) -> dict[str, str]:
+    def auth_headers(self) -> dict[str, str | Secret]:
         key = self.profile.api_key
-        headers = {"Authorization": f"Bearer {key.reveal()}"} if key else {}
+        headers: dict[str, str | Secret] = {"Authorization": key.prefixed("Bearer ")} if key else {}
         settings = self.profile.settings
         if settings.get("organization"):
             headers["OpenAI-Organization"] = settings["organization"]
