@@ -221,7 +221,7 @@ def test_an_unresolvable_image_host_behind_a_proxy_is_refused(monkeypatch) -> No
 
 # -- 14: a config nested too deeply, or one that is not a regular file --------------------------
 def test_a_deeply_nested_config_is_a_config_error(cli, config_dir) -> None:
-    path = write_config(config_dir, {})
+    path = write_config(config_dir / "config.json", {})
     path.write_text('{"extra_body": ' + "[" * 100_000 + "]" * 100_000 + "}")
     run = cli("--prompt", "p", "--out", "a.png")
     assert run.code == 2, run.err
