@@ -52,11 +52,18 @@ class Parser(argparse.ArgumentParser):
         from .secret import redact
 
         if message.startswith("unrecognized arguments:"):
-            flags = [word for word in message.split(":", 1)[1].split() if word.startswith("-")]
+            words = message.split(":", 1)[1].split()
+            flags = [word for word in words if word.startswith("-")]
+            others = len(words) - len(flags)
             message = "unrecognized arguments" + (f": {' '.join(flags)}" if flags else "")
+            if others:
+                commands = ", ".join(SUBCOMMAND_MODULES)
+                message += f" ({others} other word(s), not shown; commands are: {commands})"
         message = re.sub(r"(invalid choice|invalid [\w ]+ value): (['\"]).*?\2", r"\1", message)
         message = re.sub(r"^(argument [^:]+: )(['\"]).*?\2 ", r"\1the value ", message)
-        super().error(redact(message))
+        # One line, like every other error, instead of argparse's usage block.
+        sys.stderr.write(f"error: {redact(message)}\nhint: see {self.prog} --help\n")
+        raise SystemExit(2)
 
 
 def refuse_key_flags(argv: list[str]) -> None:

@@ -137,11 +137,15 @@ def _check_fields(fields: dict[str, Any]) -> None:
         raise UsageError(f"--{key.replace('_', '-')}: {reason.strip()}")
 
 
-def _verify_profile(path: Path, name: str | None) -> None:
-    """The checks every run makes, applied to the file about to be written."""
+def _verify_profile(path: Path, name: str | None) -> tuple[Any, Any]:
+    """The checks every run makes before sending (schema, key, provider, endpoint)."""
     from .dispatch import resolve_adapter
+    from .http import check_endpoint
 
-    resolve_adapter(path, name, None)
+    profile, adapter = resolve_adapter(path, name, None)
+    transport = adapter.transport()
+    check_endpoint(adapter.base_url, frozenset(transport.schemes if transport else ()))
+    return profile, adapter
 
 
 # -- check ---------------------------------------------------------------------------------------
@@ -191,11 +195,9 @@ def describe_config(path: Path) -> tuple[dict[str, Any], list[ImagegateError]]:
 
 
 def _describe(path: Path, name: str | None, default: bool) -> tuple[dict[str, Any], ImagegateError | None]:
-    from .dispatch import resolve_adapter
-
     row: dict[str, Any] = {"name": name, "default": default}
     try:
-        profile, adapter = resolve_adapter(path, name, None)
+        profile, adapter = _verify_profile(path, name)
     except ImagegateError as exc:
         return {**row, "ok": False, "problem": exc.message}, exc
     return {

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import os
+import shlex
 import stat
 import sys
 from dataclasses import dataclass, field
@@ -81,16 +82,19 @@ def check_permissions(path: Path) -> None:
         )
 
 
+def init_hint(path: Path) -> str:
+    """How to create the config file at ``path``: ``imagegate config init``, naming a non-default path."""
+    option = "" if path == default_path() else f" --config {shlex.quote(str(path))}"
+    return f"Create it in your own terminal with: imagegate config init{option}"
+
+
 def read_document(path: Path) -> dict[str, Any]:
     """Read and parse the config file, check its permissions and validate it against the schema."""
     try:
         check_permissions(path)
         text = path.read_text(encoding="utf-8")
     except FileNotFoundError:
-        raise ConfigError(
-            f"no config file at {path}",
-            hints=("Create it in your own terminal with: imagegate config init",),
-        ) from None
+        raise ConfigError(f"no config file at {path}", hints=(init_hint(path),)) from None
     except (OSError, UnicodeDecodeError) as exc:
         raise ConfigError(f"cannot read config {path}: {os_reason(exc)}") from None
     try:
@@ -132,7 +136,10 @@ def select_profile(
         if profile is not None:
             raise ConfigError(
                 f"config {path} has no profiles, so --profile {profile} cannot be used",
-                hints=('Put profiles under a "profiles" object, or drop --profile.',),
+                hints=(
+                    f"Add it beside the current key with: imagegate config init --profile {profile}",
+                    "Or drop --profile.",
+                ),
             )
         name, raw = None, dict(document)
     return _profile_from(raw, name, path, provider)

@@ -14,7 +14,7 @@ import time
 from urllib.parse import urljoin, urlsplit
 
 from .deadline import Deadline, timeout_error
-from .errors import NetworkError, UnusableAnswer
+from .errors import ImagegateError, NetworkError, UnusableAnswer
 from .http import ip_address, is_private_host, iter_body, plain_session, proxies_for, site, watching
 from .secret import redact
 from .spool import Spool
@@ -85,17 +85,29 @@ def download(url: str, spool: Spool, *, deadline: Deadline, max_bytes: int, base
         try:
             for _ in range(MAX_REDIRECTS + 1):
                 check_url(current, allow_private=allow_private)
-                response = _get(session, current, deadline)
-                if response.is_redirect:
-                    location = response.headers.get("location", "")
-                    response.close()
-                    current = urljoin(current, location)
-                    continue
-                _save(response, spool, deadline, max_bytes)
-                return
+                try:
+                    response = _get(session, current, deadline)
+                    if not response.is_redirect:
+                        _save(response, spool, deadline, max_bytes)
+                        return
+                except ImagegateError as exc:
+                    raise _paid_link(exc, url) from None
+                location = response.headers.get("location", "")
+                response.close()
+                current = urljoin(current, location)
         finally:
             deadline.disarm()
     raise UnusableAnswer(f"the image URL redirected more than {MAX_REDIRECTS} times")
+
+
+def _paid_link(error: ImagegateError, url: str) -> ImagegateError:
+    """The error, telling the user the image was probably billed and where it can still be fetched."""
+    error.hints = (
+        *error.hints,
+        "The provider has probably billed this image. While its link lasts you can fetch it yourself: "
+        + redact(url),
+    )
+    return error
 
 
 def _get(session, url: str, deadline: Deadline):
@@ -141,9 +153,15 @@ def _save(response, spool: Spool, deadline: Deadline, max_bytes: int) -> None:
     declared = response.headers.get("content-length")
     if declared and declared.isdigit() and int(declared) > max_bytes:
         response.close()
-        raise UnusableAnswer(f"the image is {int(declared)} bytes, over the download cap of {max_bytes}")
+        raise UnusableAnswer(
+            f"the image is {int(declared)} bytes, over the download cap of {max_bytes} "
+            "(config key download_max_bytes)"
+        )
     for chunk in iter_body(response, deadline, "downloading the image"):
         if spool.size + len(chunk) > max_bytes:
             response.close()
-            raise UnusableAnswer(f"the image download passed the cap of {max_bytes} bytes; stopped")
+            raise UnusableAnswer(
+                f"the image download passed the cap of {max_bytes} bytes "
+                "(config key download_max_bytes); stopped"
+            )
         spool.write(chunk)
