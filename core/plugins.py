@@ -229,7 +229,8 @@ def get_provider(name: str) -> ProviderRecord:
             hints.append("A plugin failed to load (see the warning above); it may be the one offering it.")
         if os.environ.get(ENV_LOAD) is not None:
             hints.append(f"{ENV_LOAD} is set, so only the plugins it names are loaded.")
-        raise UsageError(f"unknown provider {name!r}", hints=hints)
+        shown = repr(name) if len(name) <= 40 and name.isprintable() else "(a long name, not shown)"
+        raise UsageError(f"unknown provider {shown}", hints=hints)
     return records[0]
 
 

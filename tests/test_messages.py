@@ -54,3 +54,10 @@ def test_a_failed_download_says_the_image_was_probably_billed_and_where_it_is(
     assert run.code == 6
     assert "probably billed" in run.err and url in run.err
     assert "were saved" in run.err
+
+
+def test_a_key_pasted_as_provider_is_not_echoed(cli) -> None:
+    run = cli("--provider", API_KEY + API_KEY, "--prompt", "p")
+    assert run.code == 2
+    assert "unknown provider (a long name, not shown)" in run.err
+    assert API_KEY not in run.err
