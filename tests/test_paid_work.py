@@ -16,7 +16,6 @@ import time
 from pathlib import Path
 
 import pytest
-from batch_support import write_jobs
 from faultserver_support import Reply, configured_server, image_reply
 from helpers import b64, images_answer, png
 from test_output_safety import FullDisk  # a file whose writes fail as on a full disk
@@ -36,6 +35,12 @@ EDITS = f"{BASE}/images/edits"
 @pytest.fixture
 def server(make_config):
     yield from configured_server(make_config)
+
+
+def write_jobs(path: Path, *prompts: str) -> Path:
+    """A jobs file of plain prompt lines."""
+    path.write_text("\n".join(prompts) + "\n", encoding="utf-8")
+    return path
 
 
 def leftovers(*folders: Path) -> list[str]:
