@@ -8,6 +8,7 @@ defaults for every job.
 from __future__ import annotations
 
 import argparse
+import errno
 import sys
 from collections.abc import Callable
 from pathlib import Path
@@ -183,6 +184,8 @@ def prompt_from_args(args: argparse.Namespace) -> str:
 
 def _read_stdin(limit: int) -> str:
     """Up to ``limit`` characters of stdin, decoded as strict UTF-8 whatever the locale says."""
+    if sys.stdin is None:  # started with stdin closed
+        raise OSError(errno.EBADF, "there is no standard input")
     raw = getattr(sys.stdin, "buffer", None)
     if raw is None:  # replaced by a text stream (tests, embedding)
         return sys.stdin.read(limit)

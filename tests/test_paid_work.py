@@ -336,6 +336,14 @@ def test_a_prompt_file_on_stdin_in_utf8_is_read(cli, make_config, requests_mock,
     assert requests_mock.last_request.json()["prompt"] == "café"
 
 
+def test_a_prompt_file_on_a_closed_stdin_is_a_usage_error(cli, make_config, monkeypatch) -> None:
+    make_config()
+    monkeypatch.setattr(sys, "stdin", None)
+    run = cli("--prompt-file", "-", "--out", "x.png")
+    assert run.code == 2, run.err
+    assert "no standard input" in run.err
+
+
 @pytest.mark.parametrize("flag", ["--edit-image", "--mask"])
 def test_a_pipe_as_an_input_image_is_refused_not_read(cli, make_config, isolated, flag) -> None:
     make_config()
