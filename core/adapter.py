@@ -187,6 +187,10 @@ class Adapter:
         """Turn the parsed JSON answer into an :class:`Answer`; raise UnusableAnswer if it has none."""
         raise NotImplementedError
 
+    def request_id(self, headers: Any) -> str | None:
+        """The provider's id of this call, from the answer's headers (a mapping); None if it has none."""
+        return None
+
     def decode_event(self, event: str | None, document: Any) -> tuple[str, Any] | None:
         """Interpret one server-sent event of a streamed call.
 

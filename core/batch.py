@@ -28,6 +28,7 @@ from .options import Options
 from .output import OutputPlan
 from .retry import Limiter
 from .sniff import EXTENSIONS
+from .spool import unlink_quietly
 
 MANIFEST_NAME = ".imagegate-batch.json"
 DEFAULT_CONCURRENCY = 4
@@ -187,13 +188,24 @@ class Manifest:
         paths = [self.path.parent / name for name in record["paths"]]
         return [str(path) for path in paths] if all(path.exists() for path in paths) else None
 
-    def record(self, key: str, job: Job, paths: list[str]) -> None:
+    def record(self, key: str, job: Job, paths: list[str]) -> str | None:
+        """Note a finished job; returns why it could not be written (disk full...), else None.
+
+        The job's images are saved either way, so a failed write is a warning, not a failed job.
+        """
         with self._lock:
             names = [os.path.relpath(path, self.path.parent) for path in paths]
             self.done[key] = {"line": job.line, "prompt": job.options.prompt[:200], "paths": names}
             temporary = self.path.with_name(f"{self.path.name}.{os.getpid()}.{threading.get_ident()}.tmp")
-            temporary.write_text(json.dumps({"version": 1, "done": self.done}, indent=1), encoding="utf-8")
-            os.replace(temporary, self.path)
+            try:
+                temporary.write_text(
+                    json.dumps({"version": 1, "done": self.done}, indent=1), encoding="utf-8"
+                )
+                os.replace(temporary, self.path)
+            except OSError as exc:
+                unlink_quietly(temporary)
+                return exc.strerror or str(exc)
+        return None
 
 
 # -- running -----------------------------------------------------------------------------
@@ -257,13 +269,16 @@ def run_jobs(
 
     After a failure with ``fail_fast``, or a first Ctrl-C, no new job starts; jobs already in
     flight still finish and are recorded (they may be paid for), the rest come back as
-    ``not run``, and then the KeyboardInterrupt goes on.
+    ``not run``, and then the KeyboardInterrupt goes on. A second Ctrl-C stops waiting: the jobs
+    still in flight come back as failed (they go on, and are recorded if they finish), then the
+    rest as ``not run``.
     """
     limiter = limiter or Limiter()
     queue = iter(todo)
-    stopped = interrupted = False
-    with ThreadPoolExecutor(max_workers=max(1, concurrency), thread_name_prefix="imagegate-batch") as pool:
-        running: dict[Future[JobResult], Planned] = {}
+    stopped = interrupted = abandoned = False
+    pool = ThreadPoolExecutor(max_workers=max(1, concurrency), thread_name_prefix="imagegate-batch")
+    running: dict[Future[JobResult], Planned] = {}
+    try:
         while True:
             while not stopped and len(running) < max(1, concurrency):
                 item = next(queue, None)
@@ -276,6 +291,8 @@ def run_jobs(
                 finished, _ = wait(running, return_when=FIRST_COMPLETED)
             except KeyboardInterrupt:
                 if interrupted:
+                    abandoned = True  # stop waiting: the summary comes now
+                    yield from _abandoned(running, queue)
                     raise
                 stopped = interrupted = True
                 if notify is not None:
@@ -286,10 +303,29 @@ def run_jobs(
                 result = future.result()
                 stopped = stopped or (fail_fast and not result.ok)
                 yield result
+    finally:
+        pool.shutdown(wait=not abandoned)
     for item in queue:
         yield JobResult(item.job, "not run")
     if interrupted:
         raise KeyboardInterrupt
+
+
+def _abandoned(running: dict[Future[JobResult], Planned], queue: Iterator[Planned]) -> Iterator[JobResult]:
+    """After a second Ctrl-C: the results that are in, the jobs still in flight, the jobs never started."""
+    for future, item in running.items():
+        if future.done():
+            yield future.result()
+        else:
+            yield JobResult(
+                item.job,
+                "failed",
+                error="interrupted while in flight: it may be paid for; it is recorded in the manifest "
+                "if it finishes before imagegate exits",
+                exit_code=130,
+            )
+    for item in queue:
+        yield JobResult(item.job, "not run")
 
 
 def _run_one(item: Planned, manifest: Manifest, limiter: Limiter) -> JobResult:
@@ -307,8 +343,13 @@ def _run_one(item: Planned, manifest: Manifest, limiter: Limiter) -> JobResult:
         message = f"internal error: {type(exc).__name__}: {redact(str(exc))}"
         return JobResult(item.job, "failed", error=message, exit_code=1, seconds=time.monotonic() - started)
     paths = [str(path) for path in result.output_paths]
-    manifest.record(item.key, item.job, paths)
     warnings = list(result.warnings)
+    failure = manifest.record(item.key, item.job, paths)
+    if failure is not None:
+        warnings.append(
+            f"saved, but not recorded in the manifest {manifest.path} ({failure}): a rerun would see "
+            "its images as existing files; move them elsewhere (or drop the job) before running again"
+        )
     return JobResult(item.job, "ok", paths, seconds=time.monotonic() - started, warnings=warnings)
 
 

@@ -11,15 +11,17 @@ are imported only once a command needs them, so ``--help`` and ``--version`` sta
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import math
+import signal
 import sys
 import typing
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from typing import Any
 
 from . import __version__
-from .errors import EXIT_CODES, EXIT_INTERRUPTED, ImagegateError
+from .errors import EXIT_CODES, EXIT_INTERRUPTED, EXIT_TERMINATED, ImagegateError, Interrupted
 
 EPILOG = "exit codes:\n" + "\n".join(f"  {code:<4} {meaning}" for code, meaning in EXIT_CODES.items())
 SUBCOMMANDS: dict[str, Callable[[list[str]], int]] = {}
@@ -170,18 +172,46 @@ def main(argv: Sequence[str] | None = None) -> int:
     handler = _subcommand(args[0]) if args else None
     from .secret import guarded_streams  # nothing printed, by anyone, shows the key
 
-    with guarded_streams():
+    with guarded_streams(), _sigterm_interrupts():
         try:
             if handler is not None:
                 return handler(args[1:])
             return run_image(args)
-        except KeyboardInterrupt:
-            print("error: interrupted", file=sys.stderr)
-            return EXIT_INTERRUPTED
+        except KeyboardInterrupt as exc:
+            return _interrupted(exc)
         except SystemExit as exc:  # argparse: --help, --version, usage errors (exit 2)
             return exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 2)
         except Exception as exc:
             return report(exc)
+
+
+@contextlib.contextmanager
+def _sigterm_interrupts() -> Iterator[None]:
+    """While a command runs, SIGTERM stops it like Ctrl-C, so paid images are kept and temp files go."""
+
+    def stop(signum: int, frame: Any) -> None:
+        raise Interrupted("terminated", exit_code=EXIT_TERMINATED)
+
+    try:
+        previous = signal.signal(signal.SIGTERM, stop)
+    except ValueError:  # not the main thread (an embedding program): leave signals alone
+        yield
+        return
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
+def _interrupted(error: KeyboardInterrupt) -> int:
+    """Ctrl-C or SIGTERM: say so, name the images kept anyway, return 130 (or 143)."""
+    from .secret import redact
+
+    message = getattr(error, "message", "interrupted")
+    print(f"error: {message}", file=sys.stderr)
+    for hint in getattr(error, "hints", ()):
+        print(f"hint: {redact(hint)}", file=sys.stderr)
+    return getattr(error, "exit_code", EXIT_INTERRUPTED)
 
 
 #: Subcommands and the module that registers each; only the one a command names is imported.

@@ -8,11 +8,13 @@ defaults for every job.
 from __future__ import annotations
 
 import argparse
+import errno
 import sys
 from collections.abc import Callable
 from pathlib import Path
 
 from .errors import UsageError
+from .inputs import is_utf8
 from .options import FORMATS, QUALITIES, Options
 
 
@@ -131,7 +133,7 @@ def add_api_flags(parser: argparse.ArgumentParser, *, batch: bool = False) -> No
         "background": "transparent needs --format png or webp",
         "moderation": "moderation level of generations",
         "input_fidelity": "how closely edits keep the input images (edits)",
-        "style": "dall-e-3's style",
+        "style": "image style, for models that have it",
     }
     for name in _API_CHOICES:
         parser.add_argument(f"--{name.replace('_', '-')}", choices=_profile_enum(name), help=helps[name])
@@ -165,7 +167,7 @@ def prompt_from_args(args: argparse.Namespace) -> str:
         raise UsageError("give --prompt or --prompt-file, not both")
     try:
         if source == "-":
-            text = sys.stdin.read(PROMPT_FILE_LIMIT + 1)
+            text = _read_stdin(PROMPT_FILE_LIMIT + 1)
         else:
             with open(source, encoding="utf-8") as handle:
                 text = handle.read(PROMPT_FILE_LIMIT + 1)
@@ -175,4 +177,19 @@ def prompt_from_args(args: argparse.Namespace) -> str:
         raise UsageError(f"--prompt-file {source}: cannot read it ({exc.strerror or exc})") from None
     if len(text) > PROMPT_FILE_LIMIT:
         raise UsageError(f"--prompt-file {source}: longer than {PROMPT_FILE_LIMIT:,} characters")
+    if not is_utf8(text):
+        raise UsageError(f"--prompt-file {source}: not UTF-8 text")
     return text.rstrip("\r\n")
+
+
+def _read_stdin(limit: int) -> str:
+    """Up to ``limit`` characters of stdin, decoded as strict UTF-8 whatever the locale says."""
+    if sys.stdin is None:  # started with stdin closed
+        raise OSError(errno.EBADF, "there is no standard input")
+    raw = getattr(sys.stdin, "buffer", None)
+    if raw is None:  # replaced by a text stream (tests, embedding)
+        return sys.stdin.read(limit)
+    import codecs
+
+    data = raw.read(limit * 4)  # enough bytes for ``limit`` characters; a cut last character is held back
+    return codecs.getincrementaldecoder("utf-8")().decode(data, final=len(data) < limit * 4)[:limit]

@@ -16,7 +16,7 @@ from .adapter import Adapter, Answer, HttpRequest, Transport
 from .config import COMMON_KEYS, Profile, load_profile
 from .deadline import Deadline
 from .download import DEFAULT_MAX_BYTES, download
-from .errors import ConfigError, ImagegateError, ImageNotSaved, UnusableAnswer, UsageError
+from .errors import ConfigError, ImagegateError, ImageNotSaved, Interrupted, UnusableAnswer, UsageError
 from .http import check_endpoint, iter_body, new_session, send
 from .inputs import check_inputs, check_options
 from .jsonstream import InvalidAnswer, parse
@@ -27,7 +27,7 @@ from .result import DryRun, Image, Result
 from .retry import DEFAULT_MAX_WAIT, DEFAULT_RETRIES, Limiter, RetryPolicy
 from .schema import validate
 from .secret import REDACTED, redact, redact_headers
-from .sniff import require_image
+from .sniff import require_image, sniff
 from .spool import MemorySpool, Spool
 from .streaming import Partials, is_event_stream, receive
 
@@ -153,13 +153,32 @@ def execute(
     spools = _Spools(plan)
     with new_session(call.transport) as session, waiting:
         response = send(session, call.request, call.adapter, deadline, _retry_policy(call), limiter, notify)
-        request_id = response.headers.get("x-request-id")
+        request_id = call.adapter.request_id(response.headers)
         try:
-            answer = _receive(call, response, deadline, spools.new, dict(response.headers), partials)
-            images = _collect(answer, spools.new, deadline, call, plan)
+            answer, images = _save(call, response, deadline, spools, partials)
         finally:
             spools.discard()  # no-op for committed images; removes anything unfinished
     return _result(call, answer, images, request_id, deadline.elapsed(), partials, plan)
+
+
+def _save(
+    call: Call, response: Any, deadline: Deadline, spools: _Spools, partials: Partials
+) -> tuple[Answer, list[Image]]:
+    """Read the answer, download its URL images, and save (or keep) every image that arrived.
+
+    What arrived whole was paid for, so it is kept whatever stops the call (another image's
+    failure, Ctrl-C, SIGTERM); the error raised names where it went.
+    """
+    try:
+        answer = _receive(call, response, deadline, spools.new, dict(response.headers), partials)
+        spools.finish()
+        _fetch_urls(answer, spools, deadline, call.profile, call.adapter)
+    except (ImagegateError, KeyboardInterrupt) as exc:
+        raise _with_kept(exc, *_keep(spools.finished(), spools.plan)) from None
+    images, problems = _keep(_arrived(answer), spools.plan)
+    if problems:
+        raise _with_kept(problems[0], images, problems[1:])
+    return answer, images
 
 
 def _retry_policy(call: Call) -> RetryPolicy:
@@ -172,39 +191,33 @@ def _retry_policy(call: Call) -> RetryPolicy:
 
 
 class _Spools:
-    """The spools of one call: temp files beside the output (or memory), discarded if unfinished."""
+    """The spools of one call: temp files beside the output (or memory), discarded if unfinished.
+
+    Images arrive one after another, so starting a spool means the one before it is complete.
+    """
 
     def __init__(self, plan: OutputPlan | None) -> None:
         self.plan = plan
         self.made: list[Spool] = []
 
     def new(self) -> Spool:
+        self.finish()
         spool = self.plan.new_spool(len(self.made)) if self.plan is not None else MemorySpool()
         self.made.append(spool)
         return spool
 
+    def finish(self) -> None:
+        """Mark every spool so far complete (the answer was read to its end, or a next image began)."""
+        for spool in self.made:
+            spool.complete = True
+
+    def finished(self) -> list[Spool]:
+        """The complete spools that hold an image with a readable header: worth keeping after a failure."""
+        return [spool for spool in self.made if spool.complete and _readable(spool.head)]
+
     def discard(self) -> None:
         for spool in self.made:
             spool.discard()
-
-
-def _collect(
-    answer: Answer, new_spool: Callable[[], Spool], deadline: Deadline, call: Call, plan: OutputPlan | None
-) -> list[Image]:
-    """Download URL images, then save (or keep) every image that arrived.
-
-    What arrived was paid for, so it is kept even when another image of the answer fails; the
-    error raised for that one names where the others were saved.
-    """
-    try:
-        _fetch_urls(answer, new_spool, deadline, call.profile, call.adapter)
-    except ImagegateError as exc:
-        kept, _ = _keep(_arrived(answer), plan)
-        raise _with_kept(exc, kept) from None
-    images, problems = _keep(_arrived(answer), plan)
-    if problems:
-        raise _with_kept(problems[0], images, problems[1:])
-    return images
 
 
 def _result(
@@ -271,14 +284,20 @@ def _decode(
 
 
 def _fetch_urls(
-    answer: Answer, new_spool: Callable[[], Spool], deadline: Deadline, profile: Profile, adapter: Adapter
+    answer: Answer, spools: _Spools, deadline: Deadline, profile: Profile, adapter: Adapter
 ) -> None:
     cap = int(profile.settings.get("download_max_bytes", DEFAULT_MAX_BYTES))
     for ref in answer.images:
         if ref.data is None and ref.url:
-            spool = new_spool()
+            spool = spools.new()
             download(ref.url, spool, deadline=deadline, max_bytes=cap, base_url=adapter.base_url)
             ref.data = spool
+            spool.complete = True
+
+
+def _readable(head: bytes) -> bool:
+    info = sniff(head)
+    return info is not None and info.width is not None
 
 
 def _arrived(answer: Answer) -> list[Spool]:
@@ -287,9 +306,13 @@ def _arrived(answer: Answer) -> list[Spool]:
 
 
 def _keep(spools: list[Spool], plan: OutputPlan | None) -> tuple[list[Image], list[ImagegateError]]:
-    """Save (or keep in memory) every real image; report the others without losing the good ones."""
+    """Save (or keep in memory) every real image; report the others without losing the good ones.
+
+    Each real image takes the next name (``out.png``, ``out-2.png``), also one that had to be rescued.
+    """
     images: list[Image] = []
     problems: list[ImagegateError] = []
+    slot = 0
     for position, spool in enumerate(spools, start=1):
         try:
             info = require_image(spool.head, f"image {position} in the answer", UnusableAnswer)
@@ -297,11 +320,12 @@ def _keep(spools: list[Spool], plan: OutputPlan | None) -> tuple[list[Image], li
             spool.discard()
             problems.append(exc)
             continue
+        slot += 1
         if plan is None:
             images.append(Image(info, spool.size, None, spool))
             continue
         try:
-            path, info = plan.commit(spool, len(images), info)  # type: ignore[arg-type]
+            path, info = plan.commit(spool, slot - 1, info)  # type: ignore[arg-type]
         except ImageNotSaved as exc:
             problems.append(exc)  # the image was rescued elsewhere: the error says where
         else:
@@ -310,9 +334,14 @@ def _keep(spools: list[Spool], plan: OutputPlan | None) -> tuple[list[Image], li
 
 
 def _with_kept(
-    error: ImagegateError, kept: list[Image], others: list[ImagegateError] | tuple = ()
-) -> ImagegateError:
-    """The error, with hints naming the images that were saved anyway and any further problems."""
+    error: BaseException, kept: list[Image], others: list[ImagegateError] | tuple = ()
+) -> ImagegateError | Interrupted:
+    """The error, with hints naming the images that were saved anyway and any further problems.
+
+    Ctrl-C (or SIGTERM) comes back as :class:`Interrupted`, which carries the same hints.
+    """
+    if not isinstance(error, (ImagegateError, Interrupted)):
+        error = Interrupted()
     hints = [*error.hints, *(f"also: {other.message}" for other in others)]
     saved = [str(image.path) for image in kept if image.path is not None]
     if saved:

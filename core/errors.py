@@ -74,6 +74,24 @@ class ImageNotSaved(ImagegateError):
 
 #: The exit code of a command stopped by Ctrl-C (128 + SIGINT, as shells report it).
 EXIT_INTERRUPTED = 130
+#: The exit code of a command stopped by SIGTERM (128 + SIGTERM).
+EXIT_TERMINATED = 143
+
+
+class Interrupted(KeyboardInterrupt):
+    """Ctrl-C or SIGTERM stopped a call; ``hints`` name the paid images that were kept anyway.
+
+    A KeyboardInterrupt, so code that stops on Ctrl-C stops on it too.
+    """
+
+    def __init__(
+        self, message: str = "interrupted", *, exit_code: int = EXIT_INTERRUPTED, hints: tuple[str, ...] = ()
+    ) -> None:
+        super().__init__(message)
+        self.message = message
+        self.exit_code = exit_code
+        self.hints = tuple(hints)
+
 
 EXIT_CODES: dict[int, str] = {
     0: "success",
@@ -85,4 +103,5 @@ EXIT_CODES: dict[int, str] = {
     6: "the provider answered something unusable (not JSON, no image, not an image)",
     7: "the image was paid for but could not be written where asked; it was saved elsewhere",
     EXIT_INTERRUPTED: "interrupted",
+    EXIT_TERMINATED: "stopped by SIGTERM",
 }

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import math
 import re
+import stat
 from pathlib import Path
 
 from .errors import UsageError
@@ -13,6 +15,8 @@ MAX_INPUT_IMAGES = 16
 MAX_INPUT_BYTES = 50 * 1024 * 1024
 MAX_N = 10
 MAX_RETRIES = 10
+#: The longest --timeout: a day (a longer, infinite or NaN one cannot be armed as a timer).
+MAX_TIMEOUT = 86400.0
 SIZE_PATTERN = re.compile(r"^(auto|[1-9][0-9]{0,5}x[1-9][0-9]{0,5})$")
 
 
@@ -20,14 +24,18 @@ def check_options(options: Options) -> None:
     """Provider-neutral checks on the options themselves."""
     if not options.prompt or not options.prompt.strip():
         raise UsageError("the prompt is empty; give --prompt or --prompt-file")
+    if not is_utf8(options.prompt):
+        raise UsageError("the prompt is not valid UTF-8 text (check the terminal's or file's encoding)")
     if isinstance(options.n, bool) or not isinstance(options.n, int) or not 1 <= options.n <= MAX_N:
         raise UsageError(f"--n {options.n}: must be a whole number from 1 to {MAX_N}")
     if options.size is not None and not SIZE_PATTERN.match(options.size):
         raise UsageError(f"--size {options.size}: must be WIDTHxHEIGHT (for example 1024x1024) or auto")
     if options.output_format not in FORMATS:
         raise UsageError(f"--format {options.output_format}: must be one of {', '.join(FORMATS)}")
-    if not options.timeout or options.timeout <= 0:
-        raise UsageError(f"--timeout {options.timeout}: must be a positive number of seconds")
+    if not _valid_timeout(options.timeout):
+        raise UsageError(
+            f"--timeout {options.timeout}: must be a number of seconds above 0, at most {MAX_TIMEOUT:g}"
+        )
     if options.retries is not None and (
         isinstance(options.retries, bool)
         or not isinstance(options.retries, int)
@@ -40,10 +48,30 @@ def check_options(options: Options) -> None:
         raise UsageError(f"{len(options.images)} input images: at most {MAX_INPUT_IMAGES} are accepted")
 
 
+def _valid_timeout(value: object) -> bool:
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        return False
+    return math.isfinite(value) and 0 < value <= MAX_TIMEOUT
+
+
+def is_utf8(text: str) -> bool:
+    """Whether ``text`` can be sent as UTF-8 (undecodable bytes from argv come as lone surrogates)."""
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
 def inspect_image(path: Path, flag: str = "--edit-image", limit: int = MAX_INPUT_BYTES) -> ImageInfo:
     """The facts of one input image, or a UsageError saying what is wrong with it."""
     try:
-        size = path.stat().st_size
+        facts = path.stat()
+        if stat.S_ISDIR(facts.st_mode):
+            raise IsADirectoryError
+        if not stat.S_ISREG(facts.st_mode):
+            raise UsageError(f"{flag} {path}: not a regular file (a pipe or device is never read)")
+        size = facts.st_size
         head = read_head(path)
     except FileNotFoundError:
         raise UsageError(f"{flag} {path}: no such file") from None

@@ -17,7 +17,7 @@ from pathlib import Path
 
 from .errors import ImageNotSaved, UnusableAnswer, UsageError
 from .sniff import EXTENSIONS, FORMAT_OF_EXTENSION, ImageInfo, require_image
-from .spool import FileSpool, rescue_dir, unlink_quietly
+from .spool import FileSpool, rescue_dir, unlink_quietly, unsaved
 
 
 def numbered(path: Path, index: int) -> Path:
@@ -73,12 +73,16 @@ class OutputPlan:
         try:
             return FileSpool(target.parent, target.stem)
         except OSError:
-            # The folder vanished or filled up after the preflight: keep the paid image anyway.
+            pass
+        # The folder vanished or filled up after the preflight: keep the paid image anyway.
+        try:
             directory = rescue_dir()
             directory.mkdir(parents=True, exist_ok=True)
             spool = FileSpool(directory, target.stem)
-            spool.rescued = True
-            return spool
+        except OSError as exc:
+            raise unsaved(exc) from None
+        spool.rescued = True
+        return spool
 
     def commit(self, spool: FileSpool, index: int, info: ImageInfo | None = None) -> tuple[Path, ImageInfo]:
         """Move a finished spool into place; the extension follows the image's real format.
@@ -97,8 +101,8 @@ class OutputPlan:
             self.warnings.append(
                 f"the provider sent {info.format.upper()} for {wanted.name}; saved as {target.name}"
             )
-        spool.flush()
         try:
+            spool.flush()
             written = self._place(spool, target, overwrite=self.force and target == wanted)
         except OSError as exc:
             raise _rescued_error(spool, target, exc) from None

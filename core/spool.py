@@ -15,6 +15,7 @@ import shutil
 from pathlib import Path
 from typing import BinaryIO
 
+from .errors import ImageNotSaved
 from .sniff import HEAD_BYTES
 
 
@@ -30,6 +31,7 @@ class Spool:
     def __init__(self) -> None:
         self.size = 0
         self._head = bytearray()
+        self.complete = False  # set once the image's last byte is in (an interrupted one is not kept)
 
     @property
     def head(self) -> bytes:
@@ -92,19 +94,26 @@ class FileSpool(Spool):
         try:
             self._file.write(data)
         except OSError:
-            self._relocate()
-            self._file.write(data)
+            try:
+                self._relocate()
+                self._file.write(data)
+            except OSError as exc:
+                self.discard()
+                raise unsaved(exc) from None
 
     def _relocate(self) -> None:
         """Move what was written so far to the rescue folder and go on writing there."""
         target = rescue_dir()
         target.mkdir(parents=True, exist_ok=True)
         old_file, old_path = self._file, self.path
-        self.path, self._file = self._open(target, "image")
-        old_file.seek(0)
-        shutil.copyfileobj(old_file, self._file)
-        old_file.close()
-        unlink_quietly(old_path)
+        try:
+            self.path, self._file = self._open(target, "image")
+            old_file.seek(0)
+            shutil.copyfileobj(old_file, self._file)
+        finally:
+            with contextlib.suppress(OSError):
+                old_file.close()
+            unlink_quietly(old_path)  # the new spool (if any) is discarded by the caller on failure
         self.rescued = True
 
     def flush(self) -> None:
@@ -126,11 +135,22 @@ class FileSpool(Spool):
         return data
 
     def close(self) -> None:
-        self._file.close()
+        with contextlib.suppress(OSError):
+            self._file.close()  # after a commit or rescue; a flush error was already reported
 
     def discard(self) -> None:
-        self._file.close()
+        with contextlib.suppress(OSError):
+            self._file.close()  # a failed flush (disk full) must not keep the file from going
         unlink_quietly(self.path)
+
+
+def unsaved(exc: OSError) -> ImageNotSaved:
+    """The error for an image that arrived but could be written neither beside the output nor rescued."""
+    return ImageNotSaved(
+        f"a paid image arrived but could not be saved anywhere ({exc.strerror or exc}, "
+        f"also not in {rescue_dir()}); it is lost",
+        hints=("Free some space (or raise the file size limit) before generating again.",),
+    )
 
 
 def unlink_quietly(path: Path) -> None:

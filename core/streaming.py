@@ -68,6 +68,7 @@ class Partials:
             self.notify(f"partial image {self.received} received ({seconds:.1f} s)")
             return
         target = OutputPlan(partial_path(self.plan.first, self.received), 1, self.plan.force)
+        file_spool = None
         try:
             file_spool = target.new_spool(0)
             file_spool.write(spool.getvalue())
@@ -75,6 +76,10 @@ class Partials:
         except (ImagegateError, OSError) as exc:
             self.warnings.append(f"partial image {self.received} was not saved: {exc}")
             return
+        except BaseException:  # Ctrl-C or SIGTERM: no temp file may remain
+            if file_spool is not None:
+                file_spool.discard()
+            raise
         self.warnings += target.warnings
         self.saved.append(path)
         self.notify(f"partial image {self.received} saved: {path} ({seconds:.1f} s)")
@@ -144,6 +149,7 @@ def _collect(final: Answer, answer: Answer, new_spool: Callable[[], Spool]) -> N
         if isinstance(ref.data, Spool):
             spool = new_spool()
             spool.write(ref.data.getvalue())
+            spool.complete = True  # kept even if the stream is stopped before the next image
             ref.data = spool
         answer.images.append(ref)
     answer.usage = final.usage or answer.usage

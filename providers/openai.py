@@ -414,6 +414,10 @@ class OpenAIAdapter(Adapter):
         return request
 
     # -- answer --------------------------------------------------------------------------------
+    def request_id(self, headers: Any) -> str | None:
+        """OpenAI names each call in its ``x-request-id`` header."""
+        return next((value for name, value in headers.items() if name.lower() == "x-request-id"), None)
+
     def decode(self, document: Any, headers: dict[str, str]) -> Answer:
         return decode_images_answer(document)
 

@@ -16,12 +16,15 @@ from typing import Any
 
 from imagegate import hookimpl
 from imagegate.adapter import EDIT, GENERATE, Adapter, Answer, HttpRequest, Transport
+from imagegate.errors import UsageError
 from imagegate.options import Options
 from imagegate.png import encode_rgb
 from imagegate.providers.openai import OpenAIAdapter, decode_images_answer
 
 DEFAULT_SIDE = 1024
 GRID = 64
+#: The largest width or height the placeholder draws (a bigger one would fill the disk for nothing).
+MAX_SIDE = 8192
 
 
 class PlaceholderAdapter(Adapter):
@@ -34,6 +37,7 @@ class PlaceholderAdapter(Adapter):
     default_base_url = "placeholder://local/v1"
     default_model = "placeholder"
     b64_fields = OpenAIAdapter.b64_fields
+    request_id = OpenAIAdapter.request_id  # its transport answers like OpenAI, "x-request-id" included
 
     @classmethod
     def config_schema(cls) -> dict[str, Any]:
@@ -44,6 +48,12 @@ class PlaceholderAdapter(Adapter):
     @classmethod
     def config_schema_location(cls) -> str:
         return "imagegate.schemas/placeholder.schema.json"
+
+    def check(self, options: Options) -> list[str]:
+        width, height = dimensions(options.size)
+        if max(width, height) > MAX_SIDE:
+            raise UsageError(f"--size {options.size}: the placeholder draws at most {MAX_SIDE} pixels a side")
+        return []
 
     def build_request(self, options: Options) -> HttpRequest:
         path = "/images/edits" if options.operation == EDIT else "/images/generations"
