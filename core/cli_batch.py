@@ -108,22 +108,22 @@ def _run(
 
     progress = BatchStatus(total, len(skipped), len(todo), args.concurrency, sys.stderr, quiet=args.quiet)
     results = list(skipped)
-    interrupted = False
+    interrupted = 0  # the exit code of an interruption, else 0
     try:
         for result in run_jobs(
             todo, manifest, concurrency=args.concurrency, fail_fast=args.fail_fast, notify=progress.note
         ):
             results.append(result)
             progress.finished(result)
-    except KeyboardInterrupt:
-        interrupted = True
+    except KeyboardInterrupt as exc:  # Ctrl-C (130) or SIGTERM (143)
+        interrupted = getattr(exc, "exit_code", EXIT_INTERRUPTED)
     finally:
         progress.close()
-    emit(summary(results, manifest.path, progress.elapsed(), interrupted))
+    emit(summary(results, manifest.path, progress.elapsed(), bool(interrupted)))
     if interrupted:
         print("error: interrupted", file=sys.stderr)
         print("hint: finished jobs are recorded; run the same command again to go on", file=sys.stderr)
-        return EXIT_INTERRUPTED
+        return interrupted
     return _exit_code(results)
 
 

@@ -6,14 +6,13 @@ Everything here is provider-neutral; what differs between providers is asked of 
 from __future__ import annotations
 
 import contextlib
-import os
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from typing import Any
 
 from . import plugins
 from .adapter import Adapter, Answer, HttpRequest, Transport
-from .config import COMMON_KEYS, Profile, load_profile
+from .config import COMMON_KEYS, Profile, init_hint, load_profile, resolve_path
 from .deadline import Deadline
 from .download import DEFAULT_MAX_BYTES, download
 from .errors import ConfigError, ImagegateError, ImageNotSaved, Interrupted, UnusableAnswer, UsageError
@@ -70,8 +69,8 @@ def resolve_adapter(config: Any, profile_name: str | None, provider: str | None)
     if record.adapter.needs_key and profile.api_key is None:
         if profile.source is None:
             raise ConfigError(
-                f"provider {name!r} needs an API key, and there is no config file at {_default_path(config)}",
-                hints=("Create it in your own terminal with: imagegate config init", *_keyless_hint()),
+                f"provider {name!r} needs an API key, and there is no config file at {resolve_path(config)}",
+                hints=(init_hint(resolve_path(config)), *_keyless_hint()),
             )
         raise ConfigError(
             f"config {profile.label} has no api_key", hints=("Run: imagegate config init --force",)
@@ -359,12 +358,6 @@ def _unknown_keys(profile: Profile, adapter: Adapter) -> list[str]:
         f"config {profile.label}: unknown key(s) {', '.join(unknown)} "
         f"for provider {profile.provider!r} (ignored)"
     ]
-
-
-def _default_path(config: Any) -> str:
-    from .config import resolve_path
-
-    return os.fspath(resolve_path(config))
 
 
 def run(

@@ -17,7 +17,7 @@ MAX_N = 10
 MAX_RETRIES = 10
 #: The longest --timeout: a day (a longer, infinite or NaN one cannot be armed as a timer).
 MAX_TIMEOUT = 86400.0
-SIZE_PATTERN = re.compile(r"^(auto|[1-9][0-9]{0,5}x[1-9][0-9]{0,5})$")
+SIZE_PATTERN = re.compile(r"auto|[1-9][0-9]{0,5}x[1-9][0-9]{0,5}")  # matched whole (fullmatch)
 
 
 def check_options(options: Options) -> None:
@@ -28,8 +28,9 @@ def check_options(options: Options) -> None:
         raise UsageError("the prompt is not valid UTF-8 text (check the terminal's or file's encoding)")
     if isinstance(options.n, bool) or not isinstance(options.n, int) or not 1 <= options.n <= MAX_N:
         raise UsageError(f"--n {options.n}: must be a whole number from 1 to {MAX_N}")
-    if options.size is not None and not SIZE_PATTERN.match(options.size):
-        raise UsageError(f"--size {options.size}: must be WIDTHxHEIGHT (for example 1024x1024) or auto")
+    if options.size is not None and not SIZE_PATTERN.fullmatch(options.size):
+        shown = f" {options.size}" if len(options.size) <= 24 and options.size.isprintable() else ""
+        raise UsageError(f"--size{shown}: must be WIDTHxHEIGHT (for example 1024x1024) or auto")
     if options.output_format not in FORMATS:
         raise UsageError(f"--format {options.output_format}: must be one of {', '.join(FORMATS)}")
     if not _valid_timeout(options.timeout):

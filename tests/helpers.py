@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import errno
 import json
 from email.parser import BytesParser
 from email.policy import HTTP
@@ -119,3 +120,16 @@ def assert_valid_edit_body(content_type: str, body: bytes) -> dict[str, Any]:
     document = multipart_as_dict(content_type, body)
     _validator("CreateImageEditRequest").validate(document)
     return document
+
+
+class FullDisk:
+    """A file whose writes fail as on a full disk; everything else is the real file's."""
+
+    def __init__(self, real) -> None:
+        self._real = real
+
+    def write(self, data: bytes) -> int:
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    def __getattr__(self, name: str):
+        return getattr(self._real, name)

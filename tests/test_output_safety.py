@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 from faultserver_support import Reply, image_reply
-from helpers import png
+from helpers import FullDisk, png
 
 import imagegate
 from imagegate import dispatch, output, spool
@@ -131,19 +131,6 @@ def test_an_image_whose_folder_vanished_while_writing_is_rescued(cli, server, is
     monkeypatch.setattr(spool.FileSpool, "_open", staticmethod(open_then_remove))
     run = cli("--prompt", "p", "--out", "out/kite.png")
     assert_rescued(run, png(7, 7))
-
-
-class FullDisk:
-    """A file whose writes fail as on a full disk; everything else is the real file's."""
-
-    def __init__(self, real) -> None:
-        self._real = real
-
-    def write(self, data: bytes) -> int:
-        raise OSError(errno.ENOSPC, "No space left on device")
-
-    def __getattr__(self, name: str):
-        return getattr(self._real, name)
 
 
 def test_an_image_on_a_full_disk_is_rescued(cli, server, isolated, monkeypatch) -> None:

@@ -17,8 +17,7 @@ from pathlib import Path
 
 import pytest
 from faultserver_support import Reply, configured_server, image_reply
-from helpers import b64, images_answer, png
-from test_output_safety import FullDisk  # a file whose writes fail as on a full disk
+from helpers import FullDisk, b64, images_answer, png
 
 from imagegate import batch, dispatch, spool
 from imagegate.adapter import Adapter
