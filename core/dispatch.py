@@ -377,7 +377,11 @@ def run(
     """The whole path for one call: the CLI, the library and batch all come through here."""
     call = prepare(options, config, profile, provider)
     options = call.options
-    plan = OutputPlan(base_path(out, options.output_format), options.n, force) if to_files else None
+    plan = (
+        OutputPlan(base_path(out, options.output_format, count=options.n), options.n, force)
+        if to_files
+        else None
+    )
     if dry_run_only:
         return dry_run(call, plan)
     return execute(call, plan, limiter=limiter, notify=notify, progress=progress)

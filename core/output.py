@@ -27,18 +27,32 @@ def numbered(path: Path, index: int) -> Path:
     return path.with_name(f"{path.stem}-{index + 1}{path.suffix}")
 
 
-def base_path(out: str | os.PathLike[str] | None, output_format: str, now: float | None = None) -> Path:
-    """The first image's path: ``--out`` (with the format's extension added if it has none)."""
-    extension = EXTENSIONS.get(output_format, f".{output_format}")
-    stamp = time.strftime("%Y%m%d-%H%M%S", time.localtime(now))
+def base_path(
+    out: str | os.PathLike[str] | None, output_format: str, now: float | None = None, count: int = 1
+) -> Path:
+    """The first image's path: ``--out`` (with the format's extension added if it has none).
+
+    Without ``--out`` (or with a folder) the name is timestamped; two calls within one second get
+    ``_1``, ``_2``... rather than a refusal, since nobody chose that name.
+    """
     if out is None or str(out) == "":
-        return Path.cwd() / f"imagegate-{stamp}{extension}"
+        return _timestamped(Path.cwd(), output_format, now, count)
     path = Path(out).expanduser().absolute()
     if str(out).endswith(("/", os.sep)) or path.is_dir():
-        return path / f"imagegate-{stamp}{extension}"
+        return _timestamped(path, output_format, now, count)
     if not path.suffix:
-        path = path.with_name(path.name + extension)
+        path = path.with_name(path.name + EXTENSIONS.get(output_format, f".{output_format}"))
     return path
+
+
+def _timestamped(folder: Path, output_format: str, now: float | None, count: int) -> Path:
+    extension = EXTENSIONS.get(output_format, f".{output_format}")
+    stamp = time.strftime("%Y%m%d-%H%M%S", time.localtime(time.time() if now is None else now))
+    for attempt in range(1000):
+        first = folder / f"imagegate-{stamp}{f'_{attempt}' if attempt else ''}{extension}"
+        if not any(numbered(first, index).exists() for index in range(count)):
+            return first
+    return first  # the preflight will say it exists
 
 
 @dataclass

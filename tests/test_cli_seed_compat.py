@@ -215,3 +215,12 @@ def test_stdout_stays_strict_json_when_the_provider_sends_nan(cli, make_config, 
         "total_tokens": None,
         "x": None,
     }
+
+
+def test_two_unnamed_runs_in_one_second_both_get_a_file(cli, isolated, monkeypatch) -> None:
+    monkeypatch.setattr("imagegate.output.time.time", lambda: 1_800_000_000.0)
+    first = cli("--provider", "placeholder", "--prompt", "p", "--size", "64x64")
+    second = cli("--provider", "placeholder", "--prompt", "p", "--size", "64x64")
+    assert first.code == second.code == 0, second.err
+    names = [Path(run.json["output_paths"][0]).name for run in (first, second)]
+    assert names[1] == names[0].replace(".png", "_1.png")
