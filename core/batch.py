@@ -25,7 +25,7 @@ from .dispatch import Call, execute, prepare
 from .errors import ImagegateError, UsageError
 from .keywords import options_from_keywords
 from .options import Options
-from .output import OutputPlan
+from .output import OutputExists, OutputPlan
 from .retry import Limiter
 from .sniff import EXTENSIONS
 from .spool import unlink_quietly
@@ -145,7 +145,7 @@ def output_path(job: Job, options: Options, out_dir: Path) -> Path:
         return out_dir / f"{job.number:03d}-{slug(options.prompt)}{extension}"
     path = (out_dir / job.out).resolve()
     if not path.is_relative_to(out_dir.resolve()):
-        raise UsageError(f"{job.where}: out {job.out!r} must be a file name inside {out_dir}")
+        raise UsageError(f"out {job.out!r} must be a file name inside {out_dir}")
     return path
 
 
@@ -243,6 +243,12 @@ def plan_jobs(
                 skipped.append(JobResult(job, "skipped", done))
                 continue
             plan.preflight()
+        except OutputExists as exc:
+            exc.hints = (
+                f'Delete or move {exc.path.name}, or give this job another "out"; '
+                "--force would redo (and pay for) every job of the batch.",
+            )
+            raise _located(exc, job) from None
         except ImagegateError as exc:
             raise _located(exc, job) from None
         todo.append(Planned(job, call, plan, key))

@@ -20,6 +20,17 @@ from .sniff import EXTENSIONS, FORMAT_OF_EXTENSION, ImageInfo, require_image
 from .spool import FileSpool, rescue_dir, unlink_quietly, unsaved
 
 
+class OutputExists(UsageError):
+    """Exit 2: an output file is already there and --force was not given; nothing was sent."""
+
+    def __init__(self, path: Path) -> None:
+        super().__init__(
+            f"output {path} already exists; nothing was sent",
+            hints=("Choose another --out, or add --force to overwrite it.",),
+        )
+        self.path = path
+
+
 def numbered(path: Path, index: int) -> Path:
     """The path of the ``index``-th image (0-based): ``out.png``, ``out-2.png``, ``out-3.png``..."""
     if index == 0:
@@ -76,10 +87,7 @@ class OutputPlan:
             if path.is_dir():
                 raise UsageError(f"output {path} is a folder; give a file name with --out")
             if (path.exists() or path.is_symlink()) and not self.force:
-                raise UsageError(
-                    f"output {path} already exists; nothing was sent",
-                    hints=("Choose another --out, or add --force to overwrite it.",),
-                )
+                raise OutputExists(path)
 
     def new_spool(self, index: int) -> FileSpool:
         """A temp file for the ``index``-th image, in the folder it will end up in."""

@@ -408,3 +408,22 @@ def test_a_plain_text_line_is_a_prompt(cli, isolated: Path) -> None:
     )
     assert run.code == 0, run.err
     assert [p.name for p in (isolated / "out").glob("*.png")] == ["001-a-plain-prompt-no-quotes.png"]
+
+
+def test_an_existing_output_gets_a_hint_that_does_not_suggest_repaying_everything(
+    cli, isolated: Path
+) -> None:
+    jobs = write_jobs(isolated / "jobs.jsonl", "one", "two")
+    (isolated / "out").mkdir()
+    (isolated / "out" / "002-two.png").write_bytes(b"someone else's file")
+    run = cli("batch", jobs, "--out-dir", "out", "--provider", "placeholder", "--size", "32x32")
+    assert run.code == 2
+    assert "jobs.jsonl line 2: output" in run.err and run.err.count("jobs.jsonl line 2") == 1
+    assert "--force would redo (and pay for) every job" in run.err
+
+
+def test_an_out_outside_the_folder_is_named_once(cli, isolated: Path) -> None:
+    jobs = write_jobs(isolated / "jobs.jsonl", {"prompt": "p", "out": "../escape.png"})
+    run = cli("batch", jobs, "--out-dir", "out", "--provider", "placeholder")
+    assert run.code == 2
+    assert run.err.count("jobs.jsonl line 1") == 1 and "must be a file name inside" in run.err
