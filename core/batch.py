@@ -177,7 +177,10 @@ class Manifest:
         except (OSError, ValueError, AttributeError) as exc:
             raise UsageError(
                 f"cannot read the batch manifest {path}: {exc}",
-                hints=("Remove it to start the batch afresh (existing images need --force).",),
+                hints=(
+                    "Move it aside to start the batch afresh; then move or delete the images it "
+                    "lists, or give the jobs other names (--force would pay for every job again).",
+                ),
             ) from None
 
     def finished(self, key: str) -> list[str] | None:
@@ -281,7 +284,8 @@ def run_jobs(
     """
     limiter = limiter or Limiter()
     queue = iter(todo)
-    stopped = interrupted = abandoned = False
+    stopped = abandoned = False
+    interrupted: BaseException | None = None  # the first Ctrl-C or SIGTERM, raised again at the end
     pool = ThreadPoolExecutor(max_workers=max(1, concurrency), thread_name_prefix="imagegate-batch")
     running: dict[Future[JobResult], Planned] = {}
     try:
@@ -295,12 +299,12 @@ def run_jobs(
                 break
             try:
                 finished, _ = wait(running, return_when=FIRST_COMPLETED)
-            except KeyboardInterrupt:
-                if interrupted:
+            except KeyboardInterrupt as exc:
+                if interrupted is not None:
                     abandoned = True  # stop waiting: the summary comes now
                     yield from _abandoned(running, queue)
                     raise
-                stopped = interrupted = True
+                stopped, interrupted = True, exc
                 if notify is not None:
                     notify(f"interrupted: the {len(running)} job(s) in flight finish first (maybe paid for)")
                 continue
@@ -313,8 +317,8 @@ def run_jobs(
         pool.shutdown(wait=not abandoned)
     for item in queue:
         yield JobResult(item.job, "not run")
-    if interrupted:
-        raise KeyboardInterrupt
+    if interrupted is not None:
+        raise interrupted
 
 
 def _abandoned(running: dict[Future[JobResult], Planned], queue: Iterator[Planned]) -> Iterator[JobResult]:
@@ -342,8 +346,13 @@ def _run_one(item: Planned, manifest: Manifest, limiter: Limiter) -> JobResult:
         result = execute(item.call, item.plan, limiter=limiter)
     except ImagegateError as exc:
         seconds = time.monotonic() - started
-        return JobResult(
-            item.job, "failed", error=redact(exc.message), exit_code=exc.exit_code, seconds=seconds
+        return JobResult(  # the hints name images that were kept and links to paid ones
+            item.job,
+            "failed",
+            error=exc.message,
+            exit_code=exc.exit_code,
+            seconds=seconds,
+            warnings=list(exc.hints),
         )
     except Exception as exc:  # a bug: this job fails, the batch goes on
         message = f"internal error: {type(exc).__name__}: {redact(str(exc))}"

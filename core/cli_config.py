@@ -60,7 +60,7 @@ def config_command(argv: list[str]) -> int:
 # -- init ----------------------------------------------------------------------------------------
 def run_init(args: argparse.Namespace) -> int:
     from . import plugins
-    from .config import resolve_path
+    from .config import config_command, resolve_path
     from .config_write import add_profile, render, write_private
 
     path = resolve_path(args.config)
@@ -77,7 +77,7 @@ def run_init(args: argparse.Namespace) -> int:
         stored["api_key"] = read_key(prompt).reveal()
     write_private(path, render(document), verify=lambda temp: _verify_profile(temp, name))
     print(f"saved {'profile ' + repr(name) if name else 'the key'} in {path} (mode 600)", file=sys.stderr)
-    print("next: imagegate config check", file=sys.stderr)
+    print(f"next: {config_command(path, 'check')}", file=sys.stderr)
     described, _problems = describe_config(path)
     emit({"ok": True, "path": str(path), "profile": name, "created": existing is None, **described})
     return 0
@@ -138,13 +138,17 @@ def _check_fields(fields: dict[str, Any]) -> None:
 
 
 def _verify_profile(path: Path, name: str | None) -> tuple[Any, Any]:
-    """The checks every run makes before sending (schema, key, provider, endpoint)."""
+    """The checks every run makes before sending (schema, key, provider, endpoint, the profile's
+    defaults such as size and timeout)."""
     from .dispatch import resolve_adapter
     from .http import check_endpoint
+    from .inputs import check_options
+    from .options import Options
 
     profile, adapter = resolve_adapter(path, name, None)
     transport = adapter.transport()
     check_endpoint(adapter.base_url, frozenset(transport.schemes if transport else ()))
+    check_options(Options(prompt="config check").resolved(profile.settings))
     return profile, adapter
 
 
@@ -172,13 +176,15 @@ def describe_config(path: Path) -> tuple[dict[str, Any], list[ImagegateError]]:
     warnings = _folder_warnings(path)
     problems: list[ImagegateError] = []
     default = None
+    several_without_default = len(names) > 1 and document.get("default_profile") is None
     try:
         default = select_profile(document, path, None, None).name
     except ConfigError as exc:
-        if document.get("default_profile") is not None:
-            problems.append(exc)
-        else:
+        if several_without_default:
             warnings.append(f"{exc.message}: every run must choose one with --profile")
+        elif document.get("default_profile") is not None and document["default_profile"] not in names:
+            problems.append(exc)
+        # any other problem belongs to one profile and is reported with it below
     profiles = []
     for name in names:
         row, problem = _describe(path, name, name == default)

@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-import argparse
 import sys
 from typing import Any
 
-from .cli import emit, subcommand
+from .cli import Parser, emit, subcommand
 from .options import OPERATIONS
 
 COLUMNS = ("name", "distribution", "operations", "config schema", "description")
@@ -57,7 +56,7 @@ def providers_command(argv: list[str]) -> int:
     """List the providers; a provider name offered twice is reported as an error (exit 2)."""
     from . import plugins
 
-    parser = argparse.ArgumentParser(prog="imagegate providers", description="List the installed providers.")
+    parser = Parser(prog="imagegate providers", description="List the installed providers.")
     parser.add_argument("--json", action="store_true", help="print JSON for machines")
     args = parser.parse_args(argv)
     rows = describe()

@@ -82,10 +82,15 @@ def check_permissions(path: Path) -> None:
         )
 
 
+def config_command(path: Path | None, words: str) -> str:
+    """``imagegate config WORDS``, with ``--config PATH`` when the file is not the default one."""
+    option = "" if path is None or path == default_path() else f" --config {shlex.quote(str(path))}"
+    return f"imagegate config {words}{option}"
+
+
 def init_hint(path: Path) -> str:
-    """How to create the config file at ``path``: ``imagegate config init``, naming a non-default path."""
-    option = "" if path == default_path() else f" --config {shlex.quote(str(path))}"
-    return f"Create it in your own terminal with: imagegate config init{option}"
+    """How to create the config file at ``path``."""
+    return f"Create it in your own terminal with: {config_command(path, 'init')}"
 
 
 def read_document(path: Path) -> dict[str, Any]:
@@ -137,7 +142,8 @@ def select_profile(
             raise ConfigError(
                 f"config {path} has no profiles, so --profile {profile} cannot be used",
                 hints=(
-                    f"Add it beside the current key with: imagegate config init --profile {profile}",
+                    "Add it beside the current key with: "
+                    + config_command(path, f"init --profile {profile}"),
                     "Or drop --profile.",
                 ),
             )
@@ -166,7 +172,10 @@ def _profile_from(raw: dict[str, Any], name: str | None, path: Path | None, prov
         where = f"{path}#{name}" if name else str(path)
         raise ConfigError(
             f"the api_key in config {where} {problem} (it is not shown)",
-            hints=("Store only the key itself, on one line: imagegate config init --force",),
+            hints=(
+                "Store only the key itself, on one line: "
+                + config_command(path, f"init{f' --profile {name}' if name else ''} --force"),
+            ),
         )
     settings = dict(raw)
     return Profile(

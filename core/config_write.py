@@ -15,7 +15,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from .config import os_reason, select_profile
+from .config import config_command, os_reason, select_profile
 from .errors import ConfigError
 
 #: The name a flat config's (one profile at the top level, as the
@@ -142,7 +142,7 @@ def _refuse_existing(force: bool, source: Path, name: str | None) -> None:
     raise ConfigError(
         f"config {source} already has {which}; not replacing it",
         hints=(
-            f"To replace its key, run: imagegate config init{option} --force",
-            "To add another key beside it, run: imagegate config init --profile NAME",
+            f"To replace its key, run: {config_command(source, f'init{option} --force')}",
+            f"To add another key beside it, run: {config_command(source, 'init --profile NAME')}",
         ),
     )

@@ -12,7 +12,7 @@ from typing import Any
 
 from . import plugins
 from .adapter import Adapter, Answer, HttpRequest, Transport
-from .config import COMMON_KEYS, Profile, init_hint, load_profile, resolve_path
+from .config import COMMON_KEYS, Profile, config_command, init_hint, load_profile, resolve_path
 from .deadline import Deadline
 from .download import DEFAULT_MAX_BYTES, download
 from .errors import ConfigError, ImagegateError, ImageNotSaved, Interrupted, UnusableAnswer, UsageError
@@ -25,7 +25,7 @@ from .progress import Progress
 from .result import DryRun, Image, Result
 from .retry import DEFAULT_MAX_WAIT, DEFAULT_RETRIES, Limiter, RetryPolicy
 from .schema import validate
-from .secret import REDACTED, redact, redact_headers
+from .secret import REDACTED, redact, redact_data, redact_headers
 from .sniff import require_image, sniff
 from .spool import MemorySpool, Spool
 from .streaming import Partials, is_event_stream, receive
@@ -73,7 +73,13 @@ def resolve_adapter(config: Any, profile_name: str | None, provider: str | None)
                 hints=(init_hint(resolve_path(config)), *_keyless_hint()),
             )
         raise ConfigError(
-            f"config {profile.label} has no api_key", hints=("Run: imagegate config init --force",)
+            f"config {profile.label} has no api_key",
+            hints=(
+                "Run: "
+                + config_command(
+                    profile.source, f"init{f' --profile {profile.name}' if profile.name else ''} --force"
+                ),
+            ),
         )
     return profile, record.adapter(profile)
 
@@ -230,16 +236,16 @@ def _result(
 ) -> Result:
     revised = next((ref.revised_prompt for ref in answer.images if ref.revised_prompt), None)
     warnings = call.warnings + partials.warnings + (plan.warnings if plan else [])
-    result = Result(
+    result = Result(  # what the provider said is scrubbed of the key, in case it echoed it
         images,
         call.profile.provider or "",
         call.model,
-        answer.usage,
-        revised,
-        request_id,
+        redact_data(answer.usage),
+        redact_data(revised),
+        redact_data(request_id),
         seconds,
         warnings,
-        answer.extras,
+        redact_data(answer.extras),
         partials.saved,
     )
     result.note_missing_alpha(call.options.background)

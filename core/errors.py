@@ -16,6 +16,29 @@ class ImagegateError(Exception):
         self.message = message
         self.hints = tuple(hints)
 
+    # The message and hints are scrubbed of every known key whenever they are set, so neither a
+    # library caller nor a crash reporter ever sees one, whatever text a provider echoed.
+    @property
+    def message(self) -> str:
+        return self._message
+
+    @message.setter
+    def message(self, text: str) -> None:
+        from .secret import redact
+
+        self._message = redact(text)
+        self.args = (self._message,)
+
+    @property
+    def hints(self) -> tuple[str, ...]:
+        return self._hints
+
+    @hints.setter
+    def hints(self, texts: tuple[str, ...] | list[str]) -> None:
+        from .secret import redact
+
+        self._hints = tuple(redact(text) for text in texts)
+
     def __str__(self) -> str:
         return self.message
 
@@ -44,8 +67,10 @@ class ProviderRefused(ImagegateError):
         hints: tuple[str, ...] | list[str] = (),
     ) -> None:
         super().__init__(message, hints=hints)
+        from .secret import redact
+
         self.status = status
-        self.code = code
+        self.code = redact(code) if code else code
 
 
 class ContentRefused(ProviderRefused):

@@ -131,6 +131,17 @@ def _extent(text: str, match: re.Match[str], forms: tuple[str, ...]) -> int:
     return end
 
 
+def redact_data(value: Any) -> Any:
+    """:func:`redact` applied to every string inside a JSON-like value (what a provider answered)."""
+    if isinstance(value, str):
+        return redact(value)
+    if isinstance(value, dict):
+        return {redact(str(key)): redact_data(item) for key, item in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [redact_data(item) for item in value]
+    return value
+
+
 def redact_headers(headers: Mapping[str, str | Secret], secret_names: Collection[str] = ()) -> dict[str, str]:
     """Headers as they may be shown: credentials replaced by a marker, every other value redacted.
 

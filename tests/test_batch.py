@@ -427,3 +427,50 @@ def test_an_out_outside_the_folder_is_named_once(cli, isolated: Path) -> None:
     run = cli("batch", jobs, "--out-dir", "out", "--provider", "placeholder")
     assert run.code == 2
     assert run.err.count("jobs.jsonl line 1") == 1 and "must be a file name inside" in run.err
+
+
+def test_a_terminated_batch_exits_143(cli, isolated: Path, monkeypatch) -> None:
+    from imagegate import batch
+    from imagegate.errors import Interrupted
+
+    real_wait, calls = batch.wait, []
+
+    def wait_then_terminate(*args, **kwargs):
+        calls.append(1)
+        if len(calls) == 1:
+            raise Interrupted("terminated", exit_code=143)
+        return real_wait(*args, **kwargs)
+
+    monkeypatch.setattr(batch, "wait", wait_then_terminate)
+    jobs = write_jobs(isolated / "jobs.jsonl", "one", "two", "three")
+    run = cli(
+        "batch",
+        jobs,
+        "--out-dir",
+        "out",
+        "--provider",
+        "placeholder",
+        "--size",
+        "32x32",
+        "--concurrency",
+        "1",
+    )
+    assert run.code == 143
+    assert run.json["counts"]["not run"] == 2
+
+
+def test_a_failed_job_keeps_the_hints_naming_its_saved_images(
+    cli, isolated: Path, make_config, requests_mock
+) -> None:
+    from helpers import GEN, b64
+
+    make_config()
+    url = "https://cdn.example.test/two.png"
+    requests_mock.post(GEN, json={"data": [{"b64_json": b64(png())}, {"url": url}]})
+    requests_mock.get(url, status_code=500)
+    jobs = write_jobs(isolated / "jobs.jsonl", {"prompt": "p", "n": 2, "out": "q.png"})
+    run = cli("batch", jobs, "--out-dir", "out")
+    assert run.code == 6
+    (job,) = run.json["jobs"]
+    assert any("were saved" in warning for warning in job["warnings"])
+    assert any(url in warning for warning in job["warnings"])

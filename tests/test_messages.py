@@ -61,3 +61,50 @@ def test_a_key_pasted_as_provider_is_not_echoed(cli) -> None:
     assert run.code == 2
     assert "unknown provider (a long name, not shown)" in run.err
     assert API_KEY not in run.err
+
+
+def test_a_library_error_never_carries_the_key_even_in_type_or_code(make_config, requests_mock) -> None:
+    import imagegate
+
+    make_config()
+    error = {"error": {"message": f"bad key {API_KEY}", "type": API_KEY, "code": API_KEY[3:]}}
+    requests_mock.post(GEN, status_code=401, json=error)
+    try:
+        imagegate.generate("p", out="o.png")
+    except imagegate.ProviderRefused as exc:
+        text = " ".join([str(exc), repr(exc), exc.code or "", *exc.hints])
+        assert API_KEY[-12:] not in text and API_KEY[3:15] not in text
+    else:
+        raise AssertionError("a 401 was not an error")
+
+
+def test_a_library_result_never_carries_an_echoed_key(make_config, requests_mock) -> None:
+    import imagegate
+
+    make_config()
+    answer = {"data": [{"b64_json": b64(png()), "revised_prompt": API_KEY}], "usage": {"note": API_KEY}}
+    requests_mock.post(GEN, json=answer, headers={"x-request-id": API_KEY})
+    result = imagegate.generate("p", out="o.png")
+    text = repr(result) + str(result.to_json())
+    assert API_KEY[-12:] not in text
+
+
+def test_hints_name_a_non_default_config(cli, tmp_path: Path) -> None:
+    path = write_config(tmp_path / "other.json", {"api_key": "sk-with a space-0123456789"})
+    run = cli("--config", path, "--prompt", "p", "--out", "o.png")
+    assert run.code == 2
+    assert f"imagegate config init --force --config {path}" in run.err
+
+
+def test_config_check_reports_a_bad_key_as_a_problem_not_a_missing_default(cli, config_dir: Path) -> None:
+    write_config(config_dir / "config.json", {"api_key": "sk-with a space-0123456789"})
+    run = cli("config", "check")
+    assert run.code == 2
+    assert "every run must choose one" not in run.out + run.err
+
+
+def test_config_check_refuses_a_default_size_every_run_would_refuse(cli, config_dir: Path) -> None:
+    write_config(config_dir / "config.json", {"api_key": API_KEY, "size": "12x"})
+    run = cli("config", "check")
+    assert run.code == 2
+    assert "--size" in run.err

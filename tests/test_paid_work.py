@@ -134,7 +134,8 @@ def _wait_for(predicate, seconds: float = 10.0) -> bool:
 
 
 def test_sigterm_keeps_the_finished_image_and_leaves_no_temp_file(server, isolated) -> None:
-    server.generations(Reply(body=images_answer(png(4, 4), png(30, 30)), drip=0.01))
+    # A slow drip, so that the SIGTERM lands mid-answer even on a loaded machine.
+    server.generations(Reply(body=images_answer(png(4, 4), png(30, 30)), drip=0.02))
     command = [sys.executable, "-m", "imagegate", "--prompt", "p", "--n", "2", "--out", "kite.png"]
     process = subprocess.Popen(command, cwd=isolated, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     try:
