@@ -20,7 +20,7 @@ from .adapter import excerpt
 from .deadline import Deadline, timeout_error
 from .errors import ImagegateError, NetworkError, UnusableAnswer, UsageError
 from .retry import RETRYABLE_STATUS, Limiter, RetryPolicy, retry_after
-from .secret import guarded_streams, redact, reveal_headers
+from .secret import REDACTED, Secret, guarded_streams, redact, reveal_headers
 from .verbose import describe_request, describe_response
 
 if TYPE_CHECKING:
@@ -271,10 +271,12 @@ def _attempt(session: requests.Session, request: HttpRequest, adapter: Adapter, 
                 proxies=proxies,
             )
     except requests.exceptions.ConnectionError as exc:  # ConnectTimeout included
+        _forget_key(exc, request)
         return _connection_failure(exc, request.url, deadline)
     except requests.exceptions.Timeout:
         raise timeout_error(deadline.seconds, "waiting for the provider's answer", sent=True) from None
     except requests.exceptions.RequestException as exc:  # an OSError too: caught first, never shown
+        _forget_key(exc, request)
         raise _unsendable(exc, request.url) from None
     except UnicodeError:  # http.client encodes headers as Latin-1; the text may hold a key
         raise UsageError(
@@ -283,11 +285,31 @@ def _attempt(session: requests.Session, request: HttpRequest, adapter: Adapter, 
         ) from None
     except OSError as exc:
         raise UsageError(f"cannot read an input file: {exc.strerror or exc}") from None
+    _forget_key(response, request)
     seconds = time.monotonic() - started
     log.debug("%s", describe_response(response.status_code, response.reason, response.headers, seconds))
     if 200 <= response.status_code < 300:
         return response
     return _failure(response, adapter, deadline)
+
+
+def _forget_key(holder: Any, request: HttpRequest) -> None:
+    """Give a response (or requests exception) a copy of its sent request with the key blanked.
+
+    requests keeps the request it sent on the response and on its exceptions; after this, nothing
+    imagegate holds once the request is sent, a traceback's local variables included, carries the
+    key. (The object requests sent is left as it was, so a test double that recorded it still can.)
+    """
+    prepared = getattr(holder, "request", None)
+    headers = getattr(prepared, "headers", None)
+    names = [name for name, value in request.headers.items() if isinstance(value, Secret)]
+    if headers is None or not any(name in headers for name in names):
+        return
+    clean = prepared.copy()
+    for name in names:
+        if name in clean.headers:
+            clean.headers[name] = REDACTED
+    holder.request = clean
 
 
 def _unsendable(exc: Exception, url: str) -> UsageError:

@@ -277,3 +277,33 @@ def test_an_invalid_choice_still_lists_the_choices(cli) -> None:
     assert run.code == 2
     assert "invalid choice" in run.err and "'high'" in run.err
     assert "ultra" not in run.err
+
+
+def _sent_header_values(error: BaseException) -> list[str]:
+    """Every header value reachable from the local variables of the error's traceback frames."""
+    values: list[str] = []
+    seen: set[int] = set()
+    for exc in (error, error.__context__):
+        trace = exc.__traceback__ if exc is not None else None
+        while trace is not None:
+            for value in trace.tb_frame.f_locals.values():
+                for holder in (value, getattr(value, "request", None)):
+                    headers = getattr(holder, "headers", None)
+                    if id(holder) in seen or not hasattr(headers, "values"):
+                        continue
+                    seen.add(id(holder))
+                    values += [str(item) for item in headers.values()]
+            trace = trace.tb_next
+    return values
+
+
+def test_the_frames_of_an_error_after_sending_hold_no_sent_key(make_config) -> None:
+    with FaultServer() as server:
+        local_config(make_config, server)
+        server.generations(Reply(status=500, body=b'{"error": {"message": "boom"}}'))
+        with pytest.raises(NetworkError) as caught:
+            imagegate.generate("p", out="a.png", retries=0)
+    values = _sent_header_values(caught.value)
+    assert values, "the test found no headers to look at"
+    for value in values:
+        assert_no_piece_of_the_key(value)
