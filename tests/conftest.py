@@ -8,13 +8,14 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from faultserver_support import FaultServer, configured_server
-from helpers import API_KEY, BASE, CANARY_ENV_KEY, write_config
 from hypothesis import settings
 
 from imagegate import plugins
 from imagegate.cli import main
 from imagegate.testing import CliResult
+
+from .support.faultserver import FaultServer, configured_server
+from .support.helpers import API_KEY, BASE, CANARY_ENV_KEY, write_config
 
 #: Hypothesis profiles: "default" keeps the suite fast; IMAGEGATE_HYPOTHESIS=thorough (say, nightly
 #: or before a release) tries ten times as many examples. No deadline: a slow machine is no failure.

@@ -5,7 +5,10 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from helpers import (
+
+from imagegate.sniff import sniff_file
+
+from .support.helpers import (
     API_KEY,
     BASE,
     EDITS,
@@ -17,8 +20,6 @@ from helpers import (
     parse_multipart,
     png,
 )
-
-from imagegate.sniff import sniff_file
 
 JPEG = b"\xff\xd8\xff\xe0" + b"\x00\x10JFIF\x00\x01\x01\x00\x00\x01\x00\x01\x00\x00" + b"\xff\xd9"
 WEBP = b"RIFF\x24\x00\x00\x00WEBPVP8L\x18\x00\x00\x00\x2f\x07\xc0\x01\x10" + b"\x00" * 19

@@ -7,13 +7,14 @@ import re
 from pathlib import Path
 
 import pytest
-from helpers import API_KEY, BASE, png
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from imagegate.errors import UsageError
 from imagegate.inputs import MAX_INPUT_BYTES, check_options, inspect_image
 from imagegate.options import Options
+
+from .support.helpers import API_KEY, BASE, png
 
 ENDPOINTS = re.compile(r"https://api\.example\.test/.*")
 

@@ -14,10 +14,11 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from faultserver_support import FaultServer, Reply, Seen, error_reply, image_reply
-from helpers import png
 
 import imagegate
+
+from .support.faultserver import FaultServer, Reply, Seen, error_reply, image_reply
+from .support.helpers import png
 
 #: The normal answer of the fake provider: one small image.
 IMAGE = image_reply(png(4, 4))
@@ -341,7 +342,7 @@ def test_progress_on_a_terminal_is_one_live_status_line(isolated: Path) -> None:
 
 
 def test_input_images_are_found_beside_the_jobs_file(cli, isolated: Path) -> None:
-    from helpers import png
+    from .support.helpers import png
 
     folder = isolated / "shoot"
     folder.mkdir()
@@ -462,7 +463,7 @@ def test_a_terminated_batch_exits_143(cli, isolated: Path, monkeypatch) -> None:
 def test_a_failed_job_keeps_the_hints_naming_its_saved_images(
     cli, isolated: Path, make_config, requests_mock
 ) -> None:
-    from helpers import GEN, b64
+    from .support.helpers import GEN, b64
 
     make_config()
     url = "https://cdn.example.test/two.png"

@@ -9,9 +9,10 @@ import sys
 from pathlib import Path
 
 import pytest
-from helpers import API_KEY, EDITS, GEN, KEY_TAIL, b64, images_answer, png
 
 import imagegate
+
+from .support.helpers import API_KEY, EDITS, GEN, KEY_TAIL, b64, images_answer, png
 
 
 def test_seed_defaults_reach_the_body(cli, make_config, requests_mock) -> None:

@@ -11,10 +11,11 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from helpers import API_KEY, GEN, KEY_TAIL, images_answer, png
 
 from imagegate import config_write, plugins
 from imagegate.adapter import Adapter
+
+from .support.helpers import API_KEY, GEN, KEY_TAIL, images_answer, png
 
 OTHER_KEY = "sk-other-imagegate-00112233445566778899aabbccddeeff"
 FINGERPRINT = f"sk-...{API_KEY[-4:]}"

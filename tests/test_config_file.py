@@ -6,9 +6,10 @@ import json
 from pathlib import Path
 
 import pytest
-from helpers import API_KEY, GEN, KEY_TAIL, images_answer, png, write_config
 
 from imagegate.config import default_path
+
+from .support.helpers import API_KEY, GEN, KEY_TAIL, images_answer, png, write_config
 
 
 def test_default_path_follows_xdg_config_home(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:

@@ -10,10 +10,11 @@ import socket
 from pathlib import Path
 
 import pytest
-from faultserver_support import FaultServer, Reply, configured_server, local_config
-from helpers import API_KEY, BASE, GEN, png
 
 from imagegate.download import DEFAULT_MAX_BYTES
+
+from .support.faultserver import FaultServer, Reply, configured_server, local_config
+from .support.helpers import API_KEY, BASE, GEN, png
 
 CREDENTIAL_HEADERS = ("authorization", "cookie", "proxy-authorization")
 

@@ -9,8 +9,9 @@ import json
 from pathlib import Path
 
 import pytest
-from faultserver_support import Reply, html_reply, image_reply
-from helpers import b64, png
+
+from .support.faultserver import Reply, html_reply, image_reply
+from .support.helpers import b64, png
 
 
 def files_in(folder: Path) -> list[str]:

@@ -5,12 +5,13 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from helpers import GEN, images_answer, png
 from hypothesis import given
 from hypothesis import strategies as st
-from image_fixtures import FIXTURES, jpeg
 
 from imagegate.sniff import EXTENSIONS, HEAD_BYTES, sniff, sniff_file
+
+from .support.helpers import GEN, images_answer, png
+from .support.images import FIXTURES, jpeg
 
 
 @pytest.mark.parametrize("name", sorted(FIXTURES))

@@ -5,11 +5,12 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from helpers import API_KEY, png
 
 from imagegate import plugins
 from imagegate.providers.compatible import CompatibleAdapter
 from imagegate.testing import FakeProvider, check_adapter, registered, run_cli, tiny_png, write_config
+
+from .support.helpers import API_KEY, png
 
 
 class EchoAdapter(CompatibleAdapter):

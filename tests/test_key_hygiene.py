@@ -12,8 +12,6 @@ import traceback
 from pathlib import Path
 
 import pytest
-from faultserver_support import FaultServer, Reply, local_config
-from helpers import API_KEY, KEY_TAIL, images_answer, png, write_config
 
 import imagegate
 from imagegate.adapter import HttpRequest
@@ -26,6 +24,9 @@ from imagegate.options import Options
 from imagegate.providers.compatible import CompatibleAdapter
 from imagegate.secret import REDACTED, Secret, redact
 from imagegate.testing import registered
+
+from .support.faultserver import FaultServer, Reply, local_config
+from .support.helpers import API_KEY, KEY_TAIL, images_answer, png, write_config
 
 GEN = "https://api.example.test/v1/images/generations"
 PIECES = (API_KEY[3:], API_KEY[:-1], API_KEY[5:17], API_KEY[:12])

@@ -12,11 +12,12 @@ import sys
 import traceback
 
 import pytest
-from faultserver_support import Reply, error_reply, image_reply
-from helpers import API_KEY, BASE, CANARY_ENV_KEY, KEY_TAIL, write_config
 
 import imagegate
 from imagegate.secret import REDACTED, RedactingStream, redact
+
+from .support.faultserver import Reply, error_reply, image_reply
+from .support.helpers import API_KEY, BASE, CANARY_ENV_KEY, KEY_TAIL, write_config
 
 ECHO = f"Incorrect API key provided: {API_KEY}. You can find your API key at https://example.test"
 

@@ -5,12 +5,13 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from helpers import png
 
 import imagegate
 from imagegate.providers.placeholder import PlaceholderAdapter
 from imagegate.secret import REDACTED
 from imagegate.testing import registered
+
+from .support.helpers import png
 
 
 def test_generate_refuses_input_images_and_points_to_edit() -> None:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from helpers import API_KEY, GEN, b64, png, write_config
+from .support.helpers import API_KEY, GEN, b64, png, write_config
 
 
 def test_a_usage_mistake_is_one_error_line_and_a_hint_not_a_usage_block(cli) -> None:

@@ -6,10 +6,11 @@ import logging
 from pathlib import Path
 
 import pytest
-from helpers import EDITS, GEN, images_answer, png
-from image_fixtures import jpeg
 
 from imagegate.providers.openai import MODEL_RULES, rules_for, size_problems, suggest_size
+
+from .support.helpers import EDITS, GEN, images_answer, png
+from .support.images import jpeg
 
 FREE = MODEL_RULES["gpt-image-2"].free_sizes
 

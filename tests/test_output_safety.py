@@ -12,12 +12,13 @@ import threading
 from pathlib import Path
 
 import pytest
-from faultserver_support import Reply, image_reply
-from helpers import FullDisk, png
 
 import imagegate
 from imagegate import dispatch, output, spool
 from imagegate.spool import rescue_dir
+
+from .support.faultserver import Reply, image_reply
+from .support.helpers import FullDisk, png
 
 
 def leftovers(folder: Path) -> list[str]:

@@ -43,7 +43,7 @@ def test_wheel_holds_one_imagegate_package_with_schemas_and_entry_points(tmp_pat
 
 
 def test_the_vendored_openapi_copy_matches_the_shared_reference() -> None:
-    from helpers import SHARED_REFERENCE, VENDORED_REFERENCE
+    from .support.helpers import SHARED_REFERENCE, VENDORED_REFERENCE
 
     if not SHARED_REFERENCE.exists():
         pytest.skip("no shared/ folder beside this clone; the vendored copy is used")

@@ -16,8 +16,6 @@ import time
 from pathlib import Path
 
 import pytest
-from faultserver_support import Reply, configured_server, image_reply
-from helpers import FullDisk, b64, images_answer, png
 
 from imagegate import batch, dispatch, spool
 from imagegate.adapter import Adapter
@@ -25,6 +23,9 @@ from imagegate.output import OutputPlan
 from imagegate.providers.openai import OpenAIAdapter
 from imagegate.spool import rescue_dir
 from imagegate.streaming import Partials
+
+from .support.faultserver import Reply, configured_server, image_reply
+from .support.helpers import FullDisk, b64, images_answer, png
 
 BASE = "https://api.example.test/v1"
 GEN = f"{BASE}/images/generations"

@@ -8,7 +8,10 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from helpers import (
+
+import imagegate
+
+from .support.helpers import (
     API_KEY,
     EDITS,
     GEN,
@@ -18,8 +21,6 @@ from helpers import (
     openapi,
     png,
 )
-
-import imagegate
 
 
 def declared(schema: str) -> set[str]:

@@ -10,13 +10,14 @@ import subprocess
 import sys
 from pathlib import Path
 
-import plugin_support
 import pytest
-from helpers import png
-from plugin_support import install, run_imagegate
 
 from imagegate import hookspecs
 from imagegate.testing import FakeProvider, write_config
+
+from .support import plugins as plugin_support
+from .support.helpers import png
+from .support.plugins import install, run_imagegate
 
 GUIDE = plugin_support.ROOT / "docs" / "plugins.md"
 FILE_BLOCK = re.compile(r"^```\w+ file=(\S+)\n(.*?)^```$", re.DOTALL | re.MULTILINE)

@@ -9,11 +9,12 @@ from __future__ import annotations
 import ast
 from pathlib import Path
 
-import plugin_support
 import pytest
-from helpers import API_KEY
 
 from imagegate import hookspecs, plugins
+
+from .support import plugins as plugin_support
+from .support.helpers import API_KEY
 
 CLASS = """
 class A{index}(Adapter):

@@ -5,10 +5,10 @@ from __future__ import annotations
 import io
 import threading
 
-from helpers import GEN, images_answer, png
-
 from imagegate import dispatch
 from imagegate.progress import Progress
+
+from .support.helpers import GEN, images_answer, png
 
 
 class Terminal(io.StringIO):

@@ -11,13 +11,14 @@ import socket
 import time
 
 import pytest
-from faultserver_support import FaultServer, Reply, error_reply, image_reply, local_config
-from helpers import API_KEY
 from hypothesis import given
 from hypothesis import strategies as st
 
 from imagegate import retry
 from imagegate.retry import Limiter, RetryPolicy, retry_after
+
+from .support.faultserver import FaultServer, Reply, error_reply, image_reply, local_config
+from .support.helpers import API_KEY
 
 
 @pytest.fixture

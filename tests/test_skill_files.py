@@ -7,8 +7,9 @@ import re
 from pathlib import Path
 
 import pytest
-from helpers import API_KEY, png
-from skill_support import (
+
+from .support.helpers import API_KEY, png
+from .support.skill import (
     code_blocks,
     imagegate_commands,
     openai_yaml_violations,

@@ -6,13 +6,14 @@ import json
 from pathlib import Path
 
 import pytest
-from faultserver_support import FaultServer, Reply, stream_reply
-from helpers import API_KEY, assert_valid_generation_body, b64, images_answer, png
-from image_fixtures import jpeg
-from sse_support import USAGE, completed_event, partial_event, split, sse, standard_stream
 
 import imagegate
 from imagegate.sniff import sniff_file
+
+from .support.faultserver import FaultServer, Reply, stream_reply
+from .support.helpers import API_KEY, assert_valid_generation_body, b64, images_answer, png
+from .support.images import jpeg
+from .support.sse import USAGE, completed_event, partial_event, split, sse, standard_stream
 
 
 def serve(server: FaultServer, reply: Reply) -> None:

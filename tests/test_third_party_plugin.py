@@ -1,7 +1,7 @@
 """Real plugin distributions, pip-installed into a temporary folder and used by `imagegate` itself.
 
 Each run is a subprocess with the installed copies on PYTHONPATH, exactly as after
-``pip install imagegate-tiny``; the test virtualenv is never changed (see plugin_support.py).
+``pip install imagegate-tiny``; the test virtualenv is never changed (see tests/support/plugins.py).
 """
 
 from __future__ import annotations
@@ -9,12 +9,13 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-import plugin_support
 import pytest
-from helpers import API_KEY, png
-from plugin_support import run_imagegate, warnings_in
 
 from imagegate.testing import FakeProvider, write_config
+
+from .support import plugins as plugin_support
+from .support.helpers import API_KEY, png
+from .support.plugins import run_imagegate, warnings_in
 
 installed = plugin_support.installed  # a session fixture: installs each distribution once per worker
 pytestmark = pytest.mark.slow

@@ -19,8 +19,8 @@ from typing import Any
 
 import pytest
 
-ROOT = Path(__file__).resolve().parents[1]
-PLUGINS = Path(__file__).resolve().parent / "plugins"
+ROOT = Path(__file__).resolve().parents[2]
+PLUGINS = Path(__file__).resolve().parents[1] / "plugins"
 AZURE = ROOT / "examples" / "imagegate-azure"
 
 

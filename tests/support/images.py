@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import struct
 
-from helpers import png
-
 from imagegate.png import CHANNELS, encode
+
+from .helpers import png
 
 
 def png_with(width: int, height: int, colour_type: int, *extra: tuple[bytes, bytes]) -> bytes:

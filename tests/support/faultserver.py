@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
-from helpers import API_KEY, images_answer, png
+from .helpers import API_KEY, images_answer, png
 
 
 @dataclass

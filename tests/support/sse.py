@@ -1,12 +1,12 @@
 """Server-sent events for streaming tests, as an image provider writes them; FaultServer sends them
-(``stream_reply(pieces)``, see faultserver_support.py)."""
+(``stream_reply(pieces)``, see faultserver.py)."""
 
 from __future__ import annotations
 
 import json
 from typing import Any
 
-from helpers import b64, png
+from .helpers import b64, png
 
 
 def sse(kind: str, document: Any, *, newline: str = "\n", with_event_line: bool = True) -> bytes:

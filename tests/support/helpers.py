@@ -22,8 +22,8 @@ KEY_TAIL = API_KEY[-12:]
 CANARY_ENV_KEY = "sk-env-canary-must-never-be-read-0123456789"
 #: The public OpenAI description of the two endpoints (MIT, see tests/data/openai-openapi.LICENSE):
 #: the project's shared reference when it sits beside the clone, else the copy kept in tests/data.
-SHARED_REFERENCE = Path(__file__).resolve().parents[2] / "shared" / "reference" / "openai-images.openapi.json"
-VENDORED_REFERENCE = Path(__file__).resolve().parent / "data" / "openai-images.openapi.json"
+SHARED_REFERENCE = Path(__file__).resolve().parents[3] / "shared" / "reference" / "openai-images.openapi.json"
+VENDORED_REFERENCE = Path(__file__).resolve().parents[1] / "data" / "openai-images.openapi.json"
 REFERENCE = SHARED_REFERENCE if SHARED_REFERENCE.exists() else VENDORED_REFERENCE
 #: The provider address of the default test config (make_config), and its two endpoints.
 BASE = "https://api.example.test/v1"

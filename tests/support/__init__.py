@@ -1,0 +1,1 @@
+"""Shared test helpers: fake servers, configs, images and plugin installs."""
