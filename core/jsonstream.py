@@ -3,8 +3,10 @@
 ``parse(chunks, b64_fields, new_spool)`` returns the document with every string found at one of
 the ``b64_fields`` patterns (tuples of keys, ``"*"`` matching any array index or key) replaced
 by the :class:`~imagegate.spool.Spool` that holds its decoded bytes. A ``data:image/...;base64,``
-prefix is accepted. Invalid JSON or base64 raises :class:`InvalidAnswer`, exactly when
-``json.loads`` followed by ``base64.b64decode(..., validate=True)`` would fail.
+prefix is accepted; a string there that is an ``http://`` or ``https://`` link is kept as text (some
+answers carry a data URL or a link in the same field, for the core to download). Invalid JSON or
+base64 raises :class:`InvalidAnswer`, exactly when ``json.loads`` followed by
+``base64.b64decode(..., validate=True)`` would fail.
 
 Memory stays flat whatever the size or number of images: only about one chunk of text is held
 at a time, and each image string is decoded chunk by chunk into its spool. Big strings are
@@ -34,6 +36,9 @@ _DATA_URI = re.compile(r"^data:[\w.+/-]*(;[\w.+-]+=[^;,]*)*;base64,", re.IGNOREC
 _WHITESPACE = re.compile(r"[ \t\n\r]*")
 _ESCAPE = re.compile(r"\\(?:u([0-9a-fA-F]{4})|(.))", re.DOTALL)
 _B64_ALPHABET = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/=")
+#: The starts of an image field's string that make it a link, not base64.
+_LINKS = ("http://", "https://")
+_LINK_WINDOW = len('"https:\\/\\/')  # slashes may come escaped
 #: How far into an image string a ``data:...;base64,`` prefix may reach.
 PREFIX_LIMIT = 1024
 #: ``binascii.a2b_base64(strict_mode=...)`` is new in Python 3.11; 3.10 checks with this pattern.
@@ -243,7 +248,7 @@ class _Parser:
             return self._object(path)
         if char == "[" and self._leads(path):
             return self._array(path)
-        if char == '"' and any(matches(path, pattern) for pattern in self.patterns):
+        if char == '"' and any(matches(path, pattern) for pattern in self.patterns) and not self._link():
             self.pos += 1
             spool = self.new_spool()
             self._image_string(spool)
@@ -294,6 +299,12 @@ class _Parser:
         raise InvalidAnswer(f"not JSON (expecting ',' or '{closing}', found {char!r})")
 
     # -- image strings -----------------------------------------------------------
+
+    def _link(self) -> bool:
+        """Whether the string at ``pos`` starts as an http(s) link (read as text, not as base64)."""
+        while len(self.text) - self.pos < _LINK_WINDOW and self._more():
+            pass
+        return self.text[self.pos + 1 : self.pos + _LINK_WINDOW].replace("\\/", "/").startswith(_LINKS)
 
     def _image_string(self, spool: Spool) -> None:
         """Decode the string that starts at ``pos`` (after its quote) into ``spool``."""

@@ -2,7 +2,8 @@
 
 Keys: ``image_field`` (``image[]`` or ``image`` repeated), ``auth_header``/``auth_scheme``
 (``api-key`` with no scheme for Azure-style gateways), ``paths``, ``query``, ``headers``,
-``drop_params``, ``response_format`` and ``stream``.
+``drop_params``, ``response_format``, ``stream``, and ``edit_encoding`` (``multipart`` or ``json``)
+with ``json_image_key`` (``image_url``, OpenAI's spec, or ``url``, xAI's).
 """
 
 from __future__ import annotations
@@ -59,6 +60,9 @@ class CompatibleAdapter(OpenAIAdapter):
 
     def image_field(self) -> str:
         return self.profile.settings.get("image_field") or "image[]"
+
+    def json_image_key(self) -> str:
+        return self.profile.settings.get("json_image_key") or "image_url"
 
     def response_format(self) -> str | None:
         return self.profile.settings.get("response_format")

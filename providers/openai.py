@@ -7,6 +7,7 @@ What each model accepts is the table :data:`MODEL_RULES`, checked before any pai
 
 from __future__ import annotations
 
+import base64
 import json
 import logging
 import re
@@ -315,8 +316,8 @@ class OpenAIAdapter(Adapter):
     is_default = True
     default_base_url = "https://api.openai.com/v1"
     default_model = "gpt-image-2"
-    b64_fields = (("data", "*", "b64_json"),)
-    stream_b64_fields = (("b64_json",),)
+    b64_fields: ClassVar[tuple[tuple[str, ...], ...]] = (("data", "*", "b64_json"),)
+    stream_b64_fields: ClassVar[tuple[tuple[str, ...], ...]] = (("b64_json",),)
     schema_file: ClassVar[str] = "openai.schema.json"
     #: Paths appended to base_url per operation.
     paths: ClassVar[dict[str, str]] = {GENERATE: "/images/generations", EDIT: "/images/edits"}
@@ -387,10 +388,22 @@ class OpenAIAdapter(Adapter):
         if rules is None:
             log.info("model %r is not in imagegate's model table; passing it through unchecked", model)
             return warnings
+        if options.images and self.edit_encoding() == "json" and not rules.gpt_params:
+            raise UsageError(
+                f'edit_encoding "json": {model} edits only as multipart; JSON edits take the GPT image models'
+            )
         return warnings + check_model(model, rules, options)
 
     def image_field(self) -> str:
         return "image[]"
+
+    def edit_encoding(self) -> str:
+        """How edits are sent: ``multipart`` (files, the default) or ``json`` (images as data URLs)."""
+        return self.profile.settings.get("edit_encoding") or "multipart"
+
+    def json_image_key(self) -> str:
+        """The key of each image object in a JSON edit (OpenAI's spec: ``image_url``)."""
+        return "image_url"
 
     def build_request(self, options: Options) -> HttpRequest:
         operation = options.operation
@@ -405,6 +418,9 @@ class OpenAIAdapter(Adapter):
         )
         if operation == GENERATE:
             request.json = body
+            return request
+        if self.edit_encoding() == "json":
+            request.json = json_edit_body(body, options.images, options.mask, self.json_image_key())
             return request
         request.form = [(key, _form_value(value)) for key, value in body.items() if value is not None]
         field = self.image_field()
@@ -495,6 +511,27 @@ def _image_ref(entry: Any, index: int) -> ImageRef:
 
 _PARTIAL_EVENTS = frozenset({"image_generation.partial_image", "image_edit.partial_image"})
 _FINAL_EVENTS = frozenset({"image_generation.completed", "image_edit.completed"})
+
+
+def data_url(path: Path) -> str:
+    """The file as a ``data:image/...;base64,`` URL, with its real content type (sniffed)."""
+    part = FilePart.of("image", path)
+    return f"data:{part.content_type};base64," + base64.b64encode(Path(path).read_bytes()).decode("ascii")
+
+
+def json_edit_body(
+    body: dict[str, Any], images: list[Path], mask: Path | None, key: str = "image_url"
+) -> dict[str, Any]:
+    """The JSON form of an edit: the same fields, each input image as ``{"image_url": data URL}``.
+
+    The mask likewise; ``key`` names the URL inside each image object (xAI reads ``url``).
+    Fields left unset (None) are not sent, as in the multipart form.
+    """
+    edit = {name: value for name, value in body.items() if value is not None}
+    edit["images"] = [{key: data_url(path)} for path in images]
+    if mask is not None:
+        edit["mask"] = {key: data_url(mask)}
+    return edit
 
 
 def _form_value(value: Any) -> str:
