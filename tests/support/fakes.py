@@ -73,14 +73,23 @@ def multipart(seen: Seen) -> list[tuple[str, str | None, bytes]]:
 
 
 # -- OpenAI's Responses API with the image_generation tool (API-SHAPES section 2, the spec) ---------
-def responses_service(*, refuse_word: str = "forbidden", headers: dict[str, str] | None = None) -> Rule:
+def responses_service(
+    *,
+    refuse_word: str = "forbidden",
+    headers: dict[str, str] | None = None,
+    key_header: str = "Authorization",
+    key_scheme: str = "Bearer ",
+) -> Rule:
     """``POST /responses``: checks the tool against ImageGenTool, answers or streams as documented.
 
     A prompt holding ``refuse_word`` is moderated (``image_generation_user_error`` /
-    ``moderation_blocked``, HTTP 400); ``headers`` are required request headers (Azure's).
+    ``moderation_blocked``, HTTP 400); ``headers`` are required request headers (Azure's), and
+    the key is expected in ``key_header`` after ``key_scheme`` (Azure: ``api-key``, no scheme).
     """
 
     def answer(seen: Seen) -> Reply:
+        if not bearer(seen, key_header, key_scheme):
+            return Reply(401, {"error": {"code": "401", "message": "Access denied: invalid key"}})
         sent = {key.lower(): value for key, value in seen.headers.items()}
         for name, value in (headers or {}).items():
             if sent.get(name.lower()) != value:
