@@ -70,15 +70,14 @@ def edit(prompt: str, images: Any, mask: str | Path | None = None, **options: An
 
 def _call(prompt: str, images: list[Path], mask: Path | None, keywords: dict[str, Any]) -> Any:
     from .dispatch import run
-    from .keywords import options_from_keywords
-    from .options import Options
+    from .options import Asked, from_keywords
 
     why = "input images are edit's arguments: imagegate.edit(prompt, images, mask=...)"
-    fields, call = options_from_keywords(keywords, call_keys=_CALL_KEYS, refused={"images": why, "mask": why})
-    options = Options(prompt=prompt, images=images, mask=mask, **fields)
+    fields, call = from_keywords(keywords, call_keys=_CALL_KEYS, refused={"images": why, "mask": why})
+    asked = Asked(prompt=prompt, images=images, mask=mask, **fields)
     out = call.get("out")
     return run(
-        options,
+        asked,
         config=call.get("config"),
         profile=call.get("profile"),
         provider=call.get("provider"),

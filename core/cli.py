@@ -121,7 +121,7 @@ def run_image(argv: list[str]) -> int:
 
     refuse_key_flags(argv)
     args = image_parser().parse_args(argv)  # --help and --version end here, before heavy imports
-    from .cli_image import options_from_args
+    from .cli_image import asked_from_args
     from .dispatch import run
     from .progress import Progress
     from .verbose import verbose_logging
@@ -133,7 +133,7 @@ def run_image(argv: list[str]) -> int:
     progress = Progress(quiet=args.quiet)  # --quiet, the clock and stream notes
     with verbose_logging(args.verbose):
         result = run(
-            options_from_args(args),
+            asked_from_args(args),
             config=args.config,
             profile=args.profile,
             provider=args.provider,

@@ -50,13 +50,13 @@ def batch_parser() -> argparse.ArgumentParser:
 @subcommand("batch")
 def batch_command(argv: list[str]) -> int:
     from .batch import MANIFEST_NAME, Job, Manifest, plan_jobs, read_jobs
-    from .cli_image import options_from_args
+    from .cli_image import asked_from_args
 
     refuse_key_flags(argv)
     args = batch_parser().parse_args(argv)
     if args.concurrency < 1:
         raise UsageError(f"--concurrency {args.concurrency}: must be at least 1")
-    defaults = Job(0, 0, options_from_args(args), None, args.provider, args.profile, args.config)
+    defaults = Job(0, 0, asked_from_args(args), None, args.provider, args.profile, args.config)
     source, base, lines = _read_lines(args.jobs)
     jobs = read_jobs(lines, defaults, source, base)
     if not jobs:

@@ -75,7 +75,11 @@ def run_init(args: argparse.Namespace) -> int:
     if provider.adapter.needs_key:
         prompt = f"API key for {provider.name}" + (f" (profile {name})" if name else "")
         stored["api_key"] = read_key(prompt).reveal()
-    write_private(path, render(document), verify=lambda temp: _verify_profile(temp, name))
+
+    def verify(temp: Path) -> None:
+        _verify_profile(temp, name)  # refuses, before the file is replaced, what every run would refuse
+
+    write_private(path, render(document), verify=verify)
     print(f"saved {'profile ' + repr(name) if name else 'the key'} in {path} (mode 600)", file=sys.stderr)
     print(f"next: {config_command(path, 'check')}", file=sys.stderr)
     described, _problems = describe_config(path)
@@ -142,13 +146,12 @@ def _verify_profile(path: Path, name: str | None) -> tuple[Any, Any]:
     defaults such as size and timeout)."""
     from .dispatch import resolve_adapter
     from .http import check_endpoint
-    from .inputs import check_options
-    from .options import Options
+    from .options import Asked, check
 
     profile, adapter = resolve_adapter(path, name, None)
     transport = adapter.transport()
     check_endpoint(adapter.base_url, frozenset(transport.schemes if transport else ()))
-    check_options(Options(prompt="config check").resolved(profile.settings))
+    check(Asked(prompt="config check").resolved(profile.settings))
     return profile, adapter
 
 

@@ -1,5 +1,5 @@
 """The image command's flags (those of the ``gpt-image-2-apikey`` script
-this tool replaces, unchanged) and their translation into Options.
+this tool replaces, unchanged), generated from the option table, and their translation into Asked.
 
 Shared by the single-image command and ``imagegate batch``, which takes the same flags as
 defaults for every job.
@@ -12,100 +12,69 @@ import errno
 import sys
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 from .errors import UsageError
-from .inputs import is_utf8
-from .options import FORMATS, QUALITIES, Options
-
-
-def add_provider_flags(parser: argparse.ArgumentParser) -> None:
-    """Flags that choose the config, profile and provider."""
-    parser.add_argument(
-        "--config",
-        metavar="PATH",
-        help="private config file (default: $XDG_CONFIG_HOME/gpt-image-2-apikey/config.json)",
-    )
-    parser.add_argument("--profile", metavar="NAME", help="profile of the config to use")
-    parser.add_argument(
-        "--provider",
-        metavar="NAME",
-        help="provider adapter, overriding the config's (see: imagegate providers)",
-    )
-
-
-def add_image_flags(parser: argparse.ArgumentParser, *, batch: bool = False) -> None:
-    """The image options. In batch mode ``--prompt`` and ``--out`` are per job, so not offered here."""
-    if not batch:
-        parser.add_argument("--prompt", help="the image prompt or edit instruction (required)")
-        parser.add_argument(
-            "--out", metavar="PATH", help="output file; more images get -2, -3 before the extension"
-        )
-        parser.add_argument(
-            "--edit-image",
-            dest="edit_images",
-            action="append",
-            default=[],
-            metavar="PATH",
-            help="input image to edit (repeatable); present means edit",
-        )
-        parser.add_argument(
-            "--mask", metavar="PATH", help="PNG mask: transparent pixels mark the area to edit"
-        )
-    add_provider_flags(parser)
-    parser.add_argument("--model", help="model, overriding the config's")
-    parser.add_argument("--size", help="WIDTHxHEIGHT or auto (default 1024x1024)")
-    parser.add_argument("--quality", choices=QUALITIES, help="default auto")
-    parser.add_argument("--n", type=int, metavar="N", help="number of images, 1-10 (default 1)")
-    parser.add_argument(
-        "--format", dest="output_format", choices=FORMATS, help="png, jpeg or webp (default png)"
-    )
-    parser.add_argument(
-        "--timeout", type=float, metavar="SECONDS", help="total time allowed for the call (default 600)"
-    )
-    parser.add_argument("--force", action="store_true", help="overwrite existing output files")
-    parser.add_argument(
-        "--retries",
-        type=int,
-        metavar="N",
-        help="retries of rate limits (429), 503 and unsent connections; never of a sent request (default 2)",
-    )
-    parser.add_argument(
-        "--verbose", action="store_true", help="show requests and responses on stderr (key redacted)"
-    )
-    parser.add_argument(
-        "--dry-run", action="store_true", help="show the request (key redacted) and send nothing"
-    )
-    add_api_flags(parser, batch=batch)
-
-
-def options_from_args(args: argparse.Namespace) -> Options:
-    """Options from parsed flags; unset flags stay None so the profile's defaults can apply."""
-    return Options(
-        prompt=prompt_from_args(args),
-        images=[Path(p) for p in getattr(args, "edit_images", [])],
-        mask=Path(args.mask) if getattr(args, "mask", None) else None,
-        model=args.model,
-        size=args.size,
-        quality=args.quality,
-        n=args.n,
-        output_format=args.output_format,
-        timeout=args.timeout,
-        **api_options(args),
-        retries=args.retries,
-    )
-
+from .options import TABLE, Asked, Option, is_utf8
 
 #: Largest --prompt-file read (prompts are at most 32,000 characters for the GPT image models).
 PROMPT_FILE_LIMIT = 1024 * 1024
-#: Options whose flags carry the values the config file accepts for the same key.
-_API_CHOICES = ("background", "moderation", "input_fidelity", "style")
 
 
-def _profile_enum(name: str) -> list[str]:
-    """The values the config schema allows for a profile key: flags and config agree by construction."""
-    from .schema import load_schema
+def add_image_flags(parser: argparse.ArgumentParser, *, batch: bool = False) -> None:
+    """The image options, one flag per row of the option table, then the command's own flags.
 
-    return load_schema("config.schema.json")["$defs"]["profile"]["properties"][name]["enum"]
+    In batch mode ``--prompt``, ``--out`` and the input images are per job, so not offered here.
+    """
+    for option in TABLE:
+        if option.flags and (option.batch or not batch):
+            parser.add_argument(*option.flags, dest=option.name, help=_help(option), **_parsing(option))
+        if option.name == "prompt" and not batch:
+            parser.add_argument(
+                "--prompt-file", metavar="PATH", help="read the prompt from a UTF-8 file (- for stdin)"
+            )
+    parser.add_argument(
+        "--verbose", action="store_true", help="show requests and responses on stderr (key redacted)"
+    )
+    parser.add_argument("--quiet", action="store_true", help="nothing on stderr but errors")
+
+
+def _parsing(option: Option) -> dict[str, Any]:
+    """How argparse reads the flag of ``option``: its action, type, choices and metavar."""
+    if option.type is bool:
+        return {"action": "store_true"}
+    how: dict[str, Any] = {"metavar": option.metavar} if option.metavar else {}
+    if option.type is list:
+        how.update(action="append", default=[])
+    elif option.choices:
+        how["choices"] = option.choices
+    elif option.type is int:
+        ranged = option.parse_range and option.low is not None and option.high is not None
+        how["type"] = _int_from(int(option.low or 0), int(option.high or 0)) if ranged else int
+    elif option.type is float:
+        how["type"] = float
+    return how
+
+
+def _help(option: Option) -> str:
+    """The flag's help: the row's text and, for an option with one, its built-in default."""
+    if option.default is None or option.role != "option":
+        return option.help
+    default = option.default
+    shown = f"default {default:g}" if isinstance(default, float) else f"default {default}"
+    return f"{option.help} ({shown})" if option.help else shown
+
+
+def asked_from_args(args: argparse.Namespace) -> Asked:
+    """What the flags ask for; unset flags stay None so the profile's defaults can apply."""
+    values: dict[str, Any] = {}
+    for option in TABLE:
+        if option.role == "option" and option.flags and hasattr(args, option.name):
+            values[option.name] = getattr(args, option.name)
+    values["images"] = [Path(p) for p in values.get("images", [])]
+    values["mask"] = Path(values["mask"]) if values.get("mask") else None
+    values["prompt"] = prompt_from_args(args)
+    return Asked(**values)
 
 
 def _int_from(low: int, high: int) -> Callable[[str], int]:
@@ -121,41 +90,6 @@ def _int_from(low: int, high: int) -> Callable[[str], int]:
         return value
 
     return parse
-
-
-def add_api_flags(parser: argparse.ArgumentParser, *, batch: bool = False) -> None:
-    """Every other Images API parameter, --stream, --prompt-file and --quiet."""
-    if not batch:
-        parser.add_argument(
-            "--prompt-file", metavar="PATH", help="read the prompt from a UTF-8 file (- for stdin)"
-        )
-    helps = {
-        "background": "transparent needs --format png or webp",
-        "moderation": "moderation level of generations",
-        "input_fidelity": "how closely edits keep the input images (edits)",
-        "style": "image style, for models that have it",
-    }
-    for name in _API_CHOICES:
-        parser.add_argument(f"--{name.replace('_', '-')}", choices=_profile_enum(name), help=helps[name])
-    numbers = (
-        ("--output-compression", 100, "compression of jpeg or webp output"),
-        ("--partial-images", 3, "partial previews to ask for with --stream"),
-    )
-    for flag, high, text in numbers:
-        parser.add_argument(flag, type=_int_from(0, high), metavar=f"0-{high}", help=text)
-    parser.add_argument("--user", metavar="ID", help="an end-user id passed to the provider")
-    parser.add_argument(
-        "--stream", action="store_true", help="stream: save partial previews beside the output as they arrive"
-    )
-    parser.add_argument("--quiet", action="store_true", help="nothing on stderr but errors")
-
-
-def api_options(args: argparse.Namespace) -> dict[str, object]:
-    """The Options fields of the flags added by :func:`add_api_flags`."""
-    names = (*_API_CHOICES, "output_compression", "user", "partial_images")
-    return {name: getattr(args, name, None) for name in names} | {
-        "stream": bool(getattr(args, "stream", False))
-    }
 
 
 def prompt_from_args(args: argparse.Namespace) -> str:

@@ -323,12 +323,12 @@ class Terminal(io.StringIO):
 def test_progress_on_a_terminal_is_one_live_status_line(isolated: Path) -> None:
     from imagegate.batch import Job, JobResult
     from imagegate.cli_batch import BatchStatus
-    from imagegate.options import Options
+    from imagegate.options import Asked
 
     now = [100.0]  # a fake clock: the status line's times do not depend on the machine's speed
     stream = Terminal()
     progress = BatchStatus(total=4, skipped=1, todo=3, concurrency=4, stream=stream, clock=lambda: now[0])
-    job = Job(2, 3, Options(prompt="p"), source="jobs.jsonl")
+    job = Job(2, 3, Asked(prompt="p"), source="jobs.jsonl")
     now[0] += 4.0
     progress.finished(JobResult(job, "ok", [str(isolated / "002-p.png")], seconds=1.0))
     assert progress.status().endswith("done 2/4 · failed 0 · in flight 2 · 4 s elapsed · ETA 8 s")
