@@ -17,8 +17,8 @@ import pytest
 
 import imagegate
 from imagegate import options as table
-from imagegate.cli import Parser
-from imagegate.cli_image import add_image_flags
+from imagegate.cli.console import Parser
+from imagegate.cli.image import add_image_flags
 from imagegate.config import Profile
 from imagegate.download import DEFAULT_MAX_BYTES
 from imagegate.options import TABLE, Asked, Options, profile_properties, row

@@ -12,9 +12,9 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from .cli import Parser, emit, refuse_key_flags, subcommand
-from .errors import ConfigError, ImagegateError, UsageError
-from .secret import Secret, key_problem
+from ..errors import ConfigError, ImagegateError, UsageError
+from ..secret import Secret, key_problem
+from .console import Parser, emit, refuse_key_flags
 
 _OWN_TERMINAL = (
     "Run `imagegate config init` in your own terminal and type or paste the key at its hidden prompt.",
@@ -50,8 +50,8 @@ def config_parser() -> argparse.ArgumentParser:
     return parser
 
 
-@subcommand("config")
-def config_command(argv: list[str]) -> int:
+def command(argv: list[str]) -> int:
+    """``imagegate config init|check|path``."""
     refuse_key_flags(argv)
     args = config_parser().parse_args(argv)
     return {"init": run_init, "check": run_check, "path": run_path}[args.command](args)
@@ -59,9 +59,9 @@ def config_command(argv: list[str]) -> int:
 
 # -- init ----------------------------------------------------------------------------------------
 def run_init(args: argparse.Namespace) -> int:
-    from . import plugins
-    from .config import config_command, resolve_path
-    from .config_write import add_profile, render, write_private
+    from .. import plugins
+    from ..config import config_command, resolve_path
+    from ..config_write import add_profile, render, write_private
 
     path = resolve_path(args.config)
     existing = _existing(path)
@@ -89,7 +89,7 @@ def run_init(args: argparse.Namespace) -> int:
 
 def _existing(path: Path) -> dict[str, Any] | None:
     """The config already at ``path`` (None when there is none); a broken one must be fixed first."""
-    from .config import read_document
+    from ..config import read_document
 
     if not path.exists():
         return None
@@ -128,8 +128,8 @@ def read_key(prompt: str) -> Secret:
 
 def _check_fields(fields: dict[str, Any]) -> None:
     """Refuse a bad --provider, --base-url or --model with the run-time schema, before asking for a key."""
-    from . import plugins
-    from .schema import first_error, load_schema
+    from .. import plugins
+    from ..schema import first_error, load_schema
 
     if "provider" in fields:
         plugins.get_provider(fields["provider"])
@@ -144,9 +144,9 @@ def _check_fields(fields: dict[str, Any]) -> None:
 def _verify_profile(path: Path, name: str | None) -> tuple[Any, Any]:
     """The checks every run makes before sending (schema, key, provider, endpoint, the profile's
     defaults such as size and timeout)."""
-    from .dispatch import resolve_adapter
-    from .http import check_endpoint
-    from .options import Asked, check
+    from ..dispatch import resolve_adapter
+    from ..http import check_endpoint
+    from ..options import Asked, check
 
     profile, adapter = resolve_adapter(path, name, None)
     transport = adapter.transport()
@@ -157,7 +157,7 @@ def _verify_profile(path: Path, name: str | None) -> tuple[Any, Any]:
 
 # -- check ---------------------------------------------------------------------------------------
 def run_check(args: argparse.Namespace) -> int:
-    from .config import resolve_path
+    from ..config import resolve_path
 
     path = resolve_path(args.config)
     described, problems = describe_config(path)
@@ -172,7 +172,7 @@ def run_check(args: argparse.Namespace) -> int:
 def describe_config(path: Path) -> tuple[dict[str, Any], list[ImagegateError]]:
     """A redacted description of the config file (each profile's provider, endpoint, model and key
     fingerprint) and the problems of single profiles. A file that cannot be used at all raises."""
-    from .config import read_document, select_profile
+    from ..config import read_document, select_profile
 
     document = read_document(path)
     names: list[str | None] = list(document["profiles"]) if "profiles" in document else [None]
@@ -230,7 +230,7 @@ def _folder_warnings(path: Path) -> list[str]:
 
 # -- path ----------------------------------------------------------------------------------------
 def run_path(args: argparse.Namespace) -> int:
-    from .config import resolve_path
+    from ..config import resolve_path
 
     path = resolve_path(args.config)
     if args.json:

@@ -1,5 +1,5 @@
-"""The image command's flags (those of the ``gpt-image-2-apikey`` script
-this tool replaces, unchanged), generated from the option table, and their translation into Asked.
+"""``imagegate --prompt ...``: the image command, its flags (those of the ``gpt-image-2-apikey``
+script this tool replaces, unchanged) generated from the option table, and their translation into Asked.
 
 Shared by the single-image command and ``imagegate batch``, which takes the same flags as
 defaults for every job.
@@ -10,15 +10,68 @@ from __future__ import annotations
 import argparse
 import errno
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
-from .errors import UsageError
-from .options import TABLE, Asked, Option, is_utf8
+from .. import __version__
+from ..errors import UsageError
+from ..options import TABLE, Asked, Option, is_utf8
+from .console import EPILOG, Parser, emit, refuse_key_flags
 
 #: Largest --prompt-file read (prompts are at most 32,000 characters for the GPT image models).
 PROMPT_FILE_LIMIT = 1024 * 1024
+
+
+def image_parser(commands: Sequence[str] = ()) -> argparse.ArgumentParser:
+    """The parser of ``imagegate --prompt ...``; ``commands`` are the other command words."""
+    parser = Parser(
+        prog="imagegate",
+        commands=commands,
+        description="Generate or edit images through any OpenAI-style image API, with a key kept in "
+        "its own private config file."
+        + (
+            f" Other commands: {', '.join(f'imagegate {name}' for name in commands)} (each with --help)."
+            if commands
+            else ""
+        ),
+        epilog=EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument("--version", action="version", version=f"imagegate {__version__}")
+    add_image_flags(parser)
+    return parser
+
+
+def command(argv: list[str], commands: Sequence[str] = ()) -> int:
+    """``imagegate --prompt ...``: one call, one JSON object on stdout."""
+    refuse_key_flags(argv)
+    args = image_parser(commands).parse_args(argv)  # --help and --version end here, before heavy imports
+    from ..dispatch import run
+    from ..progress import Progress
+    from ..verbose import verbose_logging
+
+    if args.prompt is None and args.prompt_file is None:
+        raise UsageError(
+            "--prompt is required", hints=("Example: imagegate --prompt 'a red kite' --out kite.png",)
+        )
+    progress = Progress(quiet=args.quiet)  # --quiet, the clock and stream notes
+    with verbose_logging(args.verbose):
+        result = run(
+            asked_from_args(args),
+            config=args.config,
+            profile=args.profile,
+            provider=args.provider,
+            out=args.out,
+            force=args.force,
+            dry_run_only=args.dry_run,
+            notify=progress.note,
+            progress=progress,
+        )
+    for warning in result.warnings:
+        progress.note(f"warning: {warning}")  # silenced by --quiet
+    emit(result.to_json())
+    return 0
 
 
 def add_image_flags(parser: argparse.ArgumentParser, *, batch: bool = False) -> None:
