@@ -15,7 +15,7 @@ import re
 from collections.abc import Collection, Mapping
 from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, TypedDict
 
 from .errors import UsageError
 
@@ -28,6 +28,7 @@ __all__ = [
     "STREAM",
     "TABLE",
     "Asked",
+    "ImageOptions",
     "Option",
     "Options",
     "check",
@@ -227,6 +228,32 @@ class Options:
     def with_changes(self, **changes: Any) -> Options:
         """A copy with some fields replaced."""
         return replace(self, **changes)
+
+
+class ImageOptions(TypedDict, total=False):
+    """The image options as library keywords (``imagegate.generate(prompt, **options)``); a test
+    keeps it equal to the table: every option row and alias, with its choices as Literal values."""
+
+    model: str
+    size: str
+    quality: Literal["low", "medium", "high", "auto", "standard", "hd"]
+    n: int
+    output_format: Literal["png", "jpeg", "webp"]
+    format: Literal["png", "jpeg", "webp"]  # the CLI's spelling of output_format
+    background: Literal["transparent", "opaque", "auto"]
+    output_compression: int
+    moderation: Literal["low", "auto"]
+    input_fidelity: Literal["high", "low"]
+    user: str
+    style: Literal["vivid", "natural"]
+    stream: bool
+    partial_images: int
+    timeout: float
+    retries: int
+    extra_body: dict[str, Any]
+    config: str | os.PathLike[str]
+    profile: str
+    provider: str
 
 
 def option_names() -> list[str]:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import sys
+import typing
 from dataclasses import fields
 from pathlib import Path
 from typing import Any
@@ -21,7 +22,7 @@ from imagegate.cli.console import Parser
 from imagegate.cli.image import add_image_flags
 from imagegate.config import Profile
 from imagegate.download import DEFAULT_MAX_BYTES
-from imagegate.options import TABLE, Asked, Options, profile_properties, row
+from imagegate.options import TABLE, Asked, ImageOptions, Options, profile_properties, row
 from imagegate.retry import DEFAULT_MAX_WAIT
 
 SCHEMA = Path(__file__).resolve().parents[1] / "schemas" / "config.schema.json"
@@ -107,3 +108,14 @@ def test_values_outside_their_row_are_refused_with_the_flag_named(changes: dict[
 if __name__ == "__main__":
     SCHEMA.write_text(regenerated(), encoding="utf-8")
     print(f"wrote {SCHEMA}", file=sys.stderr)
+
+
+def test_image_options_has_every_option_keyword_with_the_table_choices() -> None:
+    hints = typing.get_type_hints(ImageOptions)
+    for option in TABLE:
+        if option.role == "option" and option.name not in ("prompt", "images", "mask"):
+            for key in (option.name, *option.aliases):
+                assert key in hints, key
+                assert typing.get_args(hints[key]) == option.choices or not option.choices, key
+    calls = {option.name for option in TABLE if option.role == "call"}
+    assert calls - set(hints) == {"out", "force", "dry_run"}  # the library functions' own parameters
