@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, TextIO
 
 from ..errors import EXIT_INTERRUPTED, UsageError
+from ..verbose import verbose_logging
 from .console import EPILOG, Parser, emit, refuse_key_flags
 from .image import add_image_flags, asked_from_args
 
@@ -64,7 +65,6 @@ def command(argv: list[str]) -> int:
     todo, skipped = plan_jobs(jobs, out_dir, manifest, args.force)
     if args.dry_run:
         return _dry_run(todo, skipped)
-    from ..verbose import verbose_logging
 
     with verbose_logging(args.verbose):
         return _run(args, todo, skipped, manifest, len(jobs))

@@ -12,7 +12,11 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from ..config import config_command, read_document, resolve_path, select_profile
+from ..config_write import add_profile, render, write_private
 from ..errors import ConfigError, ImagegateError, UsageError
+from ..options import Asked, check
+from ..schema import first_error, load_schema
 from ..secret import Secret, key_problem
 from .console import Parser, emit, refuse_key_flags
 
@@ -60,8 +64,6 @@ def command(argv: list[str]) -> int:
 # -- init ----------------------------------------------------------------------------------------
 def run_init(args: argparse.Namespace) -> int:
     from .. import plugins
-    from ..config import config_command, resolve_path
-    from ..config_write import add_profile, render, write_private
 
     path = resolve_path(args.config)
     existing = _existing(path)
@@ -89,8 +91,6 @@ def run_init(args: argparse.Namespace) -> int:
 
 def _existing(path: Path) -> dict[str, Any] | None:
     """The config already at ``path`` (None when there is none); a broken one must be fixed first."""
-    from ..config import read_document
-
     if not path.exists():
         return None
     try:
@@ -129,7 +129,6 @@ def read_key(prompt: str) -> Secret:
 def _check_fields(fields: dict[str, Any]) -> None:
     """Refuse a bad --provider, --base-url or --model with the run-time schema, before asking for a key."""
     from .. import plugins
-    from ..schema import first_error, load_schema
 
     if "provider" in fields:
         plugins.get_provider(fields["provider"])
@@ -146,7 +145,6 @@ def _verify_profile(path: Path, name: str | None) -> tuple[Any, Any]:
     defaults such as size and timeout)."""
     from ..dispatch import resolve_adapter
     from ..http import check_endpoint
-    from ..options import Asked, check
 
     profile, adapter = resolve_adapter(path, name, None)
     transport = adapter.transport()
@@ -157,8 +155,6 @@ def _verify_profile(path: Path, name: str | None) -> tuple[Any, Any]:
 
 # -- check ---------------------------------------------------------------------------------------
 def run_check(args: argparse.Namespace) -> int:
-    from ..config import resolve_path
-
     path = resolve_path(args.config)
     described, problems = describe_config(path)
     if problems:
@@ -172,7 +168,6 @@ def run_check(args: argparse.Namespace) -> int:
 def describe_config(path: Path) -> tuple[dict[str, Any], list[ImagegateError]]:
     """A redacted description of the config file (each profile's provider, endpoint, model and key
     fingerprint) and the problems of single profiles. A file that cannot be used at all raises."""
-    from ..config import read_document, select_profile
 
     document = read_document(path)
     names: list[str | None] = list(document["profiles"]) if "profiles" in document else [None]
@@ -230,8 +225,6 @@ def _folder_warnings(path: Path) -> list[str]:
 
 # -- path ----------------------------------------------------------------------------------------
 def run_path(args: argparse.Namespace) -> int:
-    from ..config import resolve_path
-
     path = resolve_path(args.config)
     if args.json:
         emit({"ok": True, "path": str(path), "exists": path.exists()})

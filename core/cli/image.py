@@ -17,6 +17,8 @@ from typing import Any
 from .. import __version__
 from ..errors import UsageError
 from ..options import TABLE, Asked, Option, is_utf8
+from ..progress import Progress
+from ..verbose import verbose_logging
 from .console import EPILOG, Parser, emit, refuse_key_flags
 
 #: Largest --prompt-file read (prompts are at most 32,000 characters for the GPT image models).
@@ -48,8 +50,6 @@ def command(argv: list[str], commands: Sequence[str] = ()) -> int:
     refuse_key_flags(argv)
     args = image_parser(commands).parse_args(argv)  # --help and --version end here, before heavy imports
     from ..dispatch import run
-    from ..progress import Progress
-    from ..verbose import verbose_logging
 
     if args.prompt is None and args.prompt_file is None:
         raise UsageError(
