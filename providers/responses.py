@@ -24,7 +24,6 @@ from imagegate.options import Options
 from imagegate.providers.compatible import CompatibleAdapter
 from imagegate.providers.openai import (
     CONTENT_CODES,
-    EVERYWHERE,
     check_everywhere,
     check_model,
     data_url,
@@ -269,9 +268,6 @@ def check_tool_options(image_model: str, options: Options) -> list[str]:
     """The Images API's rules for the tool's options, and the image model's own when it is known."""
     if options.style is not None:
         raise UsageError("--style: the image_generation tool has no style (only dall-e-3 has one)")
-    moderation = options.moderation
-    if moderation is not None and moderation not in EVERYWHERE["moderation"]:
-        raise UsageError(f"--moderation {moderation}: must be low or auto")
     plain = options.with_changes(moderation=None, n=1)  # the tool takes moderation for edits too
     warnings = check_everywhere(plain)
     rules = rules_for(image_model)
