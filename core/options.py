@@ -11,7 +11,8 @@ GENERATE = "generate"
 EDIT = "edit"
 MASK = "mask"
 STREAM = "stream"
-OPERATIONS = (GENERATE, EDIT, MASK, STREAM)
+POLL = "poll"  # the adapter answers later: the core polls (core/exchange.py)
+OPERATIONS = (GENERATE, EDIT, MASK, STREAM, POLL)
 
 DEFAULT_SIZE = "1024x1024"
 DEFAULT_QUALITY = "auto"
