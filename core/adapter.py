@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar, Literal
+from urllib.parse import urlencode
 
 from .errors import UnusableAnswer
 from .options import EDIT, GENERATE, MASK
@@ -55,8 +56,10 @@ __all__ = [
     "describe_error",
     "error_kind",
     "excerpt",
+    "form_value",
     "parse_error_body",
     "str_or_none",
+    "with_query",
 ]
 
 ErrorKind = Literal["content", "quota", "not_found", "failed"]
@@ -353,3 +356,20 @@ def describe_error(error: ProviderError, lead: str = "") -> str:
     if detail:
         parts.append(f"({detail})")
     return " ".join(parts) + f": {error.message}"
+
+
+def form_value(value: Any) -> str:
+    """A body value as a multipart text field: booleans as true/false, lists and objects as JSON."""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, (dict, list)):
+        return json.dumps(value)
+    return str(value)
+
+
+def with_query(url: str, query: dict[str, Any]) -> str:
+    """``url`` with extra query parameters appended."""
+    if not query:
+        return url
+    joiner = "&" if "?" in url else "?"
+    return url + joiner + urlencode({k: form_value(v) for k, v in query.items()})

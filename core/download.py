@@ -15,10 +15,10 @@ from .adapter import HttpRequest
 from .addresses import check_url, is_private_host, site
 from .deadline import Deadline, timeout_error
 from .errors import ImagegateError, NetworkError, UnusableAnswer
-from .reply import Reply
+from .reply import Reply, TransportFailure, iter_body
 from .secret import redact
 from .spool import Spool
-from .transport import TransportFailure, Transports, iter_body
+from .transport import Transports
 from .verbose import describe_response
 
 log = logging.getLogger("imagegate.download")

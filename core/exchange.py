@@ -23,9 +23,10 @@ from .errors import ImagegateError, Interrupted, ProviderFailure, UnusableAnswer
 from .http import send, verdict
 from .jsonstream import InvalidAnswer, parse
 from .progress import Progress
+from .reply import iter_body
 from .retry import Limiter, RetryPolicy
 from .streaming import is_event_stream
-from .transport import Transports, iter_body
+from .transport import Transports
 
 if TYPE_CHECKING:
     from .adapter import Adapter

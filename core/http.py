@@ -14,9 +14,10 @@ from .adapter import ProviderError, describe_error, excerpt
 from .addresses import checked_proxies, site
 from .deadline import Deadline, timeout_error
 from .errors import ContentRefused, ImagegateError, NetworkError, ProviderRefused, UsageError
+from .reply import NotSent, SentThenFailed, TimedOut, Unsendable, read_limited
 from .retry import Limiter, RetryPolicy, retry_after
 from .secret import redact
-from .transport import NotSent, SentThenFailed, TimedOut, Transports, Unsendable, read_limited
+from .transport import Transports
 from .verbose import describe_request, describe_response
 
 if TYPE_CHECKING:

@@ -1,20 +1,37 @@
 """imagegate's own reply and transport types: what a transport returns and how it is called.
 
 No third-party type appears here; the network transport (core/transport.py) wraps its backend's
-response in a :class:`Reply`, and in-process transports build one with :meth:`Reply.of`.
+response in a :class:`Reply` and reports its failures as the neutral exceptions below, and
+in-process transports build a reply with :meth:`Reply.of`. :func:`iter_body` reads any reply.
 """
 
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Iterable, Iterator, Mapping
-from typing import TYPE_CHECKING, Any, Protocol
+from collections.abc import Callable, Generator, Iterable, Iterator, Mapping
+from typing import TYPE_CHECKING, Any, Literal, Protocol
+
+from .deadline import timeout_error
+from .errors import NetworkError, UnusableAnswer
 
 if TYPE_CHECKING:
     from .adapter import HttpRequest
     from .deadline import Deadline
 
-__all__ = ["Headers", "LocalTransport", "Reply", "Transport"]
+__all__ = [
+    "CutOff",
+    "Headers",
+    "LocalTransport",
+    "NotSent",
+    "Reply",
+    "SentThenFailed",
+    "TimedOut",
+    "Transport",
+    "TransportFailure",
+    "Unsendable",
+    "iter_body",
+    "read_limited",
+]
 
 Headers = Mapping[str, str]  # case-insensitive
 
@@ -101,3 +118,83 @@ class LocalTransport:
     def send(self, request: HttpRequest, deadline: Deadline) -> Reply:
         deadline.check("waiting for the provider's answer", sent=True)
         return self.handler(request)
+
+
+# -- what a send may end in, whatever the backend ------------------------------------------------
+class TransportFailure(Exception):
+    """A request or body read that failed; ``reason`` is safe to show, ``backend`` names the error type."""
+
+    def __init__(self, reason: str = "", backend: str = "") -> None:
+        super().__init__(reason)
+        self.reason = reason
+        self.backend = backend
+
+
+class NotSent(TransportFailure):
+    """No byte of the request left (a refused connection, a name that does not resolve, a connect timeout)."""
+
+    def __init__(self, reason: str = "", backend: str = "", *, timed_out: bool = False) -> None:
+        super().__init__(reason, backend)
+        self.timed_out = timed_out
+
+
+class SentThenFailed(TransportFailure):
+    """The connection failed after the request (or part of it) was sent: it may have been billed."""
+
+
+class TimedOut(TransportFailure):
+    """The deadline (or the read timeout it set) passed while waiting for the answer."""
+
+
+class CutOff(TransportFailure):
+    """The body ended before the length it announced."""
+
+
+class Unsendable(TransportFailure):
+    """The request could not be built or sent; ``what`` says which part (never its text)."""
+
+    def __init__(
+        self, what: Literal["header", "url", "encoding", "file", "other"], reason: str = "", backend: str = ""
+    ) -> None:
+        super().__init__(reason, backend)
+        self.what = what
+
+
+# -- reading a reply (any transport's) --------------------------------------------------------------
+def iter_body(
+    reply: Reply, deadline: Deadline, what: str = "reading the answer"
+) -> Generator[bytes, None, None]:
+    """Yield the body in chunks, never past the deadline; backend failures become the user's errors."""
+    try:
+        for chunk in reply.chunks():
+            deadline.check(what, sent=True)
+            yield chunk
+    except TimedOut:
+        raise timeout_error(deadline.seconds, what, sent=True) from None
+    except CutOff as exc:
+        raise UnusableAnswer(
+            f"the answer was cut off while {what}: {exc.reason}",
+            hints=("The provider may have billed the image; nothing was saved.",),
+        ) from None
+    except TransportFailure as exc:
+        raise NetworkError(f"the connection failed while {what}: {exc.reason}") from None
+    finally:
+        deadline.disarm()
+        reply.close()
+
+
+def read_limited(reply: Reply, deadline: Deadline, limit: int) -> bytes:
+    """Up to ``limit`` bytes of the body (enough for an error message), within the deadline."""
+    parts, size = [], 0
+    chunks = iter_body(reply, deadline, "reading the error answer")
+    try:
+        for chunk in chunks:
+            parts.append(chunk)
+            size += len(chunk)
+            if size >= limit:
+                break
+    except UnusableAnswer:
+        pass
+    finally:
+        chunks.close()
+    return b"".join(parts)[:limit]

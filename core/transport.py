@@ -2,8 +2,8 @@
 
 It keeps the sessions whose sockets the deadline can cut, gives requests' responses and
 exceptions key-free copies of what was sent, reads bodies in chunks bounded by the deadline, and
-maps the backend's exceptions to three neutral outcomes: :class:`NotSent` (nothing left, safe to
-retry), :class:`SentThenFailed` (it may have arrived and been billed) and :class:`TimedOut`.
+maps the backend's exceptions to the neutral outcomes of core/reply.py: ``NotSent`` (nothing
+left, safe to retry), ``SentThenFailed`` (it may have arrived and been billed) and ``TimedOut``.
 ``requests`` is imported lazily, so ``--help`` and ``--version`` never pay for it.
 """
 
@@ -14,13 +14,21 @@ import contextvars
 import functools
 import socket
 import threading
-from collections.abc import Generator, Iterator
-from typing import TYPE_CHECKING, Any, Literal
+from collections.abc import Iterator
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
-from .deadline import Deadline, timeout_error
-from .errors import NetworkError, UnusableAnswer
-from .reply import Reply, Transport
+from .deadline import Deadline
+from .reply import (
+    CutOff,
+    NotSent,
+    Reply,
+    SentThenFailed,
+    TimedOut,
+    Transport,
+    TransportFailure,
+    Unsendable,
+)
 from .secret import REDACTED, Secret, guarded_streams, redact, reveal_headers
 
 if TYPE_CHECKING:
@@ -28,47 +36,10 @@ if TYPE_CHECKING:
 
     from .adapter import HttpRequest
 
+__all__ = ["RequestsTransport", "Transports", "environ_proxies", "plain_session", "select_proxy", "use"]
+
 CHUNK = 64 * 1024
 USER_AGENT = "imagegate"
-
-
-class TransportFailure(Exception):
-    """A request or body read that failed; ``reason`` is safe to show, ``backend`` names the error type."""
-
-    def __init__(self, reason: str = "", backend: str = "") -> None:
-        super().__init__(reason)
-        self.reason = reason
-        self.backend = backend
-
-
-class NotSent(TransportFailure):
-    """No byte of the request left (a refused connection, a name that does not resolve, a connect timeout)."""
-
-    def __init__(self, reason: str = "", backend: str = "", *, timed_out: bool = False) -> None:
-        super().__init__(reason, backend)
-        self.timed_out = timed_out
-
-
-class SentThenFailed(TransportFailure):
-    """The connection failed after the request (or part of it) was sent: it may have been billed."""
-
-
-class TimedOut(TransportFailure):
-    """The deadline (or the read timeout it set) passed while waiting for the answer."""
-
-
-class CutOff(TransportFailure):
-    """The body ended before the length it announced."""
-
-
-class Unsendable(TransportFailure):
-    """The request could not be built or sent; ``what`` says which part (never its text)."""
-
-    def __init__(
-        self, what: Literal["header", "url", "encoding", "file", "other"], reason: str = "", backend: str = ""
-    ) -> None:
-        super().__init__(reason, backend)
-        self.what = what
 
 
 # -- the network transport -------------------------------------------------------------------------
@@ -276,46 +247,6 @@ def _chunks(response: requests.Response, deadline: Deadline) -> Iterator[bytes]:
         raise CutOff(_shortfall(exc), type(exc).__name__) from None
     except TimeoutError:
         raise TimedOut("timed out") from None
-
-
-# -- reading a reply (any transport's) --------------------------------------------------------------
-def iter_body(
-    reply: Reply, deadline: Deadline, what: str = "reading the answer"
-) -> Generator[bytes, None, None]:
-    """Yield the body in chunks, never past the deadline; backend failures become the user's errors."""
-    try:
-        for chunk in reply.chunks():
-            deadline.check(what, sent=True)
-            yield chunk
-    except TimedOut:
-        raise timeout_error(deadline.seconds, what, sent=True) from None
-    except CutOff as exc:
-        raise UnusableAnswer(
-            f"the answer was cut off while {what}: {exc.reason}",
-            hints=("The provider may have billed the image; nothing was saved.",),
-        ) from None
-    except TransportFailure as exc:
-        raise NetworkError(f"the connection failed while {what}: {exc.reason}") from None
-    finally:
-        deadline.disarm()
-        reply.close()
-
-
-def read_limited(reply: Reply, deadline: Deadline, limit: int) -> bytes:
-    """Up to ``limit`` bytes of the body (enough for an error message), within the deadline."""
-    parts, size = [], 0
-    chunks = iter_body(reply, deadline, "reading the error answer")
-    try:
-        for chunk in chunks:
-            parts.append(chunk)
-            size += len(chunk)
-            if size >= limit:
-                break
-    except UnusableAnswer:
-        pass
-    finally:
-        chunks.close()
-    return b"".join(parts)[:limit]
 
 
 # -- sockets the deadline can cut -------------------------------------------------------------------

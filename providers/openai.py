@@ -7,13 +7,11 @@ What each model accepts is the table :data:`MODEL_RULES`, checked before any pai
 
 from __future__ import annotations
 
-import json
 import logging
 import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, ClassVar
-from urllib.parse import urlencode
 
 from imagegate import hookimpl
 from imagegate.adapter import (
@@ -31,6 +29,7 @@ from imagegate.adapter import (
     Partial,
     ProviderError,
     error_kind,
+    form_value,
     str_or_none,
 )
 from imagegate.errors import UnusableAnswer, UsageError
@@ -397,7 +396,7 @@ class OpenAIAdapter(Adapter):
         if operation == GENERATE:
             request.json = body
             return request
-        request.form = [(key, _form_value(value)) for key, value in body.items() if value is not None]
+        request.form = [(key, form_value(value)) for key, value in body.items() if value is not None]
         field = self.image_field()
         request.files = [FilePart.of(field, path) for path in options.images]
         if options.mask is not None:
@@ -438,22 +437,6 @@ def stream_error(error: Any) -> ProviderError:
 
 _PARTIAL_EVENTS = frozenset({"image_generation.partial_image", "image_edit.partial_image"})
 _FINAL_EVENTS = frozenset({"image_generation.completed", "image_edit.completed"})
-
-
-def _form_value(value: Any) -> str:
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, (dict, list)):
-        return json.dumps(value)
-    return str(value)
-
-
-def with_query(url: str, query: dict[str, Any]) -> str:
-    """``url`` with extra query parameters appended."""
-    if not query:
-        return url
-    joiner = "&" if "?" in url else "?"
-    return url + joiner + urlencode({k: _form_value(v) for k, v in query.items()})
 
 
 @hookimpl

@@ -12,9 +12,9 @@ from dataclasses import replace
 from typing import Any, ClassVar
 
 from imagegate import UsageError
-from imagegate.adapter import EDIT, GENERATE, HttpRequest, ProviderError
+from imagegate.adapter import EDIT, GENERATE, HttpRequest, ProviderError, with_query
 from imagegate.options import Options
-from imagegate.providers.openai import OpenAIAdapter, with_query
+from imagegate.providers.openai import OpenAIAdapter
 
 DEFAULT_API_VERSION = "2025-04-01-preview"
 V1_VERSIONS = ("v1", "preview", "latest")
