@@ -33,7 +33,7 @@ from urllib.parse import parse_qsl, urlsplit
 
 from . import plugins, transport
 from .adapter import Adapter, HttpRequest, LocalTransport, Reply
-from .options import OPERATIONS
+from .options import OPERATIONS, POLL
 
 __all__ = [
     "CliResult",
@@ -161,6 +161,8 @@ def check_adapter(adapter: type[Adapter]) -> None:
     jsonschema.validators.validator_for(schema).check_schema(schema)
     assert schema.get("type") == "object", "the config schema must describe an object"
     assert isinstance(adapter.config_schema_location(), str)
+    if POLL in adapter.operations:
+        assert adapter.poll is not Adapter.poll, "an adapter that lists poll must write poll()"
 
 
 # -- a loopback fake provider ------------------------------------------------------------------------
