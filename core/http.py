@@ -96,13 +96,17 @@ def send(
         except BaseException as exc:
             _stop(deadline, exc)
             raise
-        message = f"{retry.reason}: retrying in {wait:.1f} s (retry {attempt + 1} of {policy.retries})"
-        if notify is not None:
-            notify(message)
-        else:
-            log.info("%s", message)
-        limiter.hold(wait)
         attempt += 1
+        _announce(f"{retry.reason}: retrying in {wait:.1f} s (retry {attempt} of {policy.retries})", notify)
+        limiter.hold(wait)
+
+
+def _announce(message: str, notify: Callable[[str], None] | None) -> None:
+    """Say a retry is coming: to ``notify`` (the CLI's stderr) or the log."""
+    if notify is not None:
+        notify(message)
+    else:
+        log.info("%s", message)
 
 
 def _stop(deadline: Deadline, exc: BaseException) -> None:
