@@ -18,12 +18,21 @@ from pathlib import Path
 from typing import Any, ClassVar
 
 from imagegate import hookimpl
-from imagegate.adapter import EDIT, GENERATE, Answer, HttpRequest, ImageRef, ProviderError
-from imagegate.errors import ContentRefused, UnusableAnswer, UsageError
+from imagegate.adapter import (
+    EDIT,
+    GENERATE,
+    Answer,
+    Headers,
+    HttpRequest,
+    ImageRef,
+    ProviderError,
+    with_query,
+)
+from imagegate.errors import ProviderFailure, UnusableAnswer, UsageError
 from imagegate.options import Options
 from imagegate.providers.compatible import CompatibleAdapter
-from imagegate.providers.openai import data_url, with_query
-from imagegate.providers.responses import quote, tool_error
+from imagegate.providers.openai import data_url
+from imagegate.providers.responses import quote
 
 #: Where base64 images sit in an answer (see imagegate.jsonstream).
 Fields = tuple[tuple[str, ...], ...]
@@ -67,16 +76,16 @@ def chat_body(
 
 
 # -- the answer ------------------------------------------------------------------------------------
-def decode_chat(document: Any) -> tuple[Answer, str | None]:
-    """A chat completion as an Answer and the model's text; raises when it holds no image.
+def decode_chat(document: Any) -> Answer:
+    """A chat completion as an Answer with the model's text; raises when it holds no image.
 
-    ContentRefused when the answer was filtered (``finish_reason`` content_filter), else
-    UnusableAnswer quoting the start of the model's text (often a refusal).
+    ProviderFailure for an error object or a filtered answer (``finish_reason`` content_filter,
+    exit 4), else UnusableAnswer quoting the start of the model's text (often a refusal).
     """
     if not isinstance(document, dict):
         raise UnusableAnswer(f"the answer is JSON but not an object ({type(document).__name__})")
     if isinstance(document.get("error"), dict):
-        raise ChatFailed(tool_error(document["error"]))
+        raise ProviderFailure(answer_error(document["error"]))
     choices = [c for c in document.get("choices") or () if isinstance(c, dict)]
     messages = [c["message"] for c in choices if isinstance(c.get("message"), dict)]
     text = "\n".join(t for t in map(message_text, messages) if t) or None
@@ -87,7 +96,7 @@ def decode_chat(document: Any) -> tuple[Answer, str | None]:
         raise _no_image(choices, text)
     usage = document.get("usage") if isinstance(document.get("usage"), dict) else None
     extras = {key: document[key] for key in ("id", "model") if isinstance(document.get(key), str)}
-    return Answer(images, usage, extras), text
+    return Answer(images, usage, extras, text)
 
 
 def message_images(message: dict[str, Any]) -> list[ImageRef]:
@@ -132,10 +141,8 @@ def _no_image(choices: list[dict[str, Any]], text: str | None) -> Exception:
     reasons = {str(c.get("finish_reason")) for c in choices if c.get("finish_reason")}
     said = f': "{quote(text)}"' if text else ""
     if "content_filter" in reasons:
-        return ContentRefused(
-            f"the provider filtered the answer (finish_reason content_filter){said}",
-            hints=("Rephrase the prompt or change the input image; retrying as-is will not help.",),
-        )
+        message = f"the provider filtered the answer (finish_reason content_filter){said}"
+        return ProviderFailure(ProviderError(200, message, code="content_filter", kind="content"))
     if text:
         return UnusableAnswer(
             f"the model answered with text and no image{said}",
@@ -144,12 +151,16 @@ def _no_image(choices: list[dict[str, Any]], text: str | None) -> Exception:
     return UnusableAnswer(f"the answer holds no image and no text ({len(choices)} choice(s))")
 
 
-class ChatFailed(Exception):
-    """A chat answer (HTTP 200) that is an error object; carries the ProviderError."""
+def answer_error(fields: Any) -> ProviderError:
+    """The error object of an answer that came back HTTP 200 (OpenRouter's upstream failures).
 
-    def __init__(self, error: ProviderError) -> None:
-        super().__init__(error.message)
-        self.error = error
+    Its ``code`` is an HTTP status when it is one (502: the upstream failed), else it counts as 502.
+    """
+    fields = fields if isinstance(fields, dict) else {"message": fields}
+    code = fields.get("code")
+    status = code if isinstance(code, int) and 400 <= code <= 599 else 502
+    message = str(fields.get("message") or "no message")
+    return ProviderError(status, message, code=None if code is None else str(code))
 
 
 # -- the checks ------------------------------------------------------------------------------------
@@ -209,14 +220,8 @@ class ChatAdapter(CompatibleAdapter):
             secret_headers=self.secret_headers(),
         )
 
-    def decode(self, document: Any, headers: dict[str, str]) -> Answer:
-        try:
-            answer, _text = decode_chat(document)
-        except ChatFailed as failed:
-            raise self.stream_error(
-                {"message": failed.error.message, "type": failed.error.type, "code": failed.error.code}
-            ) from None
-        return answer
+    def decode(self, document: Any, headers: Headers) -> Answer:
+        return decode_chat(document)
 
 
 @hookimpl

@@ -14,29 +14,39 @@ The shape knowledge is in pure functions (:func:`tool_object`, :func:`responses_
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 from typing import Any, ClassVar
 
 from imagegate import hookimpl
-from imagegate.adapter import EDIT, GENERATE, MASK, STREAM, Answer, HttpRequest, ImageRef, ProviderError
-from imagegate.errors import UnusableAnswer, UsageError
-from imagegate.options import Options
-from imagegate.providers.compatible import CompatibleAdapter
-from imagegate.providers.openai import (
-    CONTENT_CODES,
-    check_everywhere,
-    check_model,
-    data_url,
-    rules_for,
+from imagegate.adapter import (
+    EDIT,
+    GENERATE,
+    MASK,
+    STREAM,
+    Answer,
+    Failed,
+    Final,
+    Headers,
+    HttpRequest,
+    ImageRef,
+    Partial,
+    ProviderError,
     with_query,
 )
+from imagegate.errors import ProviderFailure, UnusableAnswer, UsageError
+from imagegate.options import Options
+from imagegate.providers.compatible import CompatibleAdapter
+from imagegate.providers.openai import check_everywhere, check_model, data_url, rules_for
 
 #: Where base64 images sit in an answer (see imagegate.jsonstream).
 Fields = tuple[tuple[str, ...], ...]
 DEFAULT_MODEL = "gpt-5.5"
 DEFAULT_IMAGE_MODEL = "gpt-image-2"
 #: Error types and codes by which the tool says "moderated" (exit 4, never retried).
-MODERATION = CONTENT_CODES | {"image_generation_user_error"}
+MODERATION = frozenset(
+    {"moderation_blocked", "content_policy_violation", "content_filter", "image_generation_user_error"}
+)
 #: Options that go into the tool object, in API spelling.
 TOOL_FIELDS = (
     "size",
@@ -95,7 +105,7 @@ def stream_partials(options: Options) -> int:
 def decode_response(document: Any) -> Answer:
     """A Response object as an Answer: the images of its image_generation_call items, its usage.
 
-    Without an image: raises :class:`ToolFailed` for a failed or moderated response, else
+    Without an image: raises ProviderFailure for a failed or moderated response, else
     UnusableAnswer (quoting the model's text, which often says why).
     """
     if not isinstance(document, dict):
@@ -106,10 +116,10 @@ def decode_response(document: Any) -> Answer:
     if not images:  # an image that arrived was paid for: it is kept whatever the status says
         failure = response_failure(document)
         if failure is not None:
-            raise ToolFailed(failure)
+            raise ProviderFailure(failure)
         raise UnusableAnswer(_no_image(calls, output, output_text(output)))
     usage = document.get("usage") if isinstance(document.get("usage"), dict) else None
-    return Answer(images, usage, _extras(document, calls))
+    return Answer(images, usage, _extras(document, calls), output_text(output))
 
 
 def _call_image(item: dict[str, Any]) -> ImageRef | None:
@@ -176,13 +186,16 @@ def response_failure(response: dict[str, Any]) -> ProviderError | None:
 
 
 def tool_error(fields: dict[str, Any], status: int = 200) -> ProviderError:
-    """A ProviderError from an error object (``message``, ``type``, ``code``, ``param``)."""
+    """A ProviderError from an error object (``message``, ``type``, ``code``, ``param``) of a call
+    that ran (HTTP 200): moderated (kind ``content``) or failed (kind ``failed``, it may be billed)."""
+    etype, code = _text(fields.get("type")), _text(fields.get("code"))
     return ProviderError(
         status=status,
         message=str(fields.get("message") or "no message"),
-        type=_text(fields.get("type")),
-        code=_text(fields.get("code")),
+        type=etype,
+        code=code,
         param=_text(fields.get("param")),
+        kind="content" if code in MODERATION or etype in MODERATION else "failed",
     )
 
 
@@ -195,8 +208,8 @@ def _text(value: Any) -> str | None:
     return None if value is None else str(value)
 
 
-def read_event(event: str | None, document: Any) -> tuple[str, Any] | None:
-    """One Responses event: ``("partial", ImageRef)``, ``("final", Answer)``, ``("failed", ProviderError)``.
+def read_event(event: str | None, document: Any) -> Partial | Final | Failed | None:
+    """One Responses event as a preview, the final image(s) or the call's failure.
 
     None for the events that carry nothing imagegate needs. The final image comes from
     ``response.output_item.done`` (or ``response.completed`` when a gateway sends only that);
@@ -207,24 +220,27 @@ def read_event(event: str | None, document: Any) -> tuple[str, Any] | None:
     kind = str(document.get("type") or event or "")
     if kind == PARTIAL_EVENT:
         payload = document.get("partial_image_b64")
-        return ("partial", ImageRef(data=payload)) if _spooled(payload) else None
+        return Partial(ImageRef(data=payload)) if _spooled(payload) else None
     if kind == ITEM_DONE_EVENT:
         return _item_done(document.get("item"))
     if kind == COMPLETED_EVENT and isinstance(document.get("response"), dict):
-        return "final", decode_response(document["response"])
+        try:
+            return Final(decode_response(document["response"]))
+        except ProviderFailure as failure:
+            return Failed(failure.error)
     if kind in FAILED_EVENTS:
-        return "failed", _event_failure(document)
+        return Failed(_event_failure(document))
     return None
 
 
-def _item_done(item: Any) -> tuple[str, Any] | None:
+def _item_done(item: Any) -> Final | None:
     if not isinstance(item, dict) or item.get("type") != "image_generation_call":
         return None
     ref = _call_image(item)
     if ref is None:
         return None  # a failed call is reported by response.failed; an empty one by the end of the stream
     extras = {key: item[key] for key in ITEM_EXTRA_KEYS if item.get(key) is not None}
-    return "final", Answer([ref], None, extras)
+    return Final(Answer([ref], None, extras))
 
 
 def _event_failure(document: dict[str, Any]) -> ProviderError:
@@ -239,14 +255,6 @@ def _event_failure(document: dict[str, Any]) -> ProviderError:
 def _spooled(payload: Any) -> bool:
     """Whether a base64 field arrived as a non-empty spool (the core decoded it)."""
     return payload is not None and not isinstance(payload, str) and getattr(payload, "size", 0) > 0
-
-
-class ToolFailed(Exception):
-    """A Response that came back (HTTP 200) failed or moderated; carries the ProviderError."""
-
-    def __init__(self, error: ProviderError) -> None:
-        super().__init__(error.message)
-        self.error = error
 
 
 # -- the checks ------------------------------------------------------------------------------------
@@ -335,29 +343,18 @@ class ResponsesAdapter(CompatibleAdapter):
             stream=options.stream,
         )
 
-    def decode(self, document: Any, headers: dict[str, str]) -> Answer:
-        try:
-            answer = decode_response(document)
-        except ToolFailed as failed:
-            raise self.stream_error(_fields(failed.error)) from None
+    def decode(self, document: Any, headers: Headers) -> Answer:
+        answer = decode_response(document)
         answer.extras.setdefault("image_model", self.image_model())
         return answer
 
-    def decode_event(self, event: str | None, document: Any) -> tuple[str, Any] | None:
-        try:
-            decoded = read_event(event, document)
-        except ToolFailed as failed:
-            raise self.stream_error(_fields(failed.error)) from None
-        if decoded is not None and decoded[0] == "failed":
-            raise self.stream_error(_fields(decoded[1]))
-        return decoded
+    def decode_event(self, event: str | None, document: Any) -> Partial | Final | Failed | None:
+        return read_event(event, document)
 
-    def is_content_refusal(self, error: ProviderError) -> bool:
-        return error.status in (200, 400) and is_moderation(error)
-
-
-def _fields(error: ProviderError) -> dict[str, Any]:
-    return {"message": error.message, "type": error.type, "code": error.code, "param": error.param}
+    def parse_error(self, status: int, body: bytes) -> ProviderError:
+        """OpenAI-style errors; the tool's moderation codes are content refusals (exit 4)."""
+        error = super().parse_error(status, body)
+        return replace(error, kind="content") if is_moderation(error) else error
 
 
 @hookimpl

@@ -11,9 +11,9 @@ from typing import Any
 
 import pytest
 
-from imagegate.errors import ContentRefused, UnusableAnswer, UsageError
+from imagegate.errors import ProviderFailure, UnusableAnswer, UsageError
 from imagegate.options import Options
-from imagegate.providers.chat import ChatFailed, chat_body, check_chat_options, decode_chat, images_in_text
+from imagegate.providers.chat import chat_body, check_chat_options, decode_chat, images_in_text
 from imagegate.spool import MemorySpool
 
 from .support.fakes import MADE, chat_service, data_url_bytes, image_file
@@ -84,10 +84,10 @@ def test_images_come_from_message_images_in_snake_and_camel_case_with_the_text()
             {"type": "image_url", "imageUrl": {"url": "https://cdn.example/a.png"}},
         ],
     }
-    answer, text = decode_chat(_answer(message))
+    answer = decode_chat(_answer(message))
     assert answer.images[0].data.getvalue() == MADE
     assert answer.images[1].url == "https://cdn.example/a.png"
-    assert text == "Here you go."
+    assert answer.text == "Here you go."
     assert answer.usage == {"t": 1} and answer.extras == {"id": "gen-1", "model": "m"}
 
 
@@ -101,9 +101,7 @@ def test_failing_those_the_text_is_searched_for_markdown_images_and_data_urls() 
     url = f"data:image/png;base64,{b64(MADE)}"
     text = f'Look: ![one](https://cdn.example/1.png "title") and ![two](<{url}>) then {url} again'
     assert images_in_text(text) == ["https://cdn.example/1.png", url]
-    answer, _ = decode_chat(
-        _answer({"content": [{"type": "text", "text": "![x](https://cdn.example/2.webp)"}]})
-    )
+    answer = decode_chat(_answer({"content": [{"type": "text", "text": "![x](https://cdn.example/2.webp)"}]}))
     assert answer.images[0].url == "https://cdn.example/2.webp"
 
 
@@ -116,14 +114,15 @@ def test_a_text_only_answer_quotes_the_start_of_the_text() -> None:
 
 
 def test_a_filtered_answer_is_a_content_refusal() -> None:
-    with pytest.raises(ContentRefused, match="content_filter"):
+    with pytest.raises(ProviderFailure, match="content_filter") as failed:
         decode_chat(_answer({"content": ""}, finish="content_filter"))
+    assert failed.value.error.kind == "content"
 
 
 def test_an_error_object_in_a_200_answer_is_reported_as_the_providers_error() -> None:
-    with pytest.raises(ChatFailed) as failed:
+    with pytest.raises(ProviderFailure) as failed:
         decode_chat({"error": {"message": "Provider returned error", "code": 502}})
-    assert failed.value.error.message == "Provider returned error"
+    assert (failed.value.error.status, failed.value.error.message) == (502, "Provider returned error")
 
 
 # -- the whole call, against a local OpenRouter-style server --------------------------------------

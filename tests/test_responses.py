@@ -11,10 +11,10 @@ from typing import Any
 
 import pytest
 
-from imagegate.errors import UnusableAnswer, UsageError
+from imagegate.adapter import Failed, Final, Partial
+from imagegate.errors import ProviderFailure, UnusableAnswer, UsageError
 from imagegate.options import Options
 from imagegate.providers.responses import (
-    ToolFailed,
     check_one_image,
     check_tool_options,
     decode_response,
@@ -150,9 +150,10 @@ def test_an_empty_result_counts_as_no_image() -> None:
 
 def test_a_moderated_response_is_a_tool_failure_marked_as_moderation() -> None:
     error = {"code": "moderation_blocked", "type": "image_generation_user_error", "message": "blocked"}
-    with pytest.raises(ToolFailed) as failed:
+    with pytest.raises(ProviderFailure) as failed:
         decode_response(_document(status="failed", error=error))
-    assert failed.value.error.message == "blocked" and is_moderation(failed.value.error)
+    assert failed.value.error.message == "blocked" and failed.value.error.kind == "content"
+    assert is_moderation(failed.value.error)
 
 
 def test_an_image_that_arrived_is_kept_even_when_the_response_is_incomplete() -> None:
@@ -167,26 +168,26 @@ def test_events_give_partials_the_final_image_and_failures() -> None:
     partial = read_event(
         None, {"type": "response.image_generation_call.partial_image", "partial_image_b64": spool(PARTIAL)}
     )
-    assert partial is not None and partial[0] == "partial" and partial[1].data.getvalue() == PARTIAL
+    assert isinstance(partial, Partial) and partial.ref.data.getvalue() == PARTIAL
     done = {
         "type": "response.output_item.done",
         "item": {"type": "image_generation_call", "result": spool(MADE)},
     }
     final = read_event(None, done)
-    assert final is not None and final[0] == "final" and final[1].images[0].data.getvalue() == MADE
+    assert isinstance(final, Final) and final.answer.images[0].data.getvalue() == MADE
     assert read_event(None, {"type": "response.image_generation_call.completed", "item_id": "ig"}) is None
     completed = {
         "type": "response.completed",
         "response": _document({"type": "image_generation_call", "result": spool(MADE)}),
     }
     last = read_event("response.completed", completed)
-    assert last is not None and last[0] == "final" and last[1].usage == {"total_tokens": 5}
+    assert isinstance(last, Final) and last.answer.usage == {"total_tokens": 5}
     failed = read_event(
         None, {"type": "response.failed", "response": {"status": "failed", "error": {"message": "x"}}}
     )
-    assert failed is not None and failed[0] == "failed" and failed[1].message == "x"
+    assert isinstance(failed, Failed) and failed.error.message == "x" and failed.error.kind == "failed"
     error = read_event(None, {"type": "error", "code": "moderation_blocked", "message": "no"})
-    assert error is not None and error[0] == "failed" and is_moderation(error[1])
+    assert isinstance(error, Failed) and error.error.kind == "content"
 
 
 # -- the whole call, against a local Responses server --------------------------------------------
