@@ -303,7 +303,7 @@ class OpenAIAdapter(Adapter):
     is_default = True
     default_base_url = "https://api.openai.com/v1"
     default_model = "gpt-image-2"
-    stream_b64_fields = (("b64_json",),)
+    stream_b64_fields: ClassVar[tuple[tuple[str, ...], ...]] = (("b64_json",),)
     schema_file: ClassVar[str] = "openai.schema.json"
     #: Paths appended to base_url per operation.
     paths: ClassVar[dict[str, str]] = {GENERATE: "/images/generations", EDIT: "/images/edits"}
