@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar, Literal
 from urllib.parse import urlencode
 
+from .errorbody import MESSAGE_LIMIT, error_fields, one_line
 from .errors import UnusableAnswer
 from .options import EDIT, GENERATE, MASK
 from .options import OPERATIONS as OPERATIONS  # re-exported: plugins import them from here
@@ -275,25 +276,15 @@ class Adapter(abc.ABC):
 #: Error codes by which OpenAI-style providers say "content policy" (exit 4, never retried).
 CONTENT_CODES = frozenset({"moderation_blocked", "content_policy_violation", "content_filter"})
 QUOTA_CODES = frozenset({"insufficient_quota"})
+#: Codes by which gateways say "this endpoint is not offered" (one-api and new-api's 501).
+MISSING_CODES = frozenset({"api_not_implemented"})
 
 
 def parse_error_body(status: int, body: bytes) -> ProviderError:
-    """``{"error": {"message", "type", "code", "param"}}`` (or a bare message) with its kind."""
-    message, etype, code, param = "", None, None, None
-    try:
-        document = json.loads(body)
-    except ValueError:
-        document = None
-    error = document.get("error") if isinstance(document, dict) else None
-    if isinstance(error, dict):
-        message = str(error.get("message") or "")
-        etype, code, param = (str_or_none(error.get(key)) for key in ("type", "code", "param"))
-    elif isinstance(error, str):
-        message = error
-    elif isinstance(document, dict) and isinstance(document.get("message"), str):
-        message = document["message"]
+    """The error in OpenAI's shape or another common one (core/errorbody.py), with its kind."""
+    message, etype, code, param = error_fields(body)
     return ProviderError(
-        status, message or excerpt(body), etype, code, param, error_kind(status, etype, code)
+        status, message or excerpt(body, MESSAGE_LIMIT), etype, code, param, error_kind(status, etype, code)
     )
 
 
@@ -303,6 +294,8 @@ def error_kind(status: int, etype: str | None, code: str | None) -> ErrorKind | 
         return "content"
     if code in QUOTA_CODES or etype in QUOTA_CODES:
         return "quota"
+    if status == 501 or code in MISSING_CODES:
+        return "not_found"  # the gateway has no such endpoint: nothing ran, nothing was billed
     return None
 
 
@@ -316,7 +309,7 @@ def decode_images_answer(document: Any) -> Answer:
         raise UnusableAnswer(f"the answer has no images (no non-empty 'data' list; top-level keys: {keys})")
     images = [_image_ref(entry, index) for index, entry in enumerate(data)]
     usage = document.get("usage") if isinstance(document.get("usage"), dict) else None
-    extras = {key: document[key] for key in EXTRA_KEYS if key in document}
+    extras = {key: document[key] for key in EXTRA_KEYS if document.get(key) is not None}
     return Answer(images, usage, extras)
 
 
@@ -324,8 +317,8 @@ def _image_ref(entry: Any, index: int) -> ImageRef:
     if not isinstance(entry, dict):
         raise UnusableAnswer(f"data[{index}] is not an object")
     revised = entry.get("revised_prompt") if isinstance(entry.get("revised_prompt"), str) else None
-    payload = entry.get("b64_json")
-    if payload is not None and not isinstance(payload, str):
+    payload = entry.get("b64_json")  # an empty string (an empty spool) counts as absent
+    if payload is not None and not isinstance(payload, str) and getattr(payload, "size", 1) > 0:
         return ImageRef(data=payload, revised_prompt=revised)  # a spool from the core's decoder
     url = entry.get("url")
     if isinstance(url, str) and url:
@@ -355,7 +348,7 @@ def describe_error(error: ProviderError, lead: str = "") -> str:
     )
     if detail:
         parts.append(f"({detail})")
-    return " ".join(parts) + f": {error.message}"
+    return " ".join(parts) + f": {one_line(error.message)}"
 
 
 def form_value(value: Any) -> str:

@@ -1,7 +1,8 @@
 """The ``openai`` provider: the OpenAI Images API, the reference shape every other adapter varies.
 
 Generations go as JSON to ``{base_url}/images/generations``; edits as multipart to
-``{base_url}/images/edits`` with each input image as an ``image[]`` part and the mask as ``mask``.
+``{base_url}/images/edits`` with the input image as an ``image`` part (several as ``image[]``) and the
+mask as ``mask``, or as JSON with data URLs (``edit_encoding: "json"``).
 What each model accepts is the table :data:`MODEL_RULES`, checked before any paid call.
 """
 
@@ -295,7 +296,7 @@ def _check_square_png(model: str, path: Path, limit: int) -> None:
 
 
 class OpenAIAdapter(Adapter):
-    """OpenAI's Images API: Bearer auth, JSON generations, multipart edits with ``image[]``."""
+    """OpenAI's Images API: Bearer auth, JSON generations, multipart (or JSON) edits."""
 
     name = "openai"
     description = "OpenAI Images API (api.openai.com)"
@@ -372,8 +373,12 @@ class OpenAIAdapter(Adapter):
             )
         return warnings + check_model(model, rules, options)
 
-    def image_field(self) -> str:
-        return "image[]"
+    def image_field(self, count: int = 1) -> str:
+        """The part name of the input images: ``image`` for one, ``image[]`` for several.
+
+        That is what OpenAI's SDK sends; strict servers refuse ``image[]`` for a single file.
+        """
+        return "image" if count == 1 else "image[]"
 
     def edit_encoding(self) -> str:
         """How edits are sent: ``multipart`` (files, the default) or ``json`` (images as data URLs)."""
@@ -401,7 +406,7 @@ class OpenAIAdapter(Adapter):
             request.json = json_edit_body(body, options.images, options.mask, self.json_image_key())
             return request
         request.form = [(key, form_value(value)) for key, value in body.items() if value is not None]
-        field = self.image_field()
+        field = self.image_field(len(options.images))
         request.files = [FilePart.of(field, path) for path in options.images]
         if options.mask is not None:
             request.files.append(FilePart.of("mask", options.mask))
@@ -423,7 +428,7 @@ class OpenAIAdapter(Adapter):
         if kind in _PARTIAL_EVENTS:
             return Partial(ImageRef(data=payload))
         usage = document.get("usage") if isinstance(document.get("usage"), dict) else None
-        extras = {key: document[key] for key in EVENT_EXTRA_KEYS if key in document}
+        extras = {key: document[key] for key in EVENT_EXTRA_KEYS if document.get(key) is not None}
         revised = document.get("revised_prompt") if isinstance(document.get("revised_prompt"), str) else None
         return Final(Answer([ImageRef(data=payload, revised_prompt=revised)], usage, extras))
 
