@@ -23,11 +23,10 @@ from .spool import FileSpool, rescue_dir, unlink_quietly, unsaved
 class OutputExists(UsageError):
     """Exit 2: an output file is already there and --force was not given; nothing was sent."""
 
-    def __init__(self, path: Path) -> None:
-        super().__init__(
-            f"output {path} already exists; nothing was sent",
-            hints=("Choose another --out, or add --force to overwrite it.",),
-        )
+    def __init__(
+        self, path: Path, hint: str = "Choose another --out, or add --force to overwrite it."
+    ) -> None:
+        super().__init__(f"output {path} already exists; nothing was sent", hints=(hint,))
         self.path = path
 
 
