@@ -5,24 +5,23 @@ Everything here is provider-neutral; what differs between providers is asked of 
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from typing import Any
 
 from . import exchange, plugins
 from .adapter import Adapter, Answer, HttpRequest, Transport
 from .addresses import check_endpoint
-from .config import COMMON_KEYS, Profile, config_command, init_hint, load_profile, resolve_path
+from .config import Profile
 from .deadline import Deadline
 from .download import download
-from .errors import ConfigError, ImagegateError, UsageError
+from .errors import ImagegateError, UsageError
 from .inputs import check_inputs
 from .options import MASK, STREAM, Asked, Options, check
 from .output import OutputPlan, Previews, Spools, base_path
 from .progress import Notify, Progress
 from .result import DryRun, Image, Result
 from .retry import DEFAULT_RETRIES, Limiter, RetryPolicy
-from .schema import validate
-from .secret import REDACTED, redact, redact_data, redact_headers
+from .secret import redact, redact_data, redact_headers
 from .streaming import receive
 from .transport import Transports
 
@@ -47,51 +46,15 @@ class Call:
         return self.adapter.model_for(self.options)
 
 
-def resolve_adapter(config: Any, profile_name: str | None, provider: str | None) -> tuple[Profile, Adapter]:
-    """Load the profile, choose its adapter and validate the profile against the adapter's schema."""
-    profile = load_profile(config, profile_name, provider, required=False)
-    name = profile.provider or plugins.default_provider()
-    record = plugins.get_provider(name)
-    profile = replace(profile, provider=name)
-    schema = record.adapter.config_schema()
-    validate(
-        {**profile.settings, **({"api_key": REDACTED} if profile.api_key else {})},
-        schema,
-        profile.label,
-        profile.json_prefix,
-    )
-    if record.adapter.needs_key and profile.api_key is None:
-        if profile.source is None:
-            raise ConfigError(
-                f"provider {name!r} needs an API key, and there is no config file at {resolve_path(config)}",
-                hints=(init_hint(resolve_path(config)), *_keyless_hint()),
-            )
-        raise ConfigError(
-            f"config {profile.label} has no api_key",
-            hints=(
-                "Run: "
-                + config_command(
-                    profile.source, f"init{f' --profile {profile.name}' if profile.name else ''} --force"
-                ),
-            ),
-        )
-    return profile, record.adapter(profile)
-
-
-def _keyless_hint() -> list[str]:
-    """Point at the installed providers that need no key, so a first run can still try something."""
-    names = sorted(name for name, record in plugins.providers().items() if not record.adapter.needs_key)
-    return [f"Or try a provider that needs no key first: --provider {names[0]}"] if names else []
-
-
 def prepare(
     asked: Asked, config: Any = None, profile: str | None = None, provider: str | None = None
 ) -> Call:
     """Everything up to the request, with every check that can be made before paying."""
-    resolved, adapter = resolve_adapter(config, profile, provider)
+    adapter = plugins.bind(config, profile, provider)
+    resolved = adapter.profile
     options = asked.resolved(resolved.settings)
     check(options)
-    warnings = _unknown_keys(resolved, adapter)
+    warnings = plugins.unknown_keys(adapter)
     needed = options.operation
     if not adapter.supports(needed):
         raise UsageError(f"provider {resolved.provider!r} cannot {needed} images")
@@ -264,17 +227,6 @@ def _fetch_urls(
             )
             ref.data = spool
             spool.complete = True
-
-
-def _unknown_keys(profile: Profile, adapter: Adapter) -> list[str]:
-    known = set(COMMON_KEYS) | set(adapter.config_schema().get("properties", {}))
-    unknown = sorted(key for key in profile.settings if key not in known)
-    if not unknown:
-        return []
-    return [
-        f"config {profile.label}: unknown key(s) {', '.join(unknown)} "
-        f"for provider {profile.provider!r} (ignored)"
-    ]
 
 
 def run(
