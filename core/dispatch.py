@@ -1,6 +1,9 @@
-"""The dispatcher: config profile -> adapter -> request -> send -> decode -> files -> Result.
+"""The dispatcher, orchestration only: prepare -> dry_run | execute -> Result.
 
-Everything here is provider-neutral; what differs between providers is asked of the adapter.
+``prepare`` binds the profile to its adapter (plugins.bind) and makes every check that can be
+made before paying; ``execute`` sends the request and reads the answer into spools (one
+function, ``_exchange``), then output.Spools keeps what was paid for. Everything here is
+provider-neutral; what differs between providers is asked of the adapter.
 """
 
 from __future__ import annotations
