@@ -24,6 +24,8 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from .secret import redact
+
 if TYPE_CHECKING:
     from .adapter import ProviderError
 
@@ -46,8 +48,6 @@ class ImagegateError(Exception):
 
     @message.setter
     def message(self, text: str) -> None:
-        from .secret import redact
-
         self._message = redact(text)
         self.args = (self._message,)
 
@@ -57,8 +57,6 @@ class ImagegateError(Exception):
 
     @hints.setter
     def hints(self, texts: tuple[str, ...] | list[str]) -> None:
-        from .secret import redact
-
         self._hints = tuple(redact(text) for text in texts)
 
     def add_hint(self, text: str) -> None:
@@ -93,8 +91,6 @@ class ProviderRefused(ImagegateError):
         hints: tuple[str, ...] | list[str] = (),
     ) -> None:
         super().__init__(message, hints=hints)
-        from .secret import redact
-
         self.status = status
         self.code = redact(code) if code else code
 
@@ -173,6 +169,4 @@ EXIT_CODES: dict[int, str] = {
 
 def internal_error(error: BaseException) -> str:
     """The one line that names an unexpected exception (a bug), scrubbed of the key."""
-    from .secret import redact
-
     return f"internal error: {type(error).__name__}: {redact(str(error))}"

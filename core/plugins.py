@@ -27,7 +27,7 @@ from typing import TYPE_CHECKING, Any
 from .config import COMMON_KEYS, Profile, config_command, init_hint, load_profile, resolve_path
 from .errors import ConfigError, UsageError
 from .schema import validate
-from .secret import REDACTED
+from .secret import REDACTED, redact
 
 if TYPE_CHECKING:
     import pluggy
@@ -201,8 +201,6 @@ def registry() -> Registry:
     global _registry
     with _lock:
         if _registry is None:
-            from .secret import redact
-
             _registry = _load()
             for failure in _registry.failures:
                 print(f"warning: {redact(failure)}", file=sys.stderr)

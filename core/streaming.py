@@ -190,13 +190,18 @@ def receive(
             raise
         warn(f"the stream failed after {len(answer.images)} of {expected} image(s): {exc}")
     finally:
-        stream.close()
-        closer = getattr(chunks, "close", None)
-        if closer is not None:
-            closer()  # the body's generator closes the connection, even when we stopped early
+        _close(stream, chunks)
     if not answer.images:
         raise UnusableAnswer(f"the stream ended without a final image ({partials} partial image(s) arrived)")
     return answer
+
+
+def _close(stream: Generator[Partial | Final, None, None], chunks: Iterator[bytes]) -> None:
+    """Stop reading events, and close the body: its generator closes the connection, even early."""
+    stream.close()
+    closer = getattr(chunks, "close", None)
+    if closer is not None:
+        closer()
 
 
 def _decoded(adapter: Adapter, chunks: Iterator[bytes]) -> Generator[Partial | Final, None, None]:
