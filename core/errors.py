@@ -29,6 +29,23 @@ from .secret import redact
 if TYPE_CHECKING:
     from .adapter import ProviderError
 
+__all__ = [
+    "EXIT_CODES",
+    "EXIT_INTERRUPTED",
+    "EXIT_TERMINATED",
+    "ConfigError",
+    "ContentRefused",
+    "ImageNotSaved",
+    "ImagegateError",
+    "Interrupted",
+    "NetworkError",
+    "ProviderFailure",
+    "ProviderRefused",
+    "UnusableAnswer",
+    "UsageError",
+    "internal_error",
+]
+
 
 class ImagegateError(Exception):
     """Base class: a clear, user-facing message plus optional hints; never holds the API key."""

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from imagegate import plugins, streaming
+from imagegate import errors, plugins, streaming
 from imagegate.adapter import Answer, ImageRef
 from imagegate.config import Profile
 from imagegate.deadline import Deadline
@@ -155,3 +155,14 @@ def test_an_internal_error_is_named_by_its_type_and_scrubbed_of_the_key() -> Non
     remember(API_KEY)
     text = internal_error(ValueError(f"bad {API_KEY}"))
     assert text.startswith("internal error: ValueError: bad ") and API_KEY not in text
+
+
+def test_errors_declares_every_public_name_it_defines() -> None:
+    defined: set[str] = set()
+    for node in ast.parse((CORE / "errors.py").read_text()).body:
+        if isinstance(node, (ast.ClassDef, ast.FunctionDef)):
+            defined.add(node.name)
+        elif isinstance(node, (ast.Assign, ast.AnnAssign)):
+            targets = node.targets if isinstance(node, ast.Assign) else [node.target]
+            defined.update(target.id for target in targets if isinstance(target, ast.Name))
+    assert set(errors.__all__) == {name for name in defined if not name.startswith("_")}
