@@ -6,15 +6,17 @@ builds a new error or touches ``args``.
 
                                    exit
 Exception
-└── ImagegateError                    1  the base: a message and hints, never the key
-    ├── UsageError                    2  bad flag, option, input or output path; nothing was sent
-    │   ├── ConfigError               2  config file missing, unreadable, invalid or unsafe
-    │   └── output.OutputExists       2  an output file is there and --force was not given
-    ├── ProviderRefused               3  the provider refused the request (4xx)
-    │   └── ContentRefused            4  content policy or moderation
-    ├── NetworkError                  5  unreachable, timed out, or a 5xx
-    ├── UnusableAnswer                6  an answer that holds no usable image
-    └── ImageNotSaved                 7  a paid image could not be written where asked; rescued
+├── ImagegateError                    1  the base: a message and hints, never the key
+│   ├── UsageError                    2  bad flag, option, input or output path; nothing was sent
+│   │   ├── ConfigError               2  config file missing, unreadable, invalid or unsafe
+│   │   └── output.OutputExists       2  an output file is there and --force was not given
+│   ├── ProviderRefused               3  the provider refused the request (4xx)
+│   │   └── ContentRefused            4  content policy or moderation
+│   ├── NetworkError                  5  unreachable, timed out, or a 5xx
+│   ├── UnusableAnswer                6  an answer that holds no usable image
+│   └── ImageNotSaved                 7  a paid image could not be written where asked; rescued
+└── ProviderFailure                      an adapter's report of a failed job, never shown as itself:
+                                         http.verdict() turns it into one of the above
 KeyboardInterrupt
 └── Interrupted                130, 143  Ctrl-C or SIGTERM; hints name the paid images kept
 Anything else is a bug: exit 1, shown through :func:`internal_error`.
