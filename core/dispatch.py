@@ -17,8 +17,9 @@ from .addresses import check_endpoint
 from .config import Profile
 from .deadline import Deadline
 from .download import download
-from .errors import ImagegateError, UsageError
+from .errors import ImagegateError, UnusableAnswer, UsageError
 from .inputs import check_inputs
+from .jsonstream import InvalidImage, data_url_bytes
 from .options import MASK, STREAM, Asked, Options, check
 from .output import OutputPlan, Previews, Spools, base_path
 from .progress import Notify, Progress
@@ -79,7 +80,7 @@ def dry_run(call: Call, plan: OutputPlan | None) -> DryRun:
     """Describe the request without sending it; the key never appears."""
     request = call.request
     headers = redact_headers(request.headers, request.secret_headers)
-    body = dict(request.json) if request.json is not None else dict(request.form)
+    body = _shortened(request.json) if request.json is not None else dict(request.form)
     files = [
         {"field": part.field, "path": str(part.path), "content_type": part.content_type}
         for part in request.files
@@ -96,6 +97,17 @@ def dry_run(call: Call, plan: OutputPlan | None) -> DryRun:
         outputs,
         list(call.warnings),
     )
+
+
+def _shortened(value: Any) -> Any:
+    """The body with each long data: URL (an input image sent inline) cut to its head and length."""
+    if isinstance(value, dict):
+        return {key: _shortened(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [_shortened(item) for item in value]
+    if isinstance(value, str) and value.startswith("data:") and len(value) > 200:
+        return f"{value[: value.find(',') + 1]}... ({len(value):,} characters)"
+    return value
 
 
 def execute(
@@ -192,6 +204,8 @@ def _result(
 ) -> Result:
     revised = next((ref.revised_prompt for ref in answer.images if ref.revised_prompt), None)
     warnings = call.warnings + previews.warnings + (plan.warnings if plan else [])
+    if len(images) < call.options.n:
+        warnings.append(f"{call.options.n} images were asked for; {len(images)} arrived")
     result = Result(  # what the provider said is scrubbed of the key, in case it echoed it
         images,
         call.profile.provider or "",
@@ -203,6 +217,7 @@ def _result(
         warnings,
         redact_data(answer.extras),
         previews.saved,
+        redact_data(answer.text),
     )
     result.note_missing_alpha(call.options.background)
     return result
@@ -218,7 +233,15 @@ def _fetch_urls(
 ) -> None:
     cap = profile.download_max_bytes
     for ref in answer.images:
-        if ref.data is None and ref.url:
+        if ref.data is None and ref.url and ref.url.startswith("data:"):
+            spool = spools.new()  # an image inside the answer's text: nothing to fetch
+            try:
+                spool.write(data_url_bytes(ref.url))
+            except InvalidImage as exc:
+                raise UnusableAnswer(f"the provider's answer holds {exc}") from None
+            ref.data = spool
+            spool.complete = True
+        elif ref.data is None and ref.url:
             spool = spools.new()
             download(
                 ref.url,

@@ -56,6 +56,18 @@ class InvalidAnswer(ValueError):
     """The body is not JSON, or an image string in it is not valid base64."""
 
 
+class InvalidImage(InvalidAnswer):
+    """The body is JSON, but an image string in it is not valid base64 (``str``: "an image that ...")."""
+
+
+def data_url_bytes(url: str) -> bytes:
+    """The bytes of a ``data:...;base64,`` URL an adapter found in an answer's text (held whole)."""
+    prefix = _DATA_URI.match(url)
+    if prefix is None:
+        raise InvalidImage("an image link that is neither http(s) nor a base64 data: URL")
+    return _a2b("".join(url[prefix.end() :].split()))
+
+
 def matches(path: tuple[Any, ...], pattern: tuple[str, ...]) -> bool:
     """Whether a path such as ("data", 0, "b64_json") fits a pattern like ("data", "*", "b64_json")."""
     return len(path) == len(pattern) and all(p == "*" or p == k for k, p in zip(path, pattern, strict=False))
@@ -137,7 +149,7 @@ class _Base64Sink:
             self.pending, text = self.pending + text[:cut], text[cut:]
         self.tail += text
         if len(self.tail) > 64:
-            raise InvalidAnswer("an image string is not valid base64 (data after the padding)")
+            raise InvalidImage("an image that is not valid base64 (data after the padding)")
 
     def _decode(self, text: str) -> None:
         """Decode all but the last quad (and what follows it), which wait for the end."""
@@ -162,7 +174,7 @@ def _a2b(text: str) -> bytes:
             raise binascii.Error("Only base64 data is allowed")
         return binascii.a2b_base64(text)
     except (binascii.Error, ValueError) as exc:
-        raise InvalidAnswer(f"an image string is not valid base64 ({exc})") from None
+        raise InvalidImage(f"an image that is not valid base64 ({exc})") from None
 
 
 def _unescape(segment: str) -> str:
@@ -178,7 +190,7 @@ def _unescape(segment: str) -> str:
 def _base64_escape(match: re.Match[str]) -> str:
     char = chr(int(match.group(1), 16)) if match.group(1) else match.group(2)
     if (match.group(2) is not None and char != "/") or char not in _B64_ALPHABET:
-        raise InvalidAnswer("an image string is not valid base64 (it holds an escaped non-base64 character)")
+        raise InvalidImage("an image that is not valid base64 (it holds an escaped non-base64 character)")
     return char
 
 

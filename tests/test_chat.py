@@ -194,3 +194,22 @@ def test_a_mask_is_refused_before_anything_is_sent(cli, make_config, isolated: P
         run = cli("--prompt", "p", "--edit-image", "in.png", "--mask", "in.png", "--out", "x.png")
     assert run.code == 2 and "mask" in run.err
     assert server.seen == []
+
+
+def test_a_data_url_in_the_text_is_decoded_and_the_text_is_reported(cli, make_config, isolated: Path) -> None:
+    with FaultServer() as server:
+        server.script(ROUTE, chat_service("markdown"))
+        config(make_config, server)
+        run = cli("--prompt", "p", "--out", "x.png")
+    assert run.code == 0, run.err
+    assert (isolated / "x.png").read_bytes() == MADE
+    assert run.json["text"].startswith("Here it is:") and run.json["text"].endswith("Enjoy.")
+
+
+def test_a_broken_data_url_in_the_text_is_exit_6_and_says_what_is_wrong(cli, make_config) -> None:
+    answer = _answer({"content": "![x](data:image/png;base64,AAAA=AAA)"})
+    with FaultServer() as server:
+        server.script(ROUTE, Reply(body=answer))
+        config(make_config, server)
+        run = cli("--prompt", "p", "--out", "x.png")
+    assert run.code == 6 and "not valid base64" in run.err

@@ -103,8 +103,12 @@ def test_dall_e_2_edits_are_refused_as_json_before_anything_is_sent(cli, make_co
     assert server.seen == []
 
 
-def test_a_json_edit_dry_run_shows_the_json_body(cli, make_config, inputs) -> None:
+def test_a_json_edit_dry_run_shows_the_json_body_with_the_images_cut_short(cli, make_config, inputs) -> None:
     make_config({"api_key": API_KEY, "edit_encoding": "json"})
-    run = cli("--prompt", "p", "--edit-image", inputs["a.png"], "--out", "e.png", "--dry-run")
+    big = inputs["a.png"].parent / "big.png"
+    big.write_bytes(png(200, 200, colour=(1, 2, 3)) + bytes(4000))
+    run = cli("--prompt", "p", "--edit-image", big, "--out", "e.png", "--dry-run")
     assert run.code == 0, run.err
-    assert run.json["files"] == [] and run.json["body"]["images"][0]["image_url"].startswith("data:image/png")
+    assert run.json["files"] == [] and run.json["body"]["prompt"] == "p"
+    shown = run.json["body"]["images"][0]["image_url"]
+    assert shown.startswith("data:image/png;base64,... (") and shown.endswith(" characters)")

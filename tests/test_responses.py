@@ -208,6 +208,7 @@ def test_a_responses_profile_generates_an_image(cli, make_config, isolated: Path
     assert document["usage"]["total_tokens"] == 70
     assert document["provider_extras"]["response_id"] == "resp_1"
     assert document["provider_extras"]["image_model"] == "gpt-image-1.5"
+    assert document["text"] == "Here is the image."
 
 
 def test_a_responses_edit_sends_two_images_and_a_mask(cli, make_config, inputs, isolated: Path) -> None:
