@@ -20,7 +20,8 @@ from .download import download
 from .errors import ImagegateError, UnusableAnswer, UsageError
 from .inputs import check_inputs
 from .jsonstream import InvalidImage, data_url_bytes
-from .options import MASK, STREAM, Asked, Options, check
+from .option_values import check
+from .options import MASK, STREAM, Asked, Options
 from .output import OutputPlan, Previews, Spools, base_path
 from .progress import Notify, Progress
 from .result import DryRun, Image, Result
