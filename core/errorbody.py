@@ -52,7 +52,8 @@ def _other_shapes(document: dict[str, Any]) -> str:
         parts.append(_listed(document["detail"], "loc", "msg"))
     if isinstance(document.get("validation"), list):
         parts.append(_listed(document["validation"], "location", "message"))
-    return ": ".join(part for part in parts if part)
+    shown = [part.strip() for part in parts if part and part.strip()]
+    return ": ".join(part.rstrip(".") if n < len(shown) - 1 else part for n, part in enumerate(shown))
 
 
 def _listed(items: list[Any], where: str, what: str) -> str:
