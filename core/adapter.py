@@ -276,7 +276,7 @@ class Adapter(abc.ABC):
 #: Error codes by which OpenAI-style providers say "content policy" (exit 4, never retried).
 CONTENT_CODES = frozenset({"moderation_blocked", "content_policy_violation", "content_filter"})
 QUOTA_CODES = frozenset({"insufficient_quota"})
-#: Codes by which gateways say "this endpoint is not offered" (one-api and new-api's 501).
+#: Codes by which gateways say "this endpoint is not offered" (with an HTTP 501).
 MISSING_CODES = frozenset({"api_not_implemented"})
 
 

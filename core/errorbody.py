@@ -1,9 +1,9 @@
 """What an error answer says, in the shapes servers send it, as one printable line.
 
-OpenAI's ``{"error": {"message", "type", "code", "param"}}`` (or ``{"error": "..."}``), a bare
-``{"message": ...}``, FastAPI's ``{"detail": "..." | [{"loc", "msg"}]}``, RFC 7807 problem
-details (``title``, ``detail``, and a ``validation`` list as Stoplight Prism sends it) and
-Google's list-wrapped ``[{"error": {...}}]``. Whatever the provider sends, the message is one
+The OpenAI-style ``{"error": {"message", "type", "code", "param"}}`` (or ``{"error": "..."}``), a
+bare ``{"message": ...}``, a web framework's ``{"detail": "..." | [{"loc", "msg"}]}``, RFC 7807
+problem details (``title``, ``detail``, and a ``validation`` list as mock servers send it) and an
+error object wrapped in a list ``[{"error": {...}}]``. Whatever the provider sends, the message is one
 line: line breaks folded, control and escape characters removed, at most about 1,000 characters
 (``--verbose`` shows the whole body).
 """
@@ -33,7 +33,7 @@ def error_fields(body: bytes) -> tuple[str, str | None, str | None, str | None]:
     except ValueError:
         return "", None, None, None
     if isinstance(document, list) and document and isinstance(document[0], dict):
-        document = document[0]  # Google wraps its error object in a list
+        document = document[0]  # some APIs wrap their error object in a list
     if not isinstance(document, dict):
         return "", None, None, None
     error = document.get("error")
@@ -46,7 +46,7 @@ def error_fields(body: bytes) -> tuple[str, str | None, str | None, str | None]:
 
 
 def _other_shapes(document: dict[str, Any]) -> str:
-    """RFC 7807 problem details, FastAPI's ``detail``, or a bare ``message``."""
+    """RFC 7807 problem details, a framework's ``detail`` (string or validation list), or a ``message``."""
     parts = [document[key] for key in ("title", "detail", "message") if isinstance(document.get(key), str)]
     if isinstance(document.get("detail"), list):
         parts.append(_listed(document["detail"], "loc", "msg"))

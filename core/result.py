@@ -74,7 +74,7 @@ class Result:
     extras: dict[str, Any] = field(default_factory=dict)
     #: Partial previews saved by a streamed call (``NAME.partial-1.png`` ...).
     partials: list[Path] = field(default_factory=list)
-    #: What the model said besides the image (chat and Responses answers), if anything.
+    #: What the model said besides the image (answers of multimodal models), if anything.
     text: str | None = None
 
     @property
