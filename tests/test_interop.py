@@ -12,6 +12,8 @@ from pathlib import Path
 
 import pytest
 
+from imagegate.errorbody import error_fields, one_line
+
 from .support.fakes import MADE, multipart, spec_validating_images
 from .support.faultserver import FaultServer, Reply
 from .support.helpers import API_KEY, b64, png
@@ -198,3 +200,25 @@ def test_an_endpoint_the_gateway_does_not_implement_is_a_refusal_not_a_billing_s
         run = cli("--prompt", "p", "--edit-image", a, "--out", "e.png")
     assert run.code == 3, run.err
     assert "API not implemented" in run.err and "billed" not in run.err
+
+
+def test_one_line_removes_escape_sequences_and_control_characters_and_cuts_long_text() -> None:
+    assert one_line("a\r\nb\tc\x1b[1;31mred\x1b[0m\x1b]0;title\x07 d\x00e\u2028f") == "a b cred d e f"
+    assert one_line("x" * 1500).endswith("...") and len(one_line("x" * 1500)) == 1003
+
+
+def test_error_bodies_in_each_common_shape_give_their_message() -> None:
+    def message(document: object) -> str:
+        return error_fields(json.dumps(document).encode())[0]
+
+    assert message({"error": {"message": "m", "type": "t"}}) == "m"
+    assert message({"error": "plain"}) == "plain"
+    assert (
+        message([{"error": {"code": 400, "message": "wrapped", "status": "INVALID_ARGUMENT"}}]) == "wrapped"
+    )
+    assert message({"detail": [{"loc": ["body", "n"], "msg": "too big"}, "odd"]}) == "body.n: too big; odd"
+    assert message(
+        {"title": "Bad.", "detail": "Why.", "validation": [{"location": ["query"], "message": "q"}]}
+    ) == ("Bad: Why: query: q")
+    assert message({"status": "failure", "message": "Something went wrong"}) == "Something went wrong"
+    assert error_fields(b"<html>") == ("", None, None, None)
