@@ -87,7 +87,7 @@ def image_parser() -> argparse.ArgumentParser:
         prog="imagegate",
         description="Generate or edit images through any OpenAI-style image API, with a key kept in "
         "its own private config file. Other commands: imagegate batch, imagegate config, "
-        "imagegate providers (each with --help).",
+        "imagegate mcp, imagegate providers (each with --help).",
         epilog=EPILOG,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
@@ -215,7 +215,12 @@ def _interrupted(error: KeyboardInterrupt) -> int:
 
 
 #: Subcommands and the module that registers each; only the one a command names is imported.
-SUBCOMMAND_MODULES = {"batch": "cli_batch", "config": "cli_config", "providers": "cli_providers"}
+SUBCOMMAND_MODULES = {
+    "batch": "cli_batch",
+    "config": "cli_config",
+    "mcp": "cli_mcp",
+    "providers": "cli_providers",
+}
 
 
 def _subcommand(name: str) -> Callable[[list[str]], int] | None:
