@@ -434,3 +434,48 @@ def test_the_readme_shows_each_client_config_without_a_key() -> None:
     assert json.loads(generic)["mcpServers"]["imagegate"]["args"][0] == "mcp"
     for block in (shell, table, generic):
         assert not re.search(r"key|token|--env|-e |env\b", block, flags=re.I)
+
+
+@dataclass
+class Stub:
+    """An image as a Result holds it: where it is, what it is, how big."""
+
+    path: Path
+    size: int
+    width: int | None
+    height: int | None
+    mime: str = "image/png"
+
+
+@pytest.mark.parametrize(
+    ("mode", "size", "side", "inline"),
+    [
+        ("small", 100, 1024, True),
+        ("small", 100, 2048, False),  # over 2000 px a side
+        ("small", 2 * 1024 * 1024, 1024, False),  # over 1 MB
+        ("never", 100, 64, False),
+        ("always", 2 * 1024 * 1024, 4096, True),
+    ],
+)
+def test_an_image_is_inlined_only_when_the_mode_allows_it(
+    tmp_path: Path, mode: str, size: int, side: int, inline: bool
+) -> None:
+    from imagegate.mcp_server import _content
+    from imagegate.mcp_tools import Outcome
+
+    path = tmp_path / "a.png"
+    path.write_bytes(png())
+    blocks = _content(Outcome({"ok": True}, [Stub(path, size, side, side)]), mode)
+    assert [block.type for block in blocks] == ["text", "resource_link", *(["image"] if inline else [])]
+
+
+def test_small_images_share_one_inline_budget(tmp_path: Path) -> None:
+    from imagegate.mcp_server import INLINE_MAX_BYTES, _content
+    from imagegate.mcp_tools import Outcome
+
+    path = tmp_path / "a.png"
+    path.write_bytes(png())
+    images = [Stub(path, INLINE_MAX_BYTES // 2 + 1, 64, 64) for _ in range(3)]
+    blocks = _content(Outcome({"ok": True}, images), "small")
+    assert [block.type for block in blocks].count("image") == 1
+    assert [block.type for block in blocks].count("resource_link") == 3
