@@ -1,42 +1,35 @@
 """The MCP tools' descriptions and input schemas.
 
-Choices and ranges are taken from where the code states them (the config schema's option keys,
-the size pattern, the input image limit, the installed providers), so the schema an agent sees is
-the rule every call is checked against.
+Choices, patterns and ranges come from the option table (``imagegate.options.TABLE``, the rows
+every call is checked against) and the installed providers, so the schema an agent sees is the
+rule the command applies.
 """
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 from . import mcp_tools
 from .mcp_tools import Tool
+from .options import Option, row
 
-#: Tool argument -> the config profile key that states its domain.
-_PROFILE_DOMAINS = {
-    "quality": "quality",
-    "n": "n",
-    "format": "format",
-    "background": "background",
-    "output_compression": "output_compression",
-    "moderation": "moderation",
-    "input_fidelity": "input_fidelity",
-    "style": "style",
-    "timeout": "timeout",
-}
+#: Tool arguments named differently from their row of the option table.
+_ROW_OF = {"format": "output_format"}
+_JSON_TYPES = {str: "string", int: "integer", float: "number", bool: "boolean", Path: "string"}
 _HELP = {
     "prompt": "What to draw, or for an edit what to change. Plain language; be specific.",
-    "size": "WIDTHxHEIGHT such as 1024x1024, 1536x1024 (landscape), 1024x1536 (portrait), or auto. "
-    "Default 1024x1024; the model decides which sizes it accepts.",
-    "quality": "Rendering quality; higher is slower and costs more. Default auto.",
-    "n": "How many images to make (each one is paid for). Default 1.",
-    "format": "File format. Default png.",
+    "size": "WIDTHxHEIGHT such as 1536x1024 (landscape) or 1024x1536 (portrait), or auto; "
+    "the model decides which sizes it accepts.",
+    "quality": "Rendering quality; higher is slower and costs more.",
+    "n": "How many images to make (each one is paid for).",
+    "format": "File format.",
     "background": "transparent needs format png or webp.",
-    "output_compression": "Compression of jpeg or webp output, 0-100.",
+    "output_compression": "Compression of jpeg or webp output.",
     "moderation": "Moderation level of generations.",
     "input_fidelity": "How closely the edit keeps the input images.",
     "style": "Image style, for models that have one.",
-    "timeout": "Seconds allowed for the whole call. Default 600.",
+    "timeout": "Seconds allowed for the whole call.",
     "model": "Model name, overriding the config's (usually leave out).",
     "profile": "Config profile to use (see check_config); default: the server's.",
     "provider": "Provider adapter, overriding the profile's (see list_providers).",
@@ -56,27 +49,44 @@ DRY_RUN_ARGUMENTS = ("prompt", "images", "mask", *_COMMON, "moderation", "input_
 
 
 def domains() -> dict[str, dict[str, Any]]:
-    """Every argument's JSON Schema (type and choices or range), from the code's own tables."""
+    """Every argument's JSON Schema (type and choices or range), from the option table and the registry."""
     from . import plugins
-    from .inputs import MAX_INPUT_IMAGES, SIZE_PATTERN
-    from .schema import load_schema
 
-    profile = load_schema("config.schema.json")["$defs"]["profile"]["properties"]
-    text = {"type": "string", "minLength": 1}
-    found: dict[str, dict[str, Any]] = {name: dict(profile[key]) for name, key in _PROFILE_DOMAINS.items()}
-    found |= {
-        "prompt": text,
-        "model": text,
-        "profile": text,
-        "filename": {**text, "pattern": r"^[^/\\]+$"},
-        "size": {"type": "string", "pattern": f"^(?:{SIZE_PATTERN.pattern})$"},
-        "provider": {"type": "string", "enum": sorted(plugins.providers())},
-        "stream": {"type": "boolean"},
-        "partial_images": {"type": "integer", "minimum": 0, "maximum": 3},
-        "images": {"type": "array", "items": text, "minItems": 1, "maxItems": MAX_INPUT_IMAGES},
-        "mask": text,
-    }
+    names = {*GENERATE_ARGUMENTS, *EDIT_ARGUMENTS, *DRY_RUN_ARGUMENTS} - {"filename", "provider"}
+    found = {name: {**row_schema(row(_ROW_OF.get(name, name))), **_described(name)} for name in names}
+    found["filename"] = {"type": "string", "minLength": 1, "pattern": r"^[^/\\]+$"}
+    found["filename"]["description"] = _HELP["filename"]
+    found["provider"] = {"type": "string", "enum": sorted(plugins.providers())}
+    found["provider"]["description"] = _HELP["provider"] + _keyless()
     return found
+
+
+def _described(name: str) -> dict[str, str]:
+    """The argument's description, with the built-in default a profile may change."""
+    option = row(_ROW_OF.get(name, name))
+    value = option.default
+    shown = f"{value:g}" if isinstance(value, float) else value
+    default = f" Default: the profile's, else {shown}." if option.fill and value is not None else ""
+    return {"description": _HELP[name] + default}
+
+
+def row_schema(option: Option) -> dict[str, Any]:
+    """The JSON Schema of one option table row: its choices, pattern or range; strings never empty."""
+    if option.type is list:  # input image paths
+        items = {"type": "string", "minLength": 1}
+        return {"type": "array", "items": items, "minItems": 1, "maxItems": int(option.high or 1)}
+    if option.choices:
+        return {"type": "string", "enum": list(option.choices)}
+    schema: dict[str, Any] = {"type": _JSON_TYPES[option.type]}
+    if option.pattern is not None:
+        schema["pattern"] = f"^(?:{option.pattern})$"
+    elif schema["type"] == "string":
+        schema["minLength"] = 1
+    if option.low is not None:
+        schema["exclusiveMinimum" if option.above else "minimum"] = option.low
+    if option.high is not None:
+        schema["maximum"] = option.high
+    return schema
 
 
 def _keyless() -> str:
@@ -88,7 +98,7 @@ def _keyless() -> str:
 
 
 def _schema(names: tuple[str, ...], required: tuple[str, ...], known: dict[str, dict[str, Any]]) -> dict:
-    properties = {name: {"description": _HELP[name], **known[name]} for name in names}
+    properties = {name: known[name] for name in names}
     return {
         "type": "object",
         "properties": properties,
@@ -126,8 +136,6 @@ _CONFIG = (
 def tools() -> dict[str, Tool]:
     """The server's tools by name."""
     known = domains()
-    keyless = _keyless()
-    known["provider"] = {**known["provider"], "description": _HELP["provider"] + keyless}
     make, free = mcp_tools.make_images, _schema((), (), known)
     table = (
         Tool(

@@ -134,7 +134,7 @@ def _finite(value: Any) -> Any:
 
 # -- what the tools run -------------------------------------------------------------------------
 
-#: Tool arguments that are Options fields under the same name (``format`` is ``output_format``).
+#: Tool arguments that are Asked fields under the same name (``format`` is ``output_format``).
 OPTION_ARGUMENTS = (
     "model",
     "size",
@@ -152,14 +152,14 @@ OPTION_ARGUMENTS = (
 
 
 def options_from(settings: Settings, arguments: dict[str, Any]) -> Any:
-    """The Options of one call, from arguments already checked against the tool's schema."""
-    from .options import Options
+    """What one call asks for, from arguments already checked against the tool's schema."""
+    from .options import Asked
 
     fields = {name: arguments[name] for name in OPTION_ARGUMENTS if name in arguments}
     if "format" in arguments:
         fields["output_format"] = arguments["format"]
     mask = arguments.get("mask")
-    return Options(
+    return Asked(
         prompt=arguments["prompt"],
         images=[input_path(settings, path) for path in arguments.get("images", [])],
         mask=input_path(settings, mask) if mask is not None else None,
@@ -197,7 +197,7 @@ def _run(settings: Settings, arguments: dict[str, Any], progress: Progress, *, d
 def list_providers(settings: Settings, arguments: dict[str, Any], progress: Progress) -> Outcome:
     """The installed providers, as ``imagegate providers --json`` shows them."""
     from . import plugins
-    from .cli_providers import describe
+    from .cli.providers import describe
 
     errors = [plugins.conflict_error(name, records) for name, records in sorted(plugins.conflicts().items())]
     return Outcome(
@@ -212,7 +212,7 @@ def list_providers(settings: Settings, arguments: dict[str, Any], progress: Prog
 
 def check_config(settings: Settings, arguments: dict[str, Any], progress: Progress) -> Outcome:
     """The redacted summary ``imagegate config check`` prints: providers, endpoints, key fingerprints."""
-    from .cli_config import describe_config
+    from .cli.config import describe_config
 
     described, problems = describe_config(settings.config)
     document = {"ok": not problems, "path": str(settings.config), **described}

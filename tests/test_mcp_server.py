@@ -179,15 +179,18 @@ def test_tools_are_listed_with_typed_schemas_and_cost_annotations(running: Conne
         assert ("money" in tool.description) is paid or name == "dry_run"
 
 
-def test_schema_choices_follow_the_config_schema(running: Connection) -> None:
-    from imagegate.schema import load_schema
+def test_schema_choices_and_ranges_come_from_the_option_table(running: Connection) -> None:
+    from imagegate.options import row
 
-    profile = load_schema("config.schema.json")["$defs"]["profile"]["properties"]
     tools = {tool.name: tool for tool in running.list_tools().tools}
     properties = tools["generate_image"].input_schema["properties"]
     for name in ("quality", "background", "moderation", "style"):
-        assert properties[name]["enum"] == profile[name]["enum"]
-    assert properties["output_compression"]["maximum"] == profile["output_compression"]["maximum"]
+        assert properties[name]["enum"] == list(row(name).choices)
+    assert properties["format"]["enum"] == list(row("output_format").choices)
+    for name in ("n", "output_compression", "partial_images"):
+        assert (properties[name]["minimum"], properties[name]["maximum"]) == (row(name).low, row(name).high)
+    assert properties["timeout"]["exclusiveMinimum"] == row("timeout").low
+    assert tools["edit_image"].input_schema["properties"]["images"]["maxItems"] == row("images").high
 
 
 # -- images ------------------------------------------------------------------------------------

@@ -6,8 +6,8 @@ import argparse
 import importlib.util
 from pathlib import Path
 
-from .cli import Parser, refuse_key_flags, subcommand
-from .errors import UsageError
+from ..errors import UsageError
+from .console import Parser, refuse_key_flags
 
 #: The major version of the MCP SDK (PyPI ``mcp``) this server is built on; pyproject pins the same.
 SDK_MAJOR = "2"
@@ -18,7 +18,7 @@ INSTALL_HINT = (
 
 
 def mcp_parser() -> argparse.ArgumentParser:
-    from .mcp_tools import INLINE_MODES
+    from ..mcp_tools import INLINE_MODES
 
     parser = Parser(
         prog="imagegate mcp",
@@ -59,14 +59,14 @@ def _require_sdk() -> None:
         )
 
 
-@subcommand("mcp")
-def mcp_command(argv: list[str]) -> int:
+def command(argv: list[str]) -> int:
+    """Serve MCP on stdio until the client closes stdin."""
     refuse_key_flags(argv)
     args = mcp_parser().parse_args(argv)  # --help works without the extra
     _require_sdk()
-    from .config import resolve_path
-    from .mcp_server import serve
-    from .mcp_tools import Settings
+    from ..config import resolve_path
+    from ..mcp_server import serve
+    from ..mcp_tools import Settings
 
     start = Path.cwd()
     out_dir = (start / Path(args.out_dir).expanduser()) if args.out_dir else start
