@@ -8,8 +8,6 @@ shell. The argument domains (choices, ranges) come from the code's own tables, n
 
 from __future__ import annotations
 
-import json
-import math
 import os
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -119,17 +117,9 @@ def error_text(error: BaseException) -> str:
 
 def json_text(document: dict[str, Any]) -> str:
     """The document as the CLI prints it: indented JSON, NaN and infinities as null, key scrubbed."""
-    return redact(json.dumps(_finite(document), indent=2, default=str, allow_nan=False))
+    from .cli.console import render
 
-
-def _finite(value: Any) -> Any:
-    if isinstance(value, float) and not math.isfinite(value):
-        return None
-    if isinstance(value, dict):
-        return {key: _finite(item) for key, item in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [_finite(item) for item in value]
-    return value
+    return render(document)
 
 
 # -- what the tools run -------------------------------------------------------------------------
@@ -196,18 +186,9 @@ def _run(settings: Settings, arguments: dict[str, Any], progress: Progress, *, d
 
 def list_providers(settings: Settings, arguments: dict[str, Any], progress: Progress) -> Outcome:
     """The installed providers, as ``imagegate providers --json`` shows them."""
-    from . import plugins
-    from .cli.providers import describe
+    from .cli.providers import json_listing
 
-    errors = [plugins.conflict_error(name, records) for name, records in sorted(plugins.conflicts().items())]
-    return Outcome(
-        {
-            "ok": not errors,
-            "providers": describe(),
-            "errors": [error.message for error in errors],
-            "plugin_failures": plugins.failures(),
-        }
-    )
+    return Outcome(json_listing()[0])
 
 
 def check_config(settings: Settings, arguments: dict[str, Any], progress: Progress) -> Outcome:
