@@ -11,11 +11,9 @@ from pathlib import Path
 from typing import Any
 
 from . import mcp_tools
-from .mcp_tools import Tool
+from .mcp_tools import Tool, option_field
 from .options import Option, row
 
-#: Tool arguments named differently from their row of the option table.
-_ROW_OF = {"format": "output_format"}
 _JSON_TYPES = {str: "string", int: "integer", float: "number", bool: "boolean", Path: "string"}
 _HELP = {
     "prompt": "What to draw, or for an edit what to change. Plain language; be specific.",
@@ -53,7 +51,7 @@ def domains() -> dict[str, dict[str, Any]]:
     from . import plugins
 
     names = {*GENERATE_ARGUMENTS, *EDIT_ARGUMENTS, *DRY_RUN_ARGUMENTS} - {"filename", "provider"}
-    found = {name: {**row_schema(row(_ROW_OF.get(name, name))), **_described(name)} for name in names}
+    found = {name: {**row_schema(row(option_field(name))), **_described(name)} for name in names}
     found["filename"] = {"type": "string", "minLength": 1, "pattern": r"^[^/\\]+$"}
     found["filename"]["description"] = _HELP["filename"]
     found["provider"] = {"type": "string", "enum": sorted(plugins.providers())}
@@ -63,7 +61,7 @@ def domains() -> dict[str, dict[str, Any]]:
 
 def _described(name: str) -> dict[str, str]:
     """The argument's description, with the built-in default a profile may change."""
-    option = row(_ROW_OF.get(name, name))
+    option = row(option_field(name))
     value = option.default
     shown = f"{value:g}" if isinstance(value, float) else value
     default = f" Default: the profile's, else {shown}." if option.fill and value is not None else ""

@@ -1,20 +1,21 @@
-"""The MCP server's tools, free of the MCP SDK: their input schemas, what each one runs, and the
-text of a tool error.
+"""The MCP server's tools, free of the MCP SDK: what each one runs, where its files go, and the
+text of a tool error (their schemas are in ``mcp_schema``).
 
 Every tool calls the library path the CLI uses (``dispatch.run``, the config and provider
 descriptions), so an agent gets the same checks, the same files and the same JSON as a person at a
-shell. The argument domains (choices, ranges) come from the code's own tables, not from copies.
+shell.
 """
 
 from __future__ import annotations
 
 import os
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
 from .errors import EXIT_CODES, ImagegateError, Interrupted, UsageError
+from .options import Asked
 from .progress import Progress
 from .secret import redact
 
@@ -89,9 +90,9 @@ def input_path(settings: Settings, text: str) -> Path:
 #: What an agent should do after each exit code (the CLI's meaning, then the next step).
 ADVICE = {
     2: "Fix the arguments (or the config, in the user's own terminal) and call again.",
-    3: "Nothing was made. Fix what the message names; the same call will be refused again.",
+    3: "Nothing was made. Fix what the message names (for a rate limit, wait before calling again).",
     4: "Rephrase the prompt (or use another image); do not retry the same request.",
-    5: "The request may have been made and billed: look in the output folder before calling again.",
+    5: "If the hint says the request was sent, it may be billed: look in the output folder first.",
     6: "The request was sent and may be billed; retrying may fail the same way.",
     7: "Do not call again: the image was paid for and saved where the hint says.",
 }
@@ -124,36 +125,24 @@ def json_text(document: dict[str, Any]) -> str:
 
 # -- what the tools run -------------------------------------------------------------------------
 
-#: Tool arguments that are Asked fields under the same name (``format`` is ``output_format``).
-OPTION_ARGUMENTS = (
-    "model",
-    "size",
-    "quality",
-    "n",
-    "background",
-    "output_compression",
-    "moderation",
-    "input_fidelity",
-    "style",
-    "stream",
-    "partial_images",
-    "timeout",
-)
+
+def option_field(argument: str) -> str:
+    """The option table row a tool argument stands for (``format`` is the row ``output_format``)."""
+    from .options import TABLE
+
+    return next((option.name for option in TABLE if argument in option.aliases), argument)
 
 
-def options_from(settings: Settings, arguments: dict[str, Any]) -> Any:
+def options_from(settings: Settings, arguments: dict[str, Any]) -> Asked:
     """What one call asks for, from arguments already checked against the tool's schema."""
-    from .options import Asked
-
-    fields = {name: arguments[name] for name in OPTION_ARGUMENTS if name in arguments}
-    if "format" in arguments:
-        fields["output_format"] = arguments["format"]
+    asked = {item.name for item in fields(Asked)} - {"prompt", "images", "mask"}
+    chosen = {option_field(name): value for name, value in arguments.items()}
     mask = arguments.get("mask")
     return Asked(
         prompt=arguments["prompt"],
         images=[input_path(settings, path) for path in arguments.get("images", [])],
         mask=input_path(settings, mask) if mask is not None else None,
-        **fields,
+        **{name: value for name, value in chosen.items() if name in asked},
     )
 
 

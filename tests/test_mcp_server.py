@@ -331,9 +331,18 @@ def test_dry_run_shows_the_request_with_the_key_redacted_and_sends_nothing(
     running: Connection, provider: FaultServer
 ) -> None:
     sent = len(provider.seen)
-    result = running.call("dry_run", {"prompt": "a kite", "size": "1536x1024"})
+    arguments = {"prompt": "a kite", "size": "1536x1024", "format": "webp", "quality": "high", "n": 2}
+    result = running.call("dry_run", arguments)
     document = json.loads(text_of(result))
-    assert document["dry_run"] is True and document["body"]["size"] == "1536x1024"
+    assert document["dry_run"] is True
+    body = document["body"]
+    assert (body["size"], body["output_format"], body["quality"], body["n"]) == (
+        "1536x1024",
+        "webp",
+        "high",
+        2,
+    )
+    assert [Path(path).suffix for path in document["output_paths"]] == [".webp", ".webp"]
     assert API_KEY not in text_of(result) and len(provider.seen) == sent
 
 
