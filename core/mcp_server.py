@@ -34,6 +34,8 @@ from .schema import first_error
 from .secret import redact
 
 log = logging.getLogger("imagegate.mcp")
+#: The paid calls running now (a SIGTERM while one waits for the provider is reported with them).
+IN_FLIGHT: list[str] = []
 
 #: Largest image sent inline with ``--inline-images small``: bytes, and pixels a side.
 INLINE_MAX_BYTES = 1024 * 1024
@@ -101,11 +103,17 @@ async def _call(settings: Settings, tool: Tool, arguments: dict[str, Any], sessi
         raise UsageError(f"argument {problem}", hints=("See the tool's input schema for the choices.",))
     reporter = _Reporter(session)
 
+    running = [tool.name] if tool.paid else []
+
     def work() -> tuple[Outcome | None, BaseException | None]:
+        IN_FLIGHT.extend(running)
         try:
             return tool.run(settings, arguments, reporter.progress), None
         except BaseException as exc:  # raised below, outside the task group (which would wrap it)
             return None, exc
+        finally:
+            for name in running:
+                IN_FLIGHT.remove(name)
 
     async with anyio.create_task_group() as group:
         if tool.paid:
@@ -205,8 +213,22 @@ def serve(settings: Settings) -> int:
             async with stdio_server(anyio.wrap_file(wire_in), anyio.wrap_file(wire_out)) as (read, write):
                 await server.run(read, write, server.create_initialization_options())
 
-        anyio.run(run)
+        try:
+            anyio.run(run)
+        except KeyboardInterrupt as stop:  # Ctrl-C or SIGTERM (Interrupted): name what was cut short
+            _note_in_flight(stop)
+            raise
     return 0
+
+
+def _note_in_flight(stop: KeyboardInterrupt) -> None:
+    """Add a hint naming the calls the stop cut short: a sent request may be billed without a file."""
+    if IN_FLIGHT and hasattr(stop, "hints"):
+        stop.hints = (
+            *stop.hints,
+            f"{len(IN_FLIGHT)} call(s) were running ({', '.join(IN_FLIGHT)}): a request already sent may be "
+            "billed by the provider although its image was not saved.",
+        )
 
 
 class _RedactingWire(io.TextIOWrapper):

@@ -491,3 +491,13 @@ def test_small_images_share_one_inline_budget(tmp_path: Path) -> None:
     blocks = _content(Outcome({"ok": True}, images), "small")
     assert [block.type for block in blocks].count("image") == 1
     assert [block.type for block in blocks].count("resource_link") == 3
+
+
+def test_a_stop_while_a_paid_call_runs_says_it_may_be_billed(monkeypatch: pytest.MonkeyPatch) -> None:
+    from imagegate import mcp_server
+    from imagegate.errors import Interrupted
+
+    monkeypatch.setattr(mcp_server, "IN_FLIGHT", ["generate_image"])
+    stop = Interrupted("terminated", exit_code=143)
+    mcp_server._note_in_flight(stop)
+    assert "generate_image" in stop.hints[-1] and "billed" in stop.hints[-1]
