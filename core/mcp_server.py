@@ -29,7 +29,7 @@ from . import __version__
 from .errors import UsageError
 from .mcp_schema import tools
 from .mcp_tools import Outcome, Settings, Tool, error_text, json_text
-from .progress import Progress
+from .progress import Progress, Ticker
 from .schema import first_error
 from .secret import redact
 
@@ -133,6 +133,7 @@ class _Reporter:
         self.session = session
         self.started = time.monotonic()
         self.last = 0.0
+        self.ticker: Ticker | None = None  # the call's clock label, once it waits (a job's status)
         self.progress = _Forwarding(self)
 
     async def send(self, message: str) -> None:
@@ -143,7 +144,8 @@ class _Reporter:
 
     async def tick(self, interval: float) -> None:
         while True:
-            await self.send(f"working: {time.monotonic() - self.started:.0f} s elapsed")
+            what = self.ticker.what if self.ticker is not None else "working"
+            await self.send(f"{what}: {time.monotonic() - self.started:.0f} s elapsed")
             await anyio.sleep(interval)
 
 
@@ -159,6 +161,15 @@ class _Forwarding(Progress):
             anyio.from_thread.run(self.reporter.send, message)
         except RuntimeError:  # not on the server's worker thread: say it on stderr instead
             log.info("%s", redact(message))
+
+    @contextlib.contextmanager
+    def waiting(self, what: str = "waiting for the provider") -> Iterator[Ticker]:
+        """The call's clock: its label (a polled job's status) shows in the elapsed-seconds notifications."""
+        self.reporter.ticker = Ticker(what)
+        try:
+            yield self.reporter.ticker
+        finally:
+            self.reporter.ticker = None
 
 
 def _content(outcome: Outcome, inline: str) -> list[Any]:

@@ -6,6 +6,7 @@ a fake provider on 127.0.0.1 (the suite's FaultServer) holding the only copy of 
 
 from __future__ import annotations
 
+import base64
 import json
 import os
 import re
@@ -501,3 +502,40 @@ def test_a_stop_while_a_paid_call_runs_says_it_may_be_billed(monkeypatch: pytest
     stop = Interrupted("terminated", exit_code=143)
     mcp_server._note_in_flight(stop)
     assert "generate_image" in stop.hints[-1] and "billed" in stop.hints[-1]
+
+
+def test_a_polled_job_s_status_is_reported_as_progress(make_config: Any, tmp_path: Path) -> None:
+    from mcp import Client
+
+    from imagegate.config import default_path
+    from imagegate.mcp_server import build_server
+    from imagegate.mcp_tools import Settings
+    from imagegate.testing import registered
+
+    from .support.jobs import JobsAdapter
+
+    messages: list[str | None] = []
+
+    async def callback(value: float, total: float | None, message: str | None) -> None:
+        messages.append(message)
+
+    with registered(JobsAdapter), FaultServer() as jobs:
+        make_config(
+            {"provider": "jobs", "api_key": API_KEY, "base_url": jobs.base_url, "poll_interval": 0.01}
+        )
+        jobs.script("/v1/jobs", Reply(body={"id": "job-7", "polling_url": jobs.root + "/v1/poll"}))
+        ready = {"b64": base64.b64encode(png()).decode()}
+        jobs.script(
+            "/v1/poll", Reply(body={"status": "Queued"}), Reply(body={"status": "Ready", "result": ready})
+        )
+        settings = Settings(default_path(), tmp_path, tmp_path)
+
+        async def scenario() -> Any:
+            async with Client(build_server(settings), mode="legacy") as client:
+                return await client.call_tool(
+                    "generate_image", {"prompt": "later"}, progress_callback=callback
+                )
+
+        result = anyio.run(scenario)
+    assert not result.is_error, text_of(result)
+    assert any(message and message.startswith("job job-7 at jobs: Queued") for message in messages)
