@@ -134,13 +134,15 @@ class _Reporter:
         self.started = time.monotonic()
         self.last = 0.0
         self.ticker: Ticker | None = None  # the call's clock label, once it waits (a job's status)
+        self.lock = anyio.Lock()
         self.progress = _Forwarding(self)
 
     async def send(self, message: str) -> None:
-        elapsed = time.monotonic() - self.started
-        self.last = max(round(elapsed, 1), self.last + 0.1)  # progress must always increase
-        with contextlib.suppress(Exception):  # a client gone away is not the call's failure
-            await self.session.report_progress(self.last, None, redact(message))
+        async with self.lock:  # one at a time, so the values reach the client in increasing order
+            elapsed = time.monotonic() - self.started
+            self.last = max(round(elapsed, 1), self.last + 0.1)  # progress must always increase
+            with contextlib.suppress(Exception):  # a client gone away is not the call's failure
+                await self.session.report_progress(self.last, None, redact(message))
 
     async def tick(self, interval: float) -> None:
         while True:
