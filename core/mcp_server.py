@@ -63,9 +63,7 @@ def build_server(settings: Settings) -> Server[Any]:
                 raise UsageError(f"unknown tool {params.name!r}", hints=(f"Tools: {', '.join(table)}",))
             outcome = await _call(settings, tool, dict(params.arguments or {}), ctx.session)
             return types.CallToolResult(content=_content(outcome, settings.inline))
-        except BaseException as exc:  # a bad argument or a failed call is the agent's to read, never a crash
-            if isinstance(exc, anyio.get_cancelled_exc_class()):
-                raise
+        except Exception as exc:  # a bad argument or a failed call is the agent's to read, never a crash
             log.info("tool %s failed: %s", params.name, redact(str(exc)))
             return types.CallToolResult(content=[_text(error_text(exc))], is_error=True)
 
