@@ -215,7 +215,7 @@ def mock_config(config):
     return config(base_url=None)  # the default, https://api.bfl.ai/v1
 
 
-def test_the_polling_url_is_used_exactly_as_given(mock_config) -> None:
+def test_the_polling_url_is_used_as_given_and_an_unknown_state_is_waited_out(mock_config) -> None:
     given = "https://api.us1.bfl.ai/v1/get_result?id=j-1&region=us1"
     api = bfl_api(given, {"status": "Pending"}, {"status": "Upscaling"}, KeyboardInterrupt())
     with use_transport(api) as mock:
@@ -243,3 +243,11 @@ def test_the_wait_between_polls_grows_by_half_up_to_five_seconds() -> None:
     assert waits == [1.0, 1.5, 2.25, 3.375, 5.0, 5.0, 5.0]
     slow = BflAdapter(SimpleNamespace(settings={"poll_interval": 8.0}))  # type: ignore[arg-type]
     assert slow.next_wait(8.0) == 8.0
+
+
+@pytest.mark.parametrize(("key", "value"), [("poll_interval", 0), ("safety_tolerance", 9), ("seed", "x")])
+def test_a_bad_profile_key_is_refused_before_anything_is_sent(fake, config, key, value) -> None:
+    run = draw(config(**{key: value}))
+    assert run.code == 2, run.err
+    assert key in run.err
+    assert fake.submits == []
