@@ -309,6 +309,7 @@ class ModelServer(ThreadingHTTPServer):
         self.final = ""
         self.counter = 0
         self.approvals = 0  # approval prompts answered yes (TUI)
+        self.listed: list[str] = []  # the skills Codex listed to the model
         self.lock = threading.Lock()
         super().__init__(("127.0.0.1", 0), _ModelHandler)
 
@@ -323,6 +324,9 @@ class ModelServer(ThreadingHTTPServer):
         if not request.get("tools"):  # a side request, such as the TUI's thread title
             title = [{"type": "output_text", "text": json.dumps({"title": "Make a red kite image"})}]
             return {"type": "message", "role": "assistant", "id": f"msg_{number}", "content": title}
+        developer = "\n".join(texts(request["input"], "developer"))
+        skills = developer[developer.find("### Available skills") :]
+        self.listed = re.findall(r"^- ([\w.:-]+): ", skills, re.MULTILINE)
         replay = Replay(conversation(request))
         try:
             text = follow_skill(situation(request), replay)
@@ -570,6 +574,7 @@ def run_scenario(scenario: Scenario) -> dict[str, Any]:
             "final": model.final,
             "paid_calls": len(images.calls),
             "approvals": model.approvals,
+            "imagegen_listed": "imagegen" in model.listed,
             "note": scenario.note,
             "reinstalled": before is not None and venv_stamp(world) != before,
             "images": sorted(p.name for p in world.work.glob("*.png")),
@@ -611,6 +616,12 @@ SCENARIOS = [
     ),
     Scenario("exec-full-access", ["--sandbox", "danger-full-access"]),
     Scenario(
+        "exec-ws-net-preinstalled-no-imagegen",
+        ["--sandbox", "workspace-write", *NETWORK, "-c", 'skills.config=[{name="imagegen", enabled=false}]'],
+        preinstalled=True,
+        note="README set-up: installed once, network on, imagegen disabled",
+    ),
+    Scenario(
         "tui-approvals", [], tui=True, note="trusted folder: workspace-write, on-request; user says yes"
     ),
     Scenario("tui-second", [], tui=True, after="tui-approvals", note="a second TUI session"),
@@ -626,15 +637,16 @@ def expand(scenario: Scenario) -> Scenario:
 def table(results: list[dict[str, Any]]) -> str:
     rows = [
         "| scenario | Codex flags | steps (exit code the model saw) | paid calls | images | reinstalled "
-        "| last message |",
-        "|---|---|---|---|---|---|---|",
+        "| imagegen listed | last message |",
+        "|---|---|---|---|---|---|---|---|",
     ]
     for r in results:
         flags = " ".join(r["args"]).replace(str(TRIAL_ROOT), "…") or "(none)"
         final = r["final"].replace("\n", " ").replace("|", "/")[:300]
         rows.append(
             f"| {r['name']} ({r['note']}) | `{flags}` | {', '.join(r['steps'])} | {r['paid_calls']} | "
-            f"{', '.join(r['images']) or '-'} | {'yes' if r['reinstalled'] else 'no'} | {final} |"
+            f"{', '.join(r['images']) or '-'} | {'yes' if r['reinstalled'] else 'no'} | "
+            f"{'yes' if r['imagegen_listed'] else 'no'} | {final} |"
         )
     return "\n".join(rows) + "\n"
 
