@@ -163,8 +163,10 @@ class Result:
 
     @property
     def last_line(self) -> str:
+        """The ``error:`` line if there is one (imagegate's, then its hints), else the last line."""
         lines = [line for line in self.output.strip().splitlines() if line.strip()]
-        return lines[-1] if lines else ""
+        errors = [line for line in lines if line.startswith(("error:", "install failed:"))]
+        return (errors or lines or [""])[-1]
 
 
 class NextCall(Exception):
@@ -197,10 +199,11 @@ class Replay:
         arguments: dict[str, Any] = {"cmd": cmd, "yield_time_ms": 30000}
         if justification:
             arguments |= {"sandbox_permissions": "require_escalated", "justification": justification}
-        output = self.call("exec_command", arguments)
-        while (session := re.search(r"Process running with session ID (\d+)", output)) is not None:
+        output = chunk = self.call("exec_command", arguments)
+        while (session := re.search(r"Process running with session ID (\d+)", chunk)) is not None:
             poll = {"session_id": int(session.group(1)), "chars": "", "yield_time_ms": 30000}
-            output += self.call("write_stdin", poll)
+            chunk = self.call("write_stdin", poll)
+            output += chunk
         code = re.findall(r"(?:Process exited with code|exit code:?) (-?\d+)", output)
         result = Result(int(code[-1]) if code else None, output)
         self.steps.append(f"{label}{' (esc)' if justification else ''} {result.code}")
