@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import argparse
 import base64
+import dataclasses
 import json
 import os
 import re
@@ -429,7 +430,7 @@ class World:
         }
 
 
-def make_world(name: str, model: ModelServer, images: ImageProvider, trusted: bool) -> World:
+def make_world(name: str, model: ModelServer, images: ImageProvider, trusted: bool, extra: str = "") -> World:
     world = World(TRIAL_ROOT / name)
     shutil.rmtree(world.root, ignore_errors=True)
     world.work.mkdir(parents=True)
@@ -439,7 +440,9 @@ def make_world(name: str, model: ModelServer, images: ImageProvider, trusted: bo
     config.write_text(json.dumps({"api_key": FAKE_KEY, "base_url": images.base_url}), encoding="utf-8")
     config.chmod(0o600)
     world.codex_home.mkdir(parents=True, exist_ok=True)
-    (world.codex_home / "config.toml").write_text(codex_config(model, world, trusted), encoding="utf-8")
+    (world.codex_home / "config.toml").write_text(
+        codex_config(model, world, trusted, extra), encoding="utf-8"
+    )
     return world
 
 
@@ -462,13 +465,16 @@ def copy_skill(target: Path) -> None:
             shutil.copy2(source, target / name)
 
 
-def codex_config(model: ModelServer, world: World, trusted: bool) -> str:
-    """A custom model provider on loopback; the workspace trusted only where the user trusts it (TUI)."""
+def codex_config(model: ModelServer, world: World, trusted: bool, extra: str = "") -> str:
+    """A custom model provider on loopback; the workspace trusted only where the user trusts it (TUI).
+
+    ``extra``: the user's own settings (root keys first, then tables), as the README shows them.
+    """
     trust = f'\n[projects."{world.work}"]\ntrust_level = "trusted"\n' if trusted else ""
     return f"""model = "fake-model"
 model_provider = "scripted"
 check_for_update_on_startup = false
-
+{extra}
 [model_providers.scripted]
 name = "scripted"
 base_url = "{model.base_url}"
@@ -484,6 +490,7 @@ class Scenario:
     tui: bool = False
     after: str | None = None  # run in the world another scenario left behind (a second session)
     note: str = ""
+    config: str = ""  # the user's own config.toml lines
 
 
 def codex_exec(world: World, args: list[str], log: Path) -> int:
@@ -557,7 +564,7 @@ def run_scenario(scenario: Scenario) -> dict[str, Any]:
         if scenario.after:
             world = reuse_world(scenario, model, images)
         else:
-            world = make_world(scenario.name, model, images, trusted=scenario.tui)
+            world = make_world(scenario.name, model, images, scenario.tui, scenario.config)
         if scenario.preinstalled:
             subprocess.run(
                 ["sh", str(world.skill / "scripts" / "install")],
@@ -625,6 +632,13 @@ SCENARIOS = [
         note="README set-up: installed once, network on, imagegen disabled",
     ),
     Scenario(
+        "exec-readme-config",
+        [],
+        preinstalled=True,
+        note="no flags: the README's config.toml set-up",
+        config='sandbox_mode = "workspace-write"\n\n[sandbox_workspace_write]\nnetwork_access = true\n',
+    ),
+    Scenario(
         "tui-approvals", [], tui=True, note="trusted folder: workspace-write, on-request; user says yes"
     ),
     Scenario("tui-second", [], tui=True, after="tui-approvals", note="a second TUI session"),
@@ -634,7 +648,7 @@ SCENARIOS = [
 def expand(scenario: Scenario) -> Scenario:
     world = World(TRIAL_ROOT / (scenario.after or scenario.name))
     args = [str(world.skill) if arg == "SKILL_DIR" else arg for arg in scenario.args]
-    return Scenario(scenario.name, args, scenario.preinstalled, scenario.tui, scenario.after, scenario.note)
+    return dataclasses.replace(scenario, args=args)
 
 
 def table(results: list[dict[str, Any]]) -> str:
