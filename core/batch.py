@@ -168,9 +168,11 @@ class Manifest:
         self.path = path
         self._lock = threading.Lock()
         self.done: dict[str, dict[str, Any]] = {}
+        self.remote: dict[str, Any] = {}  # the provider's batches (batch --remote), kept by remote.py
         try:
             document = json.loads(path.read_text(encoding="utf-8"))
             self.done = dict(document.get("done", {}))
+            self.remote = dict(document.get("remote", {}))
         except FileNotFoundError:
             pass
         except (OSError, ValueError, AttributeError) as exc:
@@ -198,15 +200,24 @@ class Manifest:
         with self._lock:
             names = [os.path.relpath(path, self.path.parent) for path in paths]
             self.done[key] = {"line": job.line, "prompt": job.options.prompt[:200], "paths": names}
-            temporary = self.path.with_name(f"{self.path.name}.{os.getpid()}.{threading.get_ident()}.tmp")
-            try:
-                temporary.write_text(
-                    json.dumps({"version": 1, "done": self.done}, indent=1), encoding="utf-8"
-                )
-                os.replace(temporary, self.path)
-            except OSError as exc:
-                unlink_quietly(temporary)
-                return exc.strerror or str(exc)
+            return self._write()
+
+    def save(self) -> str | None:
+        """Write the manifest now (the remote batches changed); returns why it could not be written."""
+        with self._lock:
+            return self._write()
+
+    def _write(self) -> str | None:
+        document: dict[str, Any] = {"version": 1, "done": self.done}
+        if self.remote:
+            document["remote"] = self.remote
+        temporary = self.path.with_name(f"{self.path.name}.{os.getpid()}.{threading.get_ident()}.tmp")
+        try:
+            temporary.write_text(json.dumps(document, indent=1), encoding="utf-8")
+            os.replace(temporary, self.path)
+        except OSError as exc:
+            unlink_quietly(temporary)
+            return exc.strerror or str(exc)
         return None
 
 
@@ -381,14 +392,25 @@ def run_batch(
     force: bool = False,
     fail_fast: bool = False,
     limiter: Limiter | None = None,
+    remote: bool = False,
+    wait: bool = True,
+    cancel: bool = False,
     **defaults: Any,
 ) -> Iterator[JobResult]:
-    """Check every job now, then return an iterator of results in the order they finish."""
+    """Check every job now, then return an iterator of results in the order they finish.
+
+    ``remote`` runs them on the provider's batch engine (``wait=False``: submit only, the jobs
+    come back ``submitted``; ``cancel``: cancel the folder's unfinished remote batches).
+    """
     base = defaults_from_keywords(defaults)
     folder = Path(out_dir).expanduser().absolute()
     made = [make_job(value, Job(number, number, base.options), base) for number, value in enumerate(jobs, 1)]
     manifest = Manifest(folder / MANIFEST_NAME)
     todo, skipped = plan_jobs(made, folder, manifest, force)
+    if remote or cancel:
+        from .remote import run_remote
+
+        return run_remote(todo, skipped, manifest, wait=wait, cancel=cancel)
 
     def results() -> Iterator[JobResult]:
         yield from skipped

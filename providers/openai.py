@@ -17,6 +17,7 @@ from urllib.parse import urlencode
 
 from imagegate import hookimpl
 from imagegate.adapter import (
+    BATCH,
     EDIT,
     GENERATE,
     Adapter,
@@ -30,6 +31,7 @@ from imagegate.adapter import (
 )
 from imagegate.errors import ContentRefused, NetworkError, ProviderRefused, UnusableAnswer, UsageError
 from imagegate.options import Options
+from imagegate.providers.openai_batch import BatchProtocol
 from imagegate.schema import load_schema
 from imagegate.secret import Secret
 from imagegate.sniff import sniff_file
@@ -294,12 +296,12 @@ def _check_square_png(model: str, path: Path, limit: int) -> None:
         )
 
 
-class OpenAIAdapter(Adapter):
-    """OpenAI's Images API: Bearer auth, JSON generations, multipart edits with ``image[]``."""
+class OpenAIAdapter(BatchProtocol, Adapter):
+    """OpenAI's Images API: Bearer auth, JSON generations, multipart edits with ``image[]``; the Batch API."""
 
     name = "openai"
     description = "OpenAI Images API (api.openai.com)"
-    operations = frozenset({GENERATE, EDIT, "mask", "stream"})
+    operations = frozenset({GENERATE, EDIT, "mask", "stream", BATCH})
     is_default = True
     default_base_url = "https://api.openai.com/v1"
     default_model = "gpt-image-2"
