@@ -117,12 +117,16 @@ class RemoteRun:
             for job in entry["jobs"].values()
         }
         fresh = [item for item in todo if item.key not in waiting]
-        yield from self._unconfirmed()
-        if self.cancel:
-            yield from (JobResult(item.job, "not run", error="not submitted (--cancel)") for item in fresh)
-        elif fresh:
-            yield from self._submit(fresh)
-        yield from self._follow()
+        try:
+            yield from self._unconfirmed()
+            if self.cancel:
+                yield from (JobResult(item.job, "not run", error="not submitted (--cancel)") for item in fresh)
+            elif fresh:
+                yield from self._submit(fresh)
+            yield from self._follow()
+        finally:
+            for wire in self._wires.values():
+                wire.close()
 
     def pending(self) -> list[JobResult]:
         """The jobs still running at the provider (not yet reported), as ``submitted``."""
@@ -152,11 +156,7 @@ class RemoteRun:
         if isinstance(source, dict):
             source = Source(**source)
         if source.key not in self._adapters:
-            from .dispatch import resolve_adapter
-
-            self._adapters[source.key] = (
-                first or resolve_adapter(source.config, source.profile, source.provider)[1]
-            )
+            self._adapters[source.key] = first or plugins.bind(source.config, source.profile, source.provider)
         return self._adapters[source.key]
 
     def wire(self, source: dict[str, Any] | Source) -> Wire:

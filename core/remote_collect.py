@@ -93,7 +93,7 @@ class Collector:
         if line.not_run is not None:
             return JobResult(job, "not run", error=line.not_run)
         if line.error is not None:
-            error = failure(self.adapter, line.error)
+            error = failure(line.error)
             return JobResult(
                 job, "failed", error=error.message, exit_code=error.exit_code, warnings=list(error.hints)
             )
@@ -147,12 +147,11 @@ class Collector:
         )
 
 
-def failure(adapter: Adapter, error: ProviderError) -> ImagegateError:
+def failure(error: ProviderError) -> ImagegateError:
     """The error a normal call would raise for this provider error (so the same exit code)."""
-    if adapter.is_content_refusal(error):
-        return adapter.content_refused(error)
-    exception = adapter.classify_error(error)
-    return exception if isinstance(exception, ImagegateError) else UnusableAnswer(str(exception))
+    from .http import verdict
+
+    return verdict(error)[0]
 
 
 def job_of(record: dict[str, Any]) -> Job:

@@ -11,10 +11,13 @@ import json
 from collections.abc import Callable, Iterator
 from typing import TYPE_CHECKING, Any
 
+from .addresses import check_endpoint
 from .deadline import Deadline
 from .errors import UnusableAnswer
-from .http import iter_body, new_session, send
+from .http import send
+from .reply import iter_body
 from .retry import RetryPolicy
+from .transport import Transports
 
 if TYPE_CHECKING:
     from .adapter import Adapter, HttpRequest
@@ -33,17 +36,34 @@ class Wire:
         self.timeout = timeout
         self.notify = notify
         self.policy = RetryPolicy(max_wait=adapter.profile.max_retry_wait)
+        self.transports = Transports(adapter.transport())
+
+    def _send(self, request: HttpRequest, deadline: Deadline, repeatable: bool) -> Any:
+        """The 2xx reply to ``request``, which goes only where the key may go."""
+        check_endpoint(request.url, self.transports.local_schemes)
+        return send(
+            self.transports,
+            request,
+            self.adapter,
+            deadline,
+            self.policy,
+            None,
+            self.notify,
+            repeatable=repeatable,
+        )
 
     def json(self, request: HttpRequest, *, repeatable: bool = False) -> Any:
         """Send ``request`` and return its JSON answer (a non-2xx answer raises the user's error)."""
         deadline = Deadline(self.timeout)
         body = bytearray()
-        with new_session(self.adapter.transport()) as session:
-            response = send(session, request, self.adapter, deadline, self.policy, None, self.notify)
-            for chunk in iter_body(response, deadline):
+        chunks = iter_body(self._send(request, deadline, repeatable), deadline)
+        try:
+            for chunk in chunks:
                 body += chunk
                 if len(body) > ANSWER_LIMIT:
                     raise UnusableAnswer(f"the provider's answer to {request.method} is too long")
+        finally:
+            chunks.close()
         try:
             return json.loads(bytes(body))
         except ValueError:
@@ -55,6 +75,7 @@ class Wire:
     def chunks(self, request: HttpRequest) -> Iterator[bytes]:
         """A result file's body as it arrives."""
         deadline = Deadline(DOWNLOAD_SECONDS)
-        with new_session(self.adapter.transport()) as session:
-            response = send(session, request, self.adapter, deadline, self.policy, None, self.notify)
-            yield from iter_body(response, deadline, "reading a batch result file")
+        yield from iter_body(self._send(request, deadline, True), deadline, "reading a batch result file")
+
+    def close(self) -> None:
+        self.transports.close()

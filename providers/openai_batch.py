@@ -20,6 +20,7 @@ from imagegate.adapter import (
     HttpRequest,
     LineResult,
     ProviderError,
+    decode_images_answer,
     str_or_none,
 )
 from imagegate.errors import UnusableAnswer, UsageError
@@ -130,13 +131,11 @@ class BatchProtocol:
             message = str(fields.get("message") or "the batch reported no answer for it")
             if code in NOT_RUN_CODES:
                 return LineResult(custom_id, not_run=f"{message} ({code}; not billed)")
-            return LineResult(custom_id, error=ProviderError(500, message, code=code, type=code))
+            return LineResult(custom_id, error=ProviderError(200, message, code=code, kind="failed"))
         status = response.get("status_code")
         body = response.get("body")
         if status != 200:
             return LineResult(custom_id, error=_line_error(self, status, body))
-        from imagegate.providers.openai import decode_images_answer
-
         return LineResult(custom_id, answer=decode_images_answer(body))
 
 

@@ -19,10 +19,9 @@ import pytest
 
 from imagegate import batch, dispatch, spool
 from imagegate.adapter import Adapter
-from imagegate.output import OutputPlan
+from imagegate.output import OutputPlan, Previews
 from imagegate.providers.openai import OpenAIAdapter
 from imagegate.spool import rescue_dir
-from imagegate.streaming import Partials
 
 from .support.faultserver import Reply, configured_server, image_reply
 from .support.helpers import FullDisk, b64, images_answer, png
@@ -385,10 +384,12 @@ def test_the_request_id_comes_from_the_adapter(cli, make_config, requests_mock, 
     assert cli("--prompt", "p", "--out", "b.png").json["request_id"] == "via hook abc"
 
 
-def test_the_core_names_no_request_id_header_and_the_base_has_none() -> None:
+def test_only_the_contract_names_the_request_id_header_and_its_default_reads_it() -> None:
     core = Path(dispatch.__file__).parent
-    assert not [p.name for p in core.glob("*.py") if "x-request-id" in p.read_text().lower()]
-    assert Adapter.request_id(None, {"x-request-id": "r"}) is None  # type: ignore[arg-type]
+    naming = [p.name for p in core.glob("*.py") if "x-request-id" in p.read_text().lower()]
+    assert naming == ["adapter.py"]
+    assert Adapter.request_id(None, {"X-Request-Id": "r"}) == "r"  # type: ignore[arg-type]
+    assert Adapter.request_id(None, {"content-type": "image/png"}) is None  # type: ignore[arg-type]
 
 
 def test_the_style_help_names_no_model(cli) -> None:
@@ -404,11 +405,11 @@ def test_an_interrupted_preview_leaves_no_temp_file(isolated, monkeypatch) -> No
         raise KeyboardInterrupt
 
     monkeypatch.setattr(OutputPlan, "commit", interrupted)
-    partials = Partials(OutputPlan(isolated / "kite.png", 1), 1, lambda text: None)
+    previews = Previews(OutputPlan(isolated / "kite.png", 1), 1, lambda text: None)
     preview = spool.MemorySpool()
     preview.write(png())
     with pytest.raises(KeyboardInterrupt):
-        partials.save(preview, 0.1)
+        previews.save(preview, 0.1)
     assert leftovers(isolated) == []
 
 

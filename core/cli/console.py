@@ -11,7 +11,7 @@ import typing
 from collections.abc import Iterable
 from typing import Any
 
-from ..errors import EXIT_CODES, EXIT_INTERRUPTED, ImagegateError, UsageError
+from ..errors import EXIT_CODES, EXIT_INTERRUPTED, ImagegateError, UsageError, internal_error
 from ..secret import redact
 
 EPILOG = "exit codes:\n" + "\n".join(f"  {code:<4} {meaning}" for code, meaning in EXIT_CODES.items())
@@ -83,7 +83,7 @@ def report(error: BaseException) -> int:
         for hint in error.hints:
             print(f"hint: {redact(hint)}", file=sys.stderr)
         return error.exit_code
-    print(f"error: internal error: {type(error).__name__}: {redact(str(error))}", file=sys.stderr)
+    print(f"error: {internal_error(error)}", file=sys.stderr)
     print(
         "hint: this is a bug in imagegate; please report it with the command you ran (not your key)",
         file=sys.stderr,
