@@ -34,6 +34,7 @@ POLL_FIRST = 5.0
 POLL_BACKOFF = 1.5
 POLL_MAX = 120.0
 SUBMITTED = "submitted"
+CANCEL_NOTE = "not submitted (--cancel)"
 #: A batch entry's life in the manifest: being created (unconfirmed), created, read to the end.
 CREATING, RUNNING, COLLECTED = "creating", "running", "collected"
 
@@ -120,7 +121,7 @@ class RemoteRun:
         try:
             yield from self._unconfirmed()
             if self.cancel:
-                yield from (JobResult(item.job, "not run", error="not submitted (--cancel)") for item in fresh)
+                yield from (JobResult(item.job, "not run", error=CANCEL_NOTE) for item in fresh)
             elif fresh:
                 yield from self._submit(fresh)
             yield from self._follow()
@@ -129,14 +130,15 @@ class RemoteRun:
                 wire.close()
 
     def pending(self) -> list[JobResult]:
-        """The jobs still running at the provider (not yet reported), as ``submitted``."""
-        return [
+        """The jobs not yet reported: ``submitted`` (still running at the provider) or unconfirmed."""
+        running = [
             JobResult(job_of(job), SUBMITTED)
             for entry in self.batches
             if entry["state"] == RUNNING
             for cid, job in entry["jobs"].items()
             if cid not in self.reported
         ]
+        return running + list(self._unconfirmed())
 
     def summary(self) -> list[dict[str, Any]]:
         """Per batch of this run: its id, the provider's status and counts, how many jobs it holds."""
@@ -177,7 +179,7 @@ class RemoteRun:
     def _unconfirmed(self) -> Iterator[JobResult]:
         """Jobs of a batch whose creation was sent but never confirmed: never resubmitted automatically."""
         for entry in self.batches:
-            if entry["state"] != CREATING:
+            if entry["state"] != CREATING or set(entry["jobs"]) <= self.reported:
                 continue
             message = (
                 f"its batch (input file {entry['input_file_id']}) was sent to the provider but its creation "

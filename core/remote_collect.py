@@ -71,11 +71,13 @@ class Collector:
 
     def _line(self, document: Any, spools: list[Spool]) -> tuple[str, JobResult] | None:
         if isinstance(document, BadLine):
-            return self._unreadable(f"line {document.number} is {document.reason}")
+            self._unreadable(f"line {document.number} is {document.reason}")
+            return None
         try:
             line = self.adapter.batch_result(document)
         except ImagegateError as exc:
-            return self._unreadable(exc.message)
+            self._unreadable(exc.message)
+            return None
         record = self.jobs.get(line.custom_id)
         if record is None:
             self.say(f"warning: a result line names {line.custom_id!r}, no job of this batch; skipped")

@@ -109,7 +109,8 @@ class BatchProtocol:
         if not isinstance(document, dict) or not isinstance(document.get("id"), str):
             raise UnusableAnswer("the Batch API answered without a batch id")
         status = str(document.get("status") or "unknown")
-        counts = document.get("request_counts") if isinstance(document.get("request_counts"), dict) else {}
+        given = document.get("request_counts")
+        counts: dict[str, Any] = given if isinstance(given, dict) else {}
         counts = {
             key: int(counts[key]) for key in ("total", "completed", "failed") if _count(counts.get(key))
         }

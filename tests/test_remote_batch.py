@@ -285,3 +285,80 @@ def test_no_wait_without_remote_is_refused(cli, isolated: Path) -> None:
     run = cli("batch", path, "--out-dir", "out", "--no-wait", "--provider", "placeholder")
 
     assert run.code == 2 and "--no-wait goes with --remote" in run.err
+
+
+class LosingServer(BatchServer):
+    """The fake, where the first batch creation is made but its answer is lost (the connection drops)."""
+
+    lost = 0
+
+    def create(self, document: Any) -> tuple[int, Any]:
+        answer = super().create(document)
+        if not self.lost:
+            self.lost += 1
+            raise ConnectionAbortedError("the answer never leaves")
+        return answer
+
+
+def test_a_batch_whose_creation_was_never_confirmed_is_never_submitted_again(
+    cli, make_config, isolated: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(remote, "POLL_FIRST", 0.0)
+    path = write_jobs(isolated / "jobs.jsonl", "one", "two")
+    with LosingServer() as server:
+        make_config(base_url=server.url)
+        first = cli("batch", path, "--out-dir", "out", "--remote")
+        second = cli("batch", path, "--out-dir", "out", "--remote")
+
+    assert first.code == 5
+    assert {job["status"] for job in summary_of(first)["jobs"]} == {"failed"}
+    assert second.code == 5
+    jobs = summary_of(second)["jobs"]
+    assert {job["status"] for job in jobs} == {"failed"}
+    assert "never confirmed" in jobs[0]["error"] and "not submitted again" in jobs[0]["error"]
+    assert len(server.batches) == 1 and set(server.submitted.values()) == {1}
+
+
+def test_a_run_stopped_while_collecting_keeps_what_it_saved_and_a_rerun_saves_the_rest_once(
+    cli, fake: BatchServer, isolated: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from imagegate.remote_collect import Collector
+
+    path = write_jobs(isolated / "jobs.jsonl", *[f"prompt {i}" for i in range(5)])
+    real_save = Collector._save
+    saved: list[int] = []
+
+    def save_two_then_stop(self: Collector, *args: Any) -> Any:
+        if len(saved) == 2:
+            raise KeyboardInterrupt
+        saved.append(1)
+        return real_save(self, *args)
+
+    monkeypatch.setattr(Collector, "_save", save_two_then_stop)
+    first = cli("batch", path, "--out-dir", "out", "--remote")
+    monkeypatch.setattr(Collector, "_save", real_save)
+    second = cli("batch", path, "--out-dir", "out", "--remote")
+
+    assert first.code == 130
+    assert summary_of(first)["counts"]["ok"] == 2
+    assert second.code == 0, second.err
+    assert sorted(statuses(summary_of(second)).values()) == ["ok", "ok", "ok", "skipped", "skipped"]
+    assert names(isolated / "out") == [f"{n:03d}-prompt-{n - 1}.png" for n in range(1, 6)]
+    assert not [p for p in (isolated / "out").iterdir() if p.name.endswith(".part")]
+    assert len(fake.batches) == 1 and set(fake.submitted.values()) == {1}
+
+
+def test_a_compatible_gateway_batches_only_when_its_profile_says_it_can(
+    cli, make_config, isolated: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(remote, "POLL_FIRST", 0.0)
+    path = write_jobs(isolated / "jobs.jsonl", "one")
+    with BatchServer() as server:
+        make_config(provider="compatible", base_url=server.url)
+        refused = cli("batch", path, "--out-dir", "out", "--remote")
+        make_config(provider="compatible", base_url=server.url, batch=True)
+        accepted = cli("batch", path, "--out-dir", "out", "--remote")
+
+    assert refused.code == 2 and "provider 'compatible' has no batch engine" in refused.err
+    assert accepted.code == 0, accepted.err
+    assert names(isolated / "out") == ["001-one.png"]
