@@ -163,10 +163,19 @@ def job_key(job: Job, options: Options, path: Path) -> str:
 
 
 class Manifest:
-    """The finished jobs of a batch folder, rewritten atomically after each one."""
+    """The finished jobs of a batch folder, rewritten atomically after each one.
+
+    Past :attr:`JOURNAL_AT` finished jobs, each new one is appended to a journal beside the
+    manifest instead (folded into it by the next :meth:`save`), so recording a job costs the same
+    at 50,000 jobs as at 5.
+    """
+
+    JOURNAL_AT = 500
 
     def __init__(self, path: Path) -> None:
         self.path = path
+        self.journal = path.with_name(path.name + ".journal")
+        self._journaled = False
         self._lock = threading.Lock()
         self.done: dict[str, dict[str, Any]] = {}
         self.remote: dict[str, Any] = {}  # the provider's batches (batch --remote), kept by remote.py
@@ -184,6 +193,23 @@ class Manifest:
                     "lists, or give the jobs other names (--force would pay for every job again).",
                 ),
             ) from None
+        self._read_journal()
+
+    def _read_journal(self) -> None:
+        """Fold in the jobs appended to the journal; a line cut off by a crash is skipped."""
+        try:
+            text = self.journal.read_text(encoding="utf-8", errors="replace")
+        except OSError:
+            return
+        for line in text.splitlines():
+            try:
+                entry = json.loads(line)
+                self.done[str(entry.pop("key"))] = entry
+            except (ValueError, KeyError, AttributeError, TypeError):
+                continue
+        self._journaled = bool(text)
+        if text and not text.endswith("\n"):
+            self._append_line("")  # the next record starts on a line of its own
 
     def finished(self, key: str) -> list[str] | None:
         """The paths a job made in an earlier run, if it finished and they are all still there."""
@@ -201,7 +227,18 @@ class Manifest:
         with self._lock:
             names = [os.path.relpath(path, self.path.parent) for path in paths]
             self.done[key] = {"line": job.line, "prompt": job.options.prompt[:200], "paths": names}
+            if self._journaled or len(self.done) > self.JOURNAL_AT:
+                return self._append_line(json.dumps({"key": key, **self.done[key]}))
             return self._write()
+
+    def _append_line(self, line: str) -> str | None:
+        try:
+            with open(self.journal, "a", encoding="utf-8") as handle:
+                handle.write(line + "\n")
+        except OSError as exc:
+            return exc.strerror or str(exc)
+        self._journaled = True
+        return None
 
     def save(self) -> str | None:
         """Write the manifest now (the remote batches changed); returns why it could not be written."""
@@ -219,6 +256,9 @@ class Manifest:
         except OSError as exc:
             unlink_quietly(temporary)
             return exc.strerror or str(exc)
+        if self._journaled:  # all it held is in the manifest now
+            unlink_quietly(self.journal)
+            self._journaled = False
         return None
 
 

@@ -16,6 +16,8 @@ import pytest
 
 import imagegate
 from imagegate import remote
+from imagegate.batch import Job, Manifest
+from imagegate.options import Asked
 from imagegate.providers.openai import OpenAIAdapter
 
 from .support.batchserver import HAPPY, BatchServer
@@ -60,7 +62,7 @@ def test_a_hundred_generations_and_edits_come_back_named_as_the_local_batch_name
     path = write_jobs(isolated / "jobs.jsonl", *jobs)
 
     run = cli("batch", path, "--out-dir", "remote", "--remote")
-    local = cli("batch", path, "--out-dir", "local", "--provider", "placeholder")
+    local = cli("batch", path, "--out-dir", "local", "--provider", "placeholder", "--size", "64x64")
 
     assert run.code == 0, run.err
     assert local.code == 0, local.err
@@ -335,10 +337,14 @@ def test_a_run_stopped_while_collecting_keeps_what_it_saved_and_a_rerun_saves_th
         return real_save(self, *args)
 
     monkeypatch.setattr(Collector, "_save", save_two_then_stop)
+    monkeypatch.setattr(Manifest, "JOURNAL_AT", 1)  # the second job on goes to the journal
     first = cli("batch", path, "--out-dir", "out", "--remote")
+    journal = isolated / "out" / ".imagegate-batch.json.journal"
+    assert journal.exists()
     monkeypatch.setattr(Collector, "_save", real_save)
     second = cli("batch", path, "--out-dir", "out", "--remote")
 
+    assert not journal.exists()  # folded into the manifest once the batch was collected
     assert first.code == 130
     assert summary_of(first)["counts"]["ok"] == 2
     assert second.code == 0, second.err
@@ -362,3 +368,28 @@ def test_a_compatible_gateway_batches_only_when_its_profile_says_it_can(
     assert refused.code == 2 and "provider 'compatible' has no batch engine" in refused.err
     assert accepted.code == 0, accepted.err
     assert names(isolated / "out") == ["001-one.png"]
+
+
+def test_the_manifest_journal_keeps_every_whole_line_when_a_crash_cut_the_last_one(
+    isolated: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(Manifest, "JOURNAL_AT", 0)
+    path = isolated / ".imagegate-batch.json"
+    manifest = Manifest(path)
+    for number in (1, 2):
+        (isolated / f"{number}.png").write_bytes(png())
+        assert (
+            manifest.record(
+                f"key{number}", Job(number, number, Asked(prompt="p")), [str(isolated / f"{number}.png")]
+            )
+            is None
+        )
+    with open(manifest.journal, "a", encoding="utf-8") as handle:
+        handle.write('{"key": "torn", "paths": ["x')  # the crash
+    again = Manifest(path)
+    (isolated / "3.png").write_bytes(png())
+    again.record("key3", Job(3, 3, Asked(prompt="p")), [str(isolated / "3.png")])
+
+    last = Manifest(path)
+    assert sorted(last.done) == ["key1", "key2", "key3"]
+    assert last.finished("key3") == [str(isolated / "3.png")]
