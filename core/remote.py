@@ -14,9 +14,10 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 import tempfile
 import time
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Generator, Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -119,6 +120,7 @@ class RemoteRun:
         }
         fresh = [item for item in todo if item.key not in waiting]
         try:
+            fresh = yield from self._clashing(fresh)
             yield from self._unconfirmed()
             if self.cancel:
                 yield from (JobResult(item.job, "not run", error=CANCEL_NOTE) for item in fresh)
@@ -175,6 +177,24 @@ class RemoteRun:
                 f"cannot write the batch manifest {self.manifest.path} ({failure}): {failure_means}",
                 hints=("Free some space or fix the folder, then run the same command again.",),
             )
+
+    def _clashing(self, fresh: list[Planned]) -> Generator[JobResult, None, list[Planned]]:
+        """Jobs whose file name a job still at the provider will take (the jobs file changed): not sent."""
+        taken = {
+            job["out"]: entry["id"] or entry["input_file_id"]
+            for entry in self.batches
+            if entry["state"] != COLLECTED
+            for job in entry["jobs"].values()
+        }
+        kept = []
+        for item in fresh:
+            batch = taken.get(os.path.relpath(item.plan.first, self.out_dir))
+            if batch is None:
+                kept.append(item)
+                continue
+            message = f"not submitted: {item.plan.first.name} is the name of a job still in batch {batch}"
+            yield JobResult(item.job, "not run", error=message + " (did the jobs file change?)")
+        return kept
 
     def _unconfirmed(self) -> Iterator[JobResult]:
         """Jobs of a batch whose creation was sent but never confirmed: never resubmitted automatically."""
@@ -363,8 +383,6 @@ def shards(
 
 def _record(item: Planned, out_dir: Path) -> dict[str, Any]:
     """What the manifest keeps of a submitted job: enough to save its images even if the jobs file changes."""
-    import os
-
     job = item.job
     return {
         "key": item.key,

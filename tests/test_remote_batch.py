@@ -393,3 +393,18 @@ def test_the_manifest_journal_keeps_every_whole_line_when_a_crash_cut_the_last_o
     last = Manifest(path)
     assert sorted(last.done) == ["key1", "key2", "key3"]
     assert last.finished("key3") == [str(isolated / "3.png")]
+
+
+def test_a_changed_job_is_not_submitted_while_the_old_one_still_runs_under_its_name(
+    cli, fake: BatchServer, isolated: Path
+) -> None:
+    path = write_jobs(isolated / "jobs.jsonl", "one", "two")
+    assert cli("batch", path, "--out-dir", "out", "--remote", "--no-wait").code == 0
+    write_jobs(isolated / "jobs.jsonl", "one", {"prompt": "two", "quality": "low"})
+
+    run = cli("batch", path, "--out-dir", "out", "--remote")
+
+    second = [job for job in summary_of(run)["jobs"] if job["job"] == 2]
+    assert [job["status"] for job in second] == ["not run", "ok"]  # the changed job; the old one, collected
+    assert "002-two.png" in second[0]["error"]
+    assert len(fake.batches) == 1 and set(fake.submitted.values()) == {1}

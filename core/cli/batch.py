@@ -29,6 +29,10 @@ DIR), n, size, quality, format, background, edit_images, mask, model, provider, 
 other option of the image command. Blank lines and # comments are skipped. Paths of input images
 are relative to the jobs file. Finished jobs are recorded in DIR/.imagegate-batch.json: running
 the same command again sends only the jobs that are not done yet (--force redoes all).
+
+--remote runs the same jobs on the provider's batch engine (half the price, results within 24
+hours): it waits and collects (--no-wait: submit and exit; run again to collect), and a rerun
+never submits a job twice. --cancel cancels this folder's unfinished remote batches.
 """
 
 
