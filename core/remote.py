@@ -12,22 +12,21 @@ and each job recorded in the manifest the moment its images are written.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 import tempfile
 import time
-from collections.abc import Callable, Generator, Iterable, Iterator
+from collections.abc import Callable, Generator, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from . import plugins
-from .adapter import UPLOAD_IMAGE, UPLOAD_LINES, Adapter, BatchState, LineResult
+from .adapter import UPLOAD_IMAGE, UPLOAD_LINES, Adapter, BatchState
 from .batch import Job, JobResult, Manifest, Planned
 from .errors import ImagegateError, ProviderRefused, UsageError
-from .options import BATCH
 from .remote_collect import Collector, job_of
+from .remote_lines import check_remote, custom_id, file_digest, job_record, shards
 from .remote_wire import Wire
 
 #: How long to wait before the first poll of a round of batches, the growth, and the longest wait.
@@ -40,31 +39,6 @@ CANCEL_NOTE = "not submitted (--cancel)"
 CREATING, RUNNING, COLLECTED = "creating", "running", "collected"
 
 Watch = Callable[[list[dict[str, Any]], float], None]
-
-
-def check_remote(todo: Iterable[Planned]) -> None:
-    """Refuse, before anything is sent, jobs whose provider has no batch engine or cannot batch them."""
-    for item in todo:
-        adapter = item.call.adapter
-        if not adapter.supports(BATCH):
-            with_it = sorted(
-                name for name, rec in plugins.providers().items() if BATCH in rec.adapter.operations
-            )
-            raise UsageError(
-                f"{item.job.where}: provider {adapter.profile.provider or adapter.name!r} has no batch "
-                f"engine, so --remote cannot run it; nothing was sent",
-                hints=(f"Providers with one: {', '.join(with_it) or 'none installed'}; or drop --remote.",),
-            )
-        try:
-            adapter.batch_uploads(item.call.options)
-        except ImagegateError as exc:
-            exc.message = f"{item.job.where}: {exc.message}"
-            raise
-
-
-def custom_id(item: Planned) -> str:
-    """The job's id inside a batch: its number and the hash of its options (unique in the folder)."""
-    return f"job-{item.job.number}-{item.key[:20]}"
 
 
 @dataclass
@@ -233,7 +207,7 @@ class RemoteRun:
             for path in adapter.batch_uploads(item.call.options):
                 if path in files:
                     continue
-                digest = f"{source.key} {_sha256(path)}"
+                digest = f"{source.key} {file_digest(path)}"
                 if digest not in uploads:
                     answer = self.wire(source).json(adapter.upload_request(path, UPLOAD_IMAGE))
                     uploads[digest] = adapter.uploaded(answer)
@@ -252,7 +226,7 @@ class RemoteRun:
                 for _item, line in shard:
                     handle.write(json.dumps(line.line, separators=(",", ":")) + "\n")
             file_id = adapter.uploaded(wire.json(adapter.upload_request(path, UPLOAD_LINES)))
-        jobs = {line.line["custom_id"]: _record(item, self.out_dir) for item, line in shard}
+        jobs = {line.line["custom_id"]: job_record(item, self.out_dir) for item, line in shard}
         entry: dict[str, Any] = {
             "id": None, "state": CREATING, "source": vars(source), "group": group,
             "input_file_id": file_id, "jobs": jobs,
@@ -360,48 +334,4 @@ def run_remote(
     return results()
 
 
-def shards(
-    lines: list[tuple[Planned, Any]], max_lines: int, max_bytes: int
-) -> Iterator[tuple[str, list[tuple[Planned, Any]]]]:
-    """The lines in groups (one per batch): one group each, at most ``max_lines`` and ``max_bytes``."""
-    groups: dict[str, list[tuple[Planned, Any]]] = {}
-    for item, line in lines:
-        groups.setdefault(line.group, []).append((item, line))
-    for group, members in groups.items():
-        shard: list[tuple[Planned, Any]] = []
-        size = 0
-        for item, line in members:
-            length = len(json.dumps(line.line, separators=(",", ":")).encode()) + 1
-            if shard and (len(shard) >= max_lines > 0 or (max_bytes > 0 and size + length > max_bytes)):
-                yield group, shard
-                shard, size = [], 0
-            shard.append((item, line))
-            size += length
-        if shard:
-            yield group, shard
-
-
-def _record(item: Planned, out_dir: Path) -> dict[str, Any]:
-    """What the manifest keeps of a submitted job: enough to save its images even if the jobs file changes."""
-    job = item.job
-    return {
-        "key": item.key,
-        "job": job.number,
-        "line": job.line,
-        "source": job.source,
-        "prompt": job.options.prompt[:200],
-        "out": os.path.relpath(item.plan.first, out_dir),
-        "count": item.plan.count,
-        "force": item.plan.force,
-    }
-
-
-def _sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
-
-
-__all__ = ["LineResult", "RemoteRun", "check_remote", "custom_id", "run_remote", "shards"]
+__all__ = ["RemoteRun", "check_remote", "custom_id", "run_remote", "shards"]
