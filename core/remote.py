@@ -24,7 +24,7 @@ from typing import Any
 from . import plugins
 from .adapter import UPLOAD_IMAGE, UPLOAD_LINES, Adapter, BatchState
 from .batch import Job, JobResult, Manifest, Planned
-from .errors import ImagegateError, ProviderRefused, UsageError
+from .errors import ImagegateError, NetworkError, ProviderRefused, UsageError
 from .remote_collect import Collector, job_of
 from .remote_lines import check_remote, custom_id, file_digest, job_record, shards
 from .remote_wire import Wire
@@ -33,6 +33,8 @@ from .remote_wire import Wire
 POLL_FIRST = 5.0
 POLL_BACKOFF = 1.5
 POLL_MAX = 120.0
+#: Rounds of polls in a row that may fail on the network before the wait gives up (a rerun resumes).
+POLL_FAILURES = 5
 SUBMITTED = "submitted"
 CANCEL_NOTE = "not submitted (--cancel)"
 #: A batch entry's life in the manifest: being created (unconfirmed), created, read to the end.
@@ -72,6 +74,7 @@ class RemoteRun:
     sleep: Callable[[float], None] | None = None  # time.sleep, looked up at each wait
     reported: set[str] = field(default_factory=set)  # custom_ids whose result was given
     touched: list[dict[str, Any]] = field(default_factory=list)  # the batches of this run
+    failed_polls: int = 0
     _adapters: dict[str, Adapter] = field(default_factory=dict)
     _wires: dict[str, Wire] = field(default_factory=dict)
 
@@ -240,7 +243,7 @@ class RemoteRun:
             return
         entry.update(id=state.job_id, state=RUNNING, status=state.status, counts=state.counts)
         self.touched.append(entry)
-        self.save(f"batch {state.job_id} was created; it is not recorded, so do not run this command again")
+        self.save(f"batch {state.job_id} is not recorded (a rerun will not submit its jobs again)")
         self._say(f"submitted batch {state.job_id}: {len(jobs)} job(s) ({state.status})")
 
     def _refused(self, entry: dict[str, Any], exc: ImagegateError) -> Iterator[JobResult]:
@@ -263,7 +266,7 @@ class RemoteRun:
         while running:
             for entry in list(running):
                 state = self._poll(entry)
-                if state.done:
+                if state is not None and state.done:
                     running.remove(entry)
                     yield from self._collect(entry, state)
             if self.watch is not None:
@@ -273,11 +276,19 @@ class RemoteRun:
             (self.sleep or time.sleep)(interval)
             interval = min(interval * POLL_BACKOFF, POLL_MAX)
 
-    def _poll(self, entry: dict[str, Any]) -> BatchState:
+    def _poll(self, entry: dict[str, Any]) -> BatchState | None:
+        """The batch's state; None when the network failed (a long wait rides out a few such rounds)."""
         adapter = self.adapter(entry["source"])
-        state = adapter.batch_state(
-            self.wire(entry["source"]).json(adapter.poll_batch(entry["id"]), repeatable=True)
-        )
+        try:
+            answer = self.wire(entry["source"]).json(adapter.poll_batch(entry["id"]), repeatable=True)
+        except NetworkError as exc:
+            self.failed_polls += 1
+            if self.failed_polls > POLL_FAILURES or not self.wait:
+                raise
+            self._say(f"polling batch {entry['id']} failed ({exc.message}); trying again later")
+            return None
+        self.failed_polls = 0
+        state = adapter.batch_state(answer)
         if (state.status, state.counts) != (entry.get("status"), entry.get("counts")):
             entry.update(status=state.status, counts=state.counts)
             self.save("its progress is not recorded (nothing is lost: a rerun polls it again)")

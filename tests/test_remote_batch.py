@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import json
 import os
 import signal
@@ -408,3 +409,29 @@ def test_a_changed_job_is_not_submitted_while_the_old_one_still_runs_under_its_n
     assert [job["status"] for job in second] == ["not run", "ok"]  # the changed job; the old one, collected
     assert "002-two.png" in second[0]["error"]
     assert len(fake.batches) == 1 and set(fake.submitted.values()) == {1}
+
+
+class Terminal(io.StringIO):
+    def isatty(self) -> bool:
+        return True
+
+
+def test_progress_is_one_live_line_on_a_terminal_and_one_line_per_change_otherwise() -> None:
+    from imagegate.cli.batch_remote import RemoteStatus
+
+    batch = {"id": "batch_1", "status": "in_progress", "counts": {"total": 10, "completed": 4, "failed": 1}}
+    piped, terminal = io.StringIO(), Terminal()
+    for stream in (piped, terminal):
+        status = RemoteStatus(stream)
+        status.watch([batch], 3.0)
+        status.watch([batch], 6.0)  # no change
+        status.watch([{**batch, "status": "finalizing"}], 9.0)
+        status.close()
+
+    assert piped.getvalue().splitlines() == [
+        "batch batch_1: in_progress, 4/10 completed, 1 failed (3 s elapsed)",
+        "batch batch_1: finalizing, 4/10 completed, 1 failed (9 s elapsed)",
+    ]
+    assert terminal.getvalue().count("\n") == 1
+    assert terminal.getvalue().count("\r\033[K") == 3
+    assert "batch batch_1: finalizing, 4/10 completed, 1 failed · 9 s elapsed" in terminal.getvalue()
