@@ -435,3 +435,30 @@ def test_progress_is_one_live_line_on_a_terminal_and_one_line_per_change_otherwi
     assert terminal.getvalue().count("\n") == 1
     assert terminal.getvalue().count("\r\033[K") == 3
     assert "batch batch_1: finalizing, 4/10 completed, 1 failed · 9 s elapsed" in terminal.getvalue()
+
+
+class FlakyServer(BatchServer):
+    """The fake, whose batch status endpoint fails (HTTP 500) a few times in a row."""
+
+    failures = 3  # one whole round of polls: the first try and its two retries
+
+    def poll(self, batch_id: str) -> tuple[int, Any]:
+        if self.failures:
+            self.failures -= 1
+            return 500, {"error": {"message": "The server had an error.", "type": "server_error"}}
+        return super().poll(batch_id)
+
+
+def test_a_wait_rides_out_a_round_of_failed_polls(
+    cli, make_config, isolated: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(remote, "POLL_FIRST", 0.0)
+    path = write_jobs(isolated / "jobs.jsonl", "one")
+    with FlakyServer() as server:
+        make_config(base_url=server.url)
+        run = cli("batch", path, "--out-dir", "out", "--remote")
+
+    assert run.code == 0, run.err
+    assert "trying again later" in run.err
+    assert names(isolated / "out") == ["001-one.png"]
+    assert set(server.submitted.values()) == {1}
