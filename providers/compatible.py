@@ -28,7 +28,7 @@ class CompatibleAdapter(OpenAIAdapter):
 
     def supports(self, operation: str) -> bool:
         if operation in ("stream", "batch"):
-            return bool(self.profile.settings.get(operation))
+            return operation in self.operations and bool(self.profile.settings.get(operation))
         return super().supports(operation)
 
     def endpoint(self, operation: str) -> str:
