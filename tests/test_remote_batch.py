@@ -462,3 +462,38 @@ def test_a_wait_rides_out_a_round_of_failed_polls(
     assert "trying again later" in run.err
     assert names(isolated / "out") == ["001-one.png"]
     assert set(server.submitted.values()) == {1}
+
+
+def test_lines_are_sharded_so_no_input_file_passes_the_size_limit(
+    cli, fake: BatchServer, isolated: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(OpenAIAdapter, "batch_max_bytes", 700)
+    path = write_jobs(isolated / "jobs.jsonl", *[f"prompt number {i} " + "x" * 100 for i in range(6)])
+
+    assert cli("batch", path, "--out-dir", "out", "--remote").code == 0
+    inputs = [f.content for f in fake.files.values() if f.purpose == "batch"]
+    assert len(inputs) > 1 and all(len(content) <= 700 for content in inputs)
+    assert sum(len(b.lines) for b in fake.batches.values()) == 6 and set(fake.submitted.values()) == {1}
+
+
+def test_sigterm_while_waiting_exits_143_with_the_jobs_submitted(fake: BatchServer, isolated: Path) -> None:
+    fake.script = ["validating", *["in_progress"] * 1000]
+    path = write_jobs(isolated / "jobs.jsonl", "one", "two")
+    manifest = isolated / "out" / ".imagegate-batch.json"
+    child = subprocess.Popen(
+        [sys.executable, "-m", "imagegate", "batch", str(path), "--out-dir", "out", "--remote"],
+        cwd=isolated,
+        env=dict(os.environ),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )
+    deadline = time.monotonic() + 60
+    while not _recorded_batch(manifest) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    child.send_signal(signal.SIGTERM)
+    out, err = child.communicate(timeout=60)
+
+    assert child.returncode == 143, err
+    document = json.loads(out)
+    assert document["counts"]["submitted"] == 2 and document["interrupted"] is True
+    assert b"run the same command again to collect" in err
