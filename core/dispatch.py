@@ -17,9 +17,8 @@ from .addresses import check_endpoint
 from .config import Profile
 from .deadline import Deadline
 from .download import download
-from .errors import ImagegateError, UnusableAnswer, UsageError
+from .errors import ImagegateError, UsageError
 from .inputs import check_inputs
-from .jsonstream import InvalidImage, data_url_bytes
 from .option_values import check
 from .options import MASK, STREAM, Asked, Options
 from .output import OutputPlan, Previews, Spools, base_path
@@ -238,15 +237,7 @@ def _fetch_urls(
 ) -> None:
     cap = profile.download_max_bytes
     for ref in answer.images:
-        if ref.data is None and ref.url and ref.url.startswith("data:"):
-            spool = spools.new()  # an image inside the answer's text: nothing to fetch
-            try:
-                spool.write(data_url_bytes(ref.url))
-            except InvalidImage as exc:
-                raise UnusableAnswer(f"the provider's answer holds {exc}") from None
-            ref.data = spool
-            spool.complete = True
-        elif ref.data is None and ref.url:
+        if ref.data is None and ref.url:
             spool = spools.new()
             download(
                 ref.url,

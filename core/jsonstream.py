@@ -60,14 +60,6 @@ class InvalidImage(InvalidAnswer):
     """The body is JSON, but an image string in it is not valid base64 (``str``: "an image that ...")."""
 
 
-def data_url_bytes(url: str) -> bytes:
-    """The bytes of a ``data:...;base64,`` URL an adapter found in an answer's text (held whole)."""
-    prefix = _DATA_URI.match(url)
-    if prefix is None:
-        raise InvalidImage("an image link that is neither http(s) nor a base64 data: URL")
-    return _a2b("".join(url[prefix.end() :].split()))
-
-
 def matches(path: tuple[Any, ...], pattern: tuple[str, ...]) -> bool:
     """Whether a path such as ("data", 0, "b64_json") fits a pattern like ("data", "*", "b64_json")."""
     return len(path) == len(pattern) and all(p == "*" or p == k for k, p in zip(path, pattern, strict=False))

@@ -99,7 +99,7 @@ def test_only_http_and_https_urls_are_fetched(cli, provider, isolated, url) -> N
     answer_with_url(provider, url)
     run = run_once(cli)
     assert run.code == 6
-    assert "only http(s) is fetched" in run.err or "neither http(s) nor a base64 data: URL" in run.err
+    assert "only http(s) is fetched" in run.err or "not http(s) or base64 data:" in run.err
     assert files_in(isolated) == []
 
 
@@ -112,6 +112,15 @@ def test_a_base64_data_url_is_decoded_not_fetched(cli, provider, isolated) -> No
     answer_with_url(provider, "data:image/png;base64,AAAA")
     assert cli("--prompt", "p", "--out", "bad.png").code == 6
     assert files_in(isolated) == ["kite.png"]
+
+
+def test_an_inline_image_over_the_cap_is_refused(cli, make_config, isolated) -> None:
+    with FaultServer() as provider:
+        local_config(make_config, provider, download_max_bytes=500)
+        answer_with_url(provider, f"data:image/png;base64,{b64(png(6, 6) + bytes(1000))}")
+        run = run_once(cli)
+    assert run.code == 6 and "over download_max_bytes (500 bytes)" in run.err
+    assert files_in(isolated) == []
 
 
 @pytest.mark.parametrize(
