@@ -23,7 +23,8 @@ from typing import Any
 
 from .dispatch import Call, execute, prepare
 from .errors import ImagegateError, UsageError, internal_error
-from .options import Asked, Options, from_keywords
+from .option_values import from_keywords
+from .options import Asked, Options
 from .output import OutputExists, OutputPlan
 from .progress import Notify
 from .retry import Limiter

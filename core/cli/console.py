@@ -60,9 +60,13 @@ def refuse_key_flags(argv: list[str]) -> None:
 
 def emit(document: dict[str, Any]) -> None:
     """Print the one JSON object a command answers with."""
-    text = json.dumps(_finite(document), indent=2, default=str, allow_nan=False)
-    sys.stdout.write(redact(text) + "\n")
+    sys.stdout.write(render(document) + "\n")
     sys.stdout.flush()
+
+
+def render(document: dict[str, Any]) -> str:
+    """The JSON text of a command's answer, key scrubbed (also the text of the MCP server's results)."""
+    return redact(json.dumps(_finite(document), indent=2, default=str, allow_nan=False))
 
 
 def _finite(value: Any) -> Any:
