@@ -177,9 +177,7 @@ def parse_url(url: str) -> tuple[str, str, int | None]:
     import urllib3
 
     try:
-        prepared = requests.PreparedRequest()
-        prepared.prepare_url(url, None)
-        parts = urllib3.util.parse_url(prepared.url or "")
+        parts = urllib3.util.parse_url(_requests_url(url))
     except (requests.exceptions.RequestException, ValueError, UnicodeError) as exc:
         raise ValueError(type(exc).__name__) from None
     return (parts.scheme or "").lower(), parts.host or "", parts.port
@@ -283,7 +281,14 @@ def _request(session: requests.Session, request: HttpRequest, deadline: Deadline
     """The backend call itself: files open only while sending, sockets watched by the deadline."""
     remaining = max(deadline.remaining(), 0.001)
     web = urlsplit(request.url).scheme in ("http", "https")
+    proxies = environ_proxies(request.url) if web else {}
+    url = request.url
+    headers = reveal_headers(request.headers) if request.credentials else _keyless(request)
     with contextlib.ExitStack() as stack:
+        if not request.credentials and select_proxy(url, proxies):
+            url, host, name = _pinned(url, deadline)
+            headers = {**headers, "Host": host} if host else headers
+            stack.enter_context(_naming(name))
         files = [
             (part.field, (part.path.name, stack.enter_context(open(part.path, "rb")), part.content_type))
             for part in request.files
@@ -291,16 +296,72 @@ def _request(session: requests.Session, request: HttpRequest, deadline: Deadline
         stack.enter_context(watching(deadline))
         return session.request(
             request.method,
-            request.url,
-            headers=reveal_headers(request.headers) if request.credentials else _keyless(request),
+            url,
+            headers=headers,
             json=request.json,
             data=request.form or None,
             files=files or None,
             stream=True,
             timeout=(min(30.0, remaining), remaining),
             allow_redirects=False,
-            proxies=environ_proxies(request.url) if web else {},
+            proxies=proxies,
         )
+
+
+_server_name: contextvars.ContextVar[str | None] = contextvars.ContextVar("imagegate_sni", default=None)
+
+
+@contextlib.contextmanager
+def _naming(name: str | None) -> Iterator[None]:
+    """TLS opened meanwhile names ``name`` (SNI and the certificate check), whatever address is asked for."""
+    token = _server_name.set(name)
+    try:
+        yield
+    finally:
+        _server_name.reset(token)
+
+
+def _pinned(url: str, deadline: Deadline) -> tuple[str, str | None, str | None]:
+    """A fetch through a proxy names the address judged here, not a name the proxy resolves again.
+
+    Returns the URL with the host replaced by that address, the Host header that keeps the name,
+    and the name TLS must still check (https only). A literal address is left as it is.
+    """
+    import urllib3
+
+    scheme, host, port = parse_url(url)
+    bare = host.strip("[]")
+    try:
+        ipaddress.ip_address(bare)
+        return url, None, None
+    except ValueError:
+        pass
+    try:
+        infos = resolve(bare, port or (443 if scheme == "https" else 80), deadline.remaining())
+    except TimeoutError:
+        raise NotSent("timed out", "TimeoutError", timed_out=True) from None
+    except OSError as exc:
+        raise NotSent("the host name does not resolve", type(exc).__name__) from None
+    if not infos:
+        raise NotSent("the host name does not resolve", "gaierror")
+    addresses = [ipaddress.ip_address(str(info[4][0]).split("%")[0]) for info in infos]
+    guard = _current_guard.get()
+    if guard is not None and guard.target is not None:
+        guard.target(bare, addresses)
+    chosen = str(addresses[0])
+    literal = f"[{chosen}]" if ":" in chosen else chosen
+    prepared = _requests_url(url)
+    pinned = urllib3.util.parse_url(prepared)._replace(host=literal).url
+    return pinned, host + (f":{port}" if port else ""), bare if scheme == "https" else None
+
+
+def _requests_url(url: str) -> str:
+    """``url`` as requests prepares it (quoted, IDNA-encoded) before urllib3 parses it."""
+    import requests
+
+    prepared = requests.PreparedRequest()
+    prepared.prepare_url(url, None)
+    return prepared.url or ""
 
 
 def _keyless(request: HttpRequest) -> dict[str, str]:
@@ -443,6 +504,13 @@ def _watched_transport() -> type:
             register(self)
 
     class WatchedTransport(HTTPAdapter):
+        def build_connection_pool_key_attributes(self, *args: Any, **kwargs: Any) -> Any:
+            host_params, pool_kwargs = super().build_connection_pool_key_attributes(*args, **kwargs)
+            name = _server_name.get()
+            if name is not None:  # a pinned address: TLS still names (and checks) the host
+                pool_kwargs["server_hostname"] = name  # type: ignore[typeddict-unknown-key]
+            return host_params, pool_kwargs
+
         def get_connection_with_tls_context(self, *args: Any, **kwargs: Any) -> Any:
             pool = super().get_connection_with_tls_context(*args, **kwargs)
             setattr(pool, "ConnectionCls", WatchedTLS if pool.scheme == "https" else Watched)  # noqa: B010

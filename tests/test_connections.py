@@ -214,6 +214,52 @@ def test_a_local_provider_on_a_name_still_works(cli, make_config, monkeypatch) -
         assert run_once(cli).code == 0
 
 
+def image_proxy() -> RawServer:
+    """A forwarding proxy that answers every request with a small PNG (and records what it was asked)."""
+    return RawServer(lambda conn, head: conn.sendall(response(200, png(6, 6), {"Content-Type": "image/png"})))
+
+
+def test_a_fetch_through_a_proxy_names_the_address_that_was_judged(cli, make_config, monkeypatch) -> None:
+    with FaultServer() as provider, image_proxy() as proxy:
+        lying_dns(monkeypatch, {"images.example.test": ["93.184.215.14"]})
+        provider.generations(Reply(body={"data": [{"url": "http://images.example.test:8/a.png?x=1"}]}))
+        make_config({"api_key": API_KEY, "base_url": provider.base_url})
+        monkeypatch.setenv("HTTP_PROXY", proxy.root)
+        monkeypatch.setenv("NO_PROXY", "127.0.0.1")
+        run = run_once(cli)
+    assert run.code == 0, run.err
+    assert proxy.heads[0].startswith(b"GET http://93.184.215.14:8/a.png?x=1 HTTP/1.1")
+    assert b"\r\nHost: images.example.test:8" in proxy.heads[0]
+
+
+def test_a_name_that_rebinds_before_a_proxied_fetch_is_refused(cli, make_config, monkeypatch) -> None:
+    with FaultServer() as provider, image_proxy() as proxy:
+        lying_dns(monkeypatch, {"images.rebind.test": ["93.184.215.14", "127.0.0.1"]})
+        provider.generations(Reply(body={"data": [{"url": "http://images.rebind.test/internal.png"}]}))
+        public_provider(make_config, provider)
+        monkeypatch.setenv("HTTP_PROXY", proxy.root)
+        monkeypatch.setenv("NO_PROXY", "127.0.0.1")
+        run = run_once(cli)
+    assert run.code == 6, run.err
+    assert "loopback or private" in run.err
+    assert proxy.heads == []
+
+
+def test_a_tunnelled_fetch_asks_the_proxy_for_the_judged_address(cli, make_config, monkeypatch) -> None:
+    refuse = RawServer(
+        lambda conn, head: conn.sendall(b"HTTP/1.1 403 Forbidden\r\nContent-Length: 0\r\n\r\n")
+    )
+    with FaultServer() as provider, refuse as proxy:
+        lying_dns(monkeypatch, {"images.example.test": ["93.184.215.14"]})
+        provider.generations(Reply(body={"data": [{"url": "https://images.example.test/a.png"}]}))
+        make_config({"api_key": API_KEY, "base_url": provider.base_url})
+        monkeypatch.setenv("HTTPS_PROXY", proxy.root)
+        monkeypatch.setenv("NO_PROXY", "127.0.0.1")
+        run = run_once(cli, "--retries", "0")
+    assert run.code == 5, run.err
+    assert proxy.heads[0].startswith(b"CONNECT 93.184.215.14:443 ")
+
+
 # -- interim (1xx) answers are skipped ----------------------------------------------------------
 INTERIM = (
     b"HTTP/1.1 100 Continue\r\n\r\n"
@@ -369,6 +415,7 @@ def test_a_deflate_body_is_read_in_bounded_pieces(local_fetches) -> None:
         ("gzip", gzip.compress(b"x" * 1000)[:-12], "cut short"),
         ("gzip", b"this is not gzip", "corrupt"),
     ],
+    ids=["stacked", "brotli", "truncated", "corrupt"],
 )
 def test_a_body_that_cannot_be_decoded_is_unusable(local_fetches, encoding, body, said) -> None:
     with FaultServer() as host:
