@@ -305,7 +305,7 @@ def download_guard(allow_private: bool) -> Guard:
 
     def judge(host: str, addresses: list[Address]) -> None:
         for address in addresses:
-            _judge_fetch(f"http(s)://{redact(host)}", address, allow_private)
+            _judge_fetch(f"{redact(host)} (it resolved to {address})", address, allow_private)
 
     return Guard(target=judge)
 
@@ -329,7 +329,7 @@ def check_url(url: str, *, allow_private: bool, deadline_seconds: float | None =
             "only http(s) is fetched"
         )
     parts = target(url, _fetch_refusal(url))
-    shown = redact(f"{parts.scheme}://{parts.host}")
+    shown = redact(f"{parts.scheme}://" + (f"[{parts.host}]" if ":" in parts.host else parts.host))
     if not parts.host:
         raise UnusableAnswer("the provider returned an image URL without a host")
     name = parts.host.rstrip(".")
