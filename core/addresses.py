@@ -97,6 +97,8 @@ NON_GLOBAL = _nets(
 #: Where plaintext HTTP may carry the key: loopback and the private ranges (not link-local, not shared).
 PLAINTEXT_OK = _nets(
     ("127.0.0.0/8", "loopback"),
+    ("0.0.0.0/32", "this host (connecting to it reaches loopback)"),
+    ("::/128", "this host (connecting to it reaches loopback)"),
     ("10.0.0.0/8", "private"),
     ("172.16.0.0/12", "private"),
     ("192.168.0.0/16", "private"),

@@ -409,9 +409,7 @@ def _decoded(response: requests.Response, deadline: Deadline, cap: int) -> Itera
     for piece in decoded(_chunks(response, deadline), codings, CHUNK):
         total += len(piece)
         if total > cap:
-            raise Unreadable(
-                f"it is larger than {cap} bytes decompressed (config key answer_max_bytes); not read further"
-            )
+            raise Unreadable(f"it is larger than {cap} bytes decompressed; not read further")
         yield piece
 
 
@@ -541,6 +539,9 @@ def _open(connection: Any) -> socket.socket:
         judge(host, [ipaddress.ip_address(str(info[4][0]).split("%")[0]) for info in infos])
     error: OSError | None = None
     for family, kind, protocol, _name, address in infos:
+        if deadline is not None and deadline.expired():
+            error = TimeoutError("the deadline passed")
+            break
         try:
             sock = _connected(connection, family, kind, protocol, address, deadline)
         except OSError as exc:

@@ -231,6 +231,8 @@ def test_an_embedded_address_is_found_in_every_notation() -> None:
         ("10.0.0.1", True),
         ("[fd12::1]", True),
         ("localhost", True),
+        ("0.0.0.0", True),  # connecting to it reaches this host
+        ("198.18.0.1", False),
         ("100.64.0.1", False),  # shared address space is an ISP's network, not yours
         ("169.254.169.254", False),
         ("[fd00:ec2::254]", False),

@@ -394,7 +394,7 @@ def test_a_gzip_bomb_stops_at_the_decompressed_cap(local_fetches) -> None:
     bomb = gzip.compress(b"\0" * (20 * 1024 * 1024))
     with FaultServer() as host:
         url = host.script("/bomb", Reply(body=bomb, headers={"Content-Encoding": "gzip"}))
-        with pytest.raises(UnusableAnswer, match=r"decompressed.*answer_max_bytes"):
+        with pytest.raises(UnusableAnswer, match="larger than 1048576 bytes decompressed"):
             fetch(url, cap=1024 * 1024)
 
 
