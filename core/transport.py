@@ -284,8 +284,11 @@ def _request(session: requests.Session, request: HttpRequest, deadline: Deadline
     proxies = environ_proxies(request.url) if web else {}
     url = request.url
     headers = reveal_headers(request.headers) if request.credentials else _keyless(request)
+    proxy = select_proxy(url, proxies) if proxies else None
+    if proxy and proxy.lower().startswith("socks"):  # its connections would not be the watched ones
+        raise Unsendable("other", backend="SOCKS proxies are not supported (use an http:// proxy)")
     with contextlib.ExitStack() as stack:
-        if not request.credentials and select_proxy(url, proxies):
+        if not request.credentials and proxy:
             url, host, name = _pinned(url, deadline)
             headers = {**headers, "Host": host} if host else headers
             stack.enter_context(_naming(name))

@@ -260,6 +260,17 @@ def test_a_tunnelled_fetch_asks_the_proxy_for_the_judged_address(cli, make_confi
     assert proxy.heads[0].startswith(b"CONNECT 93.184.215.14:443 ")
 
 
+def test_a_socks_proxy_is_refused_rather_than_bypassed(cli, make_config, monkeypatch) -> None:
+    with FaultServer() as provider:
+        provider.generations(image_reply())
+        make_config({"api_key": API_KEY, "base_url": provider.base_url})
+        monkeypatch.setenv("ALL_PROXY", "socks5h://127.0.0.1:9")
+        run = run_once(cli)
+    assert run.code == 2, run.err
+    assert "SOCKS" in run.err
+    assert provider.seen == []
+
+
 # -- interim (1xx) answers are skipped ----------------------------------------------------------
 INTERIM = (
     b"HTTP/1.1 100 Continue\r\n\r\n"
