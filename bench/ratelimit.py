@@ -5,8 +5,9 @@ repository, in its virtualenv). The provider (``tests/support/ratelimit.py``) ru
 a bucket of ``burst`` requests refilling ``rate`` a second, 429 with ``Retry-After`` when empty,
 and OpenAI's ``x-ratelimit-*`` headers on every answer. ``imagegate batch`` runs as a subprocess
 in a throw-away HOME. It prints the exit code, the images written, the fraction of requests the
-provider refused and the wall time beside the bucket's ideal ((jobs - burst) / rate seconds), and
-the goals: exit 0, every image, at most 25% refused, at most 1.25x the ideal. Not part of the tests.
+provider refused and the wall time beside the bucket's ideal ((jobs - burst) / rate seconds, plus
+one --latency), and the goals: exit 0, every image, at most 25% refused, at most 1.25x the ideal.
+Not part of the tests.
 """
 
 from __future__ import annotations
@@ -28,9 +29,9 @@ from tests.support.ratelimit import RateLimitedProvider  # noqa: E402
 IMAGEGATE = str(Path(sys.executable).with_name("imagegate"))
 
 
-def run(jobs: int, concurrency: int, burst: int, rate: float) -> dict[str, float | int]:
+def run(jobs: int, concurrency: int, burst: int, rate: float, latency: float = 0.0) -> dict[str, float | int]:
     """One batch against a fresh bucket; the figures."""
-    with tempfile.TemporaryDirectory() as folder, RateLimitedProvider(burst, rate) as provider:
+    with tempfile.TemporaryDirectory() as folder, RateLimitedProvider(burst, rate, latency) as provider:
         home = Path(folder)
         config = home / "config.json"
         config.write_text(json.dumps({"api_key": "sk-bench-0000000000000000", "base_url": provider.base_url}))
@@ -69,12 +70,16 @@ def main() -> int:
     parser.add_argument("--concurrency", type=int, default=8)
     parser.add_argument("--burst", type=int, default=4)
     parser.add_argument("--rate", type=float, default=4.0)
+    parser.add_argument("--latency", type=float, default=0.0, help="seconds each image takes")
     args = parser.parse_args()
-    figures = run(args.jobs, args.concurrency, args.burst, args.rate)
-    ideal = max(0.0, (args.jobs - args.burst) / args.rate)
+    figures = run(args.jobs, args.concurrency, args.burst, args.rate, args.latency)
+    ideal = max(0.0, (args.jobs - args.burst) / args.rate) + args.latency
     refused = figures["refused"] / max(1, figures["requests"])
     ratio = figures["seconds"] / ideal if ideal else float("inf")
-    print(f"{args.jobs} jobs at --concurrency {args.concurrency}, bucket {args.burst} + {args.rate:g}/s")
+    print(
+        f"{args.jobs} jobs at --concurrency {args.concurrency}, bucket {args.burst} + {args.rate:g}/s, "
+        f"{args.latency:g} s per image"
+    )
     print(f"exit code        {figures['exit']}")
     print(f"images written   {figures['images']} of {args.jobs}")
     print(f"requests         {figures['requests']} ({figures['refused']} refused: {refused:.0%})")

@@ -39,6 +39,13 @@ _PERIODS = {
     "d": 86400.0,
     "day": 86400.0,
 }
+#: Sends this close together may reach the provider in either order: each is taken as uncounted by the other.
+SAME_TIME = 0.05
+#: A send waiting for the bucket to refill goes this much later (a fraction of the refill interval,
+#: within the bounds below), as the provider counts from when the request arrives, a moment later.
+MARGIN, MARGIN_MIN, MARGIN_CAP = 0.02, 0.005, 0.05
+#: How long after sending a request the provider is taken to count it (at most; half the answer's time).
+ARRIVAL = 0.05
 #: What a profile's ``rate_limit`` looks like: ``5/min``, ``50/min``, ``2/s``, ``1000/day``.
 RATE_PATTERN = r"^\s*\d+(\.\d+)?\s*/\s*(s|sec|second|m|min|minute|h|hour|d|day)\s*$"
 
@@ -147,8 +154,9 @@ class Concurrency:
     """How many jobs of a batch may be in flight: halved on 429s, grown back one at a time on success.
 
     A wave of 429s answering requests that were all sent before the last cut halves it only once
-    (as TCP halves its window once per loss event); after ``limit`` successes in a row it grows by
-    one, never above ``ceiling`` (``--concurrency``).
+    (as TCP halves its window once per loss event); each success grows it by one, never above
+    ``ceiling`` (``--concurrency``). Jobs waiting for the pacer send nothing, so growing back
+    quickly costs no refusals, while a slow provider needs many jobs in flight to keep its pace.
     """
 
     def __init__(self, ceiling: int) -> None:
@@ -156,7 +164,6 @@ class Concurrency:
         self._limit = self.ceiling
         self._lock = threading.Lock()
         self._cut_after = 0  # sends numbered up to this one were in flight at the last cut
-        self._streak = 0
 
     @property
     def limit(self) -> int:
@@ -166,17 +173,13 @@ class Concurrency:
     def refused(self, number: int, sent: int) -> None:
         """Send ``number`` was refused with a 429; ``sent`` sends have been made so far."""
         with self._lock:
-            self._streak = 0
             if number > self._cut_after:
                 self._limit = max(1, self._limit // 2)
                 self._cut_after = sent
 
     def succeeded(self) -> None:
         with self._lock:
-            self._streak += 1
-            if self._streak >= self._limit and self._limit < self.ceiling:
-                self._limit += 1
-                self._streak = 0
+            self._limit = min(self.ceiling, self._limit + 1)
 
 
 @dataclass(frozen=True)
@@ -186,9 +189,37 @@ class Ticket:
     number: int
 
 
+@dataclass
+class Bucket:
+    """A model of a provider's token bucket: ``tokens`` at time ``at``, refilling ``refill`` a second."""
+
+    capacity: float
+    refill: float
+    tokens: float
+    at: float
+
+    def level(self, when: float) -> float:
+        return min(self.capacity, self.tokens + max(0.0, when - self.at) * self.refill)
+
+    def ready(self, start: float) -> float:
+        """The earliest time from ``start`` (and from the last send) at which a request is available."""
+        base = max(start, self.at)
+        level = self.level(base)
+        if level >= 1 or self.refill <= 0:
+            return base
+        interval = 1 / self.refill  # plus a margin: a send that arrives a moment early is refused
+        return base + (1 - level) * interval + min(MARGIN_CAP, max(MARGIN_MIN, MARGIN * interval))
+
+    def take(self, when: float) -> None:
+        self.tokens, self.at = self.level(when) - 1, when
+
+
 class Pacer:
     """When the next request may be sent, learned from what the provider says; thread-safe.
 
+    It keeps a model of the provider's bucket from the newest answer's headers (what remains,
+    how fast it refills, sends made since), holds every send while a 429's wait or a spent window
+    lasts, and with a known ``rate`` also spaces sends evenly from the first one.
     ``clock`` and ``sleep`` default to the monotonic clock and ``time.sleep``; tests pass fakes.
     """
 
@@ -200,17 +231,18 @@ class Pacer:
         clock: Callable[[], float] = time.monotonic,
         sleep: Callable[[float], None] = time.sleep,
     ) -> None:
-        self.rate = rate
         self.concurrency = concurrency
         self._clock, self._sleep = clock, sleep
         self._lock = threading.Lock()
         self._not_before = 0.0  # no send before this time (a 429's wait, a spent window)
         self._last_slot = -math.inf
-        self._learned = 0.0  # the spacing the headers imply once the remaining requests are used up
-        self._credit = math.inf  # requests the provider still allows before spacing applies
+        self._paced: Bucket | None = None  # the known rate: one request at a time, evenly spaced
+        self._learned: Bucket | None = None  # the provider's bucket, as its headers describe it
         self._sent = 0
+        self._outstanding: dict[int, float] = {}  # sends not yet answered: number -> when sent
         self._newest = 0  # the newest send whose answer was read
         self.refused = 0  # 429s seen (rate limits only)
+        self.set_rate(rate)
 
     @property
     def sent(self) -> int:
@@ -218,19 +250,19 @@ class Pacer:
             return self._sent
 
     def set_rate(self, rate: Rate | None) -> None:
-        """Pace at a known rate from now on (a batch's jobs may name a profile that has one)."""
+        """Pace at a known rate from now on (the slower one wins if two are set)."""
+        if rate is None:
+            return
         with self._lock:
-            if rate is not None and (self.rate is None or rate.interval > self.rate.interval):
-                self.rate = rate
-
-    def _interval(self) -> float:
-        return max(self.rate.interval if self.rate else 0.0, self._learned)
+            if self._paced is None or 1 / rate.interval < self._paced.refill:
+                self._paced = Bucket(1.0, 1 / rate.interval, 1.0, self._clock())
 
     def _slot(self, now: float) -> float:
-        start = max(now, self._not_before)
-        if self.rate is None and self._credit > 0:
-            return start
-        return max(start, self._last_slot + self._interval())
+        slot = max(now, self._not_before, self._last_slot)
+        for bucket in (self._paced, self._learned):
+            if bucket is not None:
+                slot = bucket.ready(slot)
+        return slot
 
     def delay(self) -> float:
         """How long a send would have to wait now (nothing is reserved)."""
@@ -244,19 +276,30 @@ class Pacer:
             self._not_before = max(self._not_before, self._clock() + seconds)
 
     def acquire(self, budget: float) -> Ticket | None:
-        """Wait for this send's slot and take it; None (after waiting ``budget``) if it is further off."""
-        with self._lock:
-            now = self._clock()
-            slot = self._slot(now)
-            if slot - now > budget:
-                pause, ticket = budget, None
-            else:
-                self._last_slot, self._sent = slot, self._sent + 1
-                self._credit -= 1
-                pause, ticket = slot - now, Ticket(self._sent)
-        if pause > 0:
+        """Wait for a slot and take it; None (after waiting ``budget``) if none comes within it.
+
+        A slot is taken only when it has come, by the pacer's latest knowledge: an answer that
+        arrives meanwhile (a 429, fewer requests remaining) moves every waiting send.
+        """
+        deadline = self._clock() + budget
+        while True:
+            with self._lock:
+                now = self._clock()
+                slot = self._slot(now)
+                if slot <= now:
+                    return self._take(now)
+                pause = min(slot, deadline) - now
+            if pause <= 0:
+                return None
             self._sleep(pause)
-        return ticket
+
+    def _take(self, now: float) -> Ticket:
+        for bucket in (self._paced, self._learned):
+            if bucket is not None:
+                bucket.take(now)
+        self._last_slot, self._sent = now, self._sent + 1
+        self._outstanding[self._sent] = now
+        return Ticket(self._sent)
 
     def wait(self, budget: float) -> float:
         """Sleep until a send may start, at most ``budget`` seconds; returns the time slept."""
@@ -266,19 +309,23 @@ class Pacer:
 
     def observe(self, ticket: Ticket | None, status: int, headers: Mapping[str, str]) -> float | None:
         """Learn from an answer's headers; for a 429 (a rate limit), the wait it asks for, if it says."""
-        windows = read_windows(headers)
         limited = status == 429
+        windows = read_windows(headers)
         with self._lock:
             number = ticket.number if ticket else self._sent
-            self._learn(windows, number)
+            now = self._clock()
+            sent = self._outstanding.pop(number, now)
+            sent_at = sent + min(ARRIVAL, (now - sent) / 2)  # about when the provider counted it
+            if limited and self._learned is not None and number > self._newest:
+                self._learned.tokens += 1  # counted as spent when sent; a refused request spends nothing
+            self._learn(windows, number, sent_at, now)
             wait = retry_after(headers) if limited else None
             if limited:
                 self.refused += 1
-                self._credit = 0
-                if wait is None:
-                    wait = max((w.until_usable() or 0.0 for w in windows), default=0.0) or None
+                if wait is None and self._learned is not None:
+                    wait = max(0.0, self._learned.ready(now) - now) or None
                 if wait is not None:
-                    self._not_before = max(self._not_before, self._clock() + wait)
+                    self._not_before = max(self._not_before, now + wait)
         if self.concurrency is not None:
             if limited:
                 self.concurrency.refused(number, self.sent)
@@ -286,20 +333,27 @@ class Pacer:
                 self.concurrency.succeeded()
         return wait
 
-    def _learn(self, windows: list[Window], number: int) -> None:
-        """Update the spacing, the remaining credit and any hold from the newest answer's windows."""
-        now = self._clock()
+    def _learn(self, windows: list[Window], number: int, sent_at: float, now: float) -> None:
+        """Update the model of the provider's bucket, and any hold, from the newest answer's windows.
+
+        The provider counted what remained when the request arrived (about ``sent_at``): sends made
+        after it (or at about the same time) were not yet counted, and the bucket refills from then.
+        """
+        counted = [w for w in windows if w.dimension in COUNTED and w.remaining is not None]
         for window in windows:
-            interval = window.refill_interval() if window.dimension in COUNTED else None
-            if interval is not None:
-                self._learned = interval
-            wait = window.until_usable()
-            if wait is not None:
-                self._not_before = max(self._not_before, now + wait)
-        if number < self._newest:
+            if window.dimension not in COUNTED or window.refill_interval() is None:
+                wait = window.until_usable()  # tokens, or a window whose refill cannot be worked out
+                if wait is not None:
+                    self._not_before = max(self._not_before, now + wait)
+        if number < self._newest or not counted:
             return  # an older answer than one already read: its count is stale
         self._newest = number
-        counted = [w.remaining for w in windows if w.dimension in COUNTED and w.remaining is not None]
-        if counted:
-            # sends made after this one were not yet counted by the provider when it answered
-            self._credit = max(0.0, min(counted) - (self._sent - number))
+        window = min(counted, key=lambda w: w.remaining or 0.0)
+        interval = window.refill_interval()
+        refill = 1 / interval if interval else (self._learned.refill if self._learned else 0.0)
+        capacity = window.limit if window.limit is not None else math.inf
+        close = sum(1 for n, at in self._outstanding.items() if n < number and at >= sent_at - SAME_TIME)
+        uncounted = self._sent - number + close
+        self._learned = Bucket(capacity, refill, (window.remaining or 0.0) - uncounted, sent_at)
+        for old in [n for n, at in self._outstanding.items() if at < now - 600]:
+            del self._outstanding[old]  # a send that never got an answer (its connection failed)
