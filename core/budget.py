@@ -19,18 +19,6 @@ from typing import Any
 from . import ledger
 from .errors import UsageError
 
-#: The JSON Schema of the profile keys this module reads (the option table's profile keys).
-BUDGET_SCHEMA: dict[str, Any] = {
-    "type": "object",
-    "properties": {
-        "daily_usd": {"type": "number", "minimum": 0},
-        "monthly_usd": {"type": "number", "minimum": 0},
-    },
-    "additionalProperties": False,
-    "minProperties": 1,
-}
-UNKNOWN_MODELS_SCHEMA: dict[str, Any] = {"enum": ["refuse", "allow"]}
-
 
 class OverBudget(UsageError):
     """Exit 2: the call (or batch job) would take its profile past a spend cap; nothing was sent."""

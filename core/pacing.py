@@ -19,6 +19,7 @@ import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
+from .options import RATE
 from .retry import retry_after
 
 #: The windows a provider may report, as in ``x-ratelimit-remaining-<dimension>``.
@@ -46,8 +47,6 @@ SAME_TIME = 0.05
 MARGIN, MARGIN_MIN, MARGIN_CAP = 0.02, 0.005, 0.05
 #: How long after sending a request the provider is taken to count it (at most; half the answer's time).
 ARRIVAL = 0.05
-#: What a profile's ``rate_limit`` looks like: ``5/min``, ``50/min``, ``2/s``, ``1000/day``.
-RATE_PATTERN = r"^\s*\d+(\.\d+)?\s*/\s*(s|sec|second|m|min|minute|h|hour|d|day)\s*$"
 
 
 def parse_duration(text: str) -> float | None:
@@ -86,7 +85,7 @@ class Rate:
 
 def parse_rate(text: str) -> Rate:
     """A profile's ``rate_limit`` (``"5/min"``, ``"2/s"``); ValueError saying what is expected."""
-    match = re.fullmatch(RATE_PATTERN, text)
+    match = re.fullmatch(RATE, text)
     if match is None:
         raise ValueError(f"rate_limit {text[:40]!r}: expected requests per period, such as 5/min or 2/s")
     count_text, unit = (part.strip() for part in text.split("/"))
