@@ -74,6 +74,8 @@ class Result:
     extras: dict[str, Any] = field(default_factory=dict)
     #: Partial previews saved by a streamed call (``NAME.partial-1.png`` ...).
     partials: list[Path] = field(default_factory=list)
+    #: What the call cost by the provider's price table (from its token usage when given); None: unknown.
+    estimated_cost_usd: float | None = None
 
     @property
     def output_paths(self) -> list[Path]:
@@ -100,6 +102,7 @@ class Result:
             "usage": self.usage,
             "revised_prompt": self.revised_prompt,
             "request_id": self.request_id,
+            "estimated_cost_usd": _cost(self.estimated_cost_usd),
             "seconds": round(self.seconds, 3),
             "warnings": self.warnings,
             **({"partial_paths": [str(path) for path in self.partials]} if self.partials else {}),
@@ -120,6 +123,8 @@ class DryRun:
     files: list[dict[str, str]]
     outputs: list[str]
     warnings: list[str] = field(default_factory=list)
+    #: What the call would cost by the provider's price table; None: no estimate.
+    estimated_cost_usd: float | None = None
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -133,5 +138,10 @@ class DryRun:
             "body": self.body,
             "files": self.files,
             "output_paths": self.outputs,
+            "estimated_cost_usd": _cost(self.estimated_cost_usd),
             "warnings": self.warnings,
         }
+
+
+def _cost(value: float | None) -> float | None:
+    return None if value is None else round(value, 6)
