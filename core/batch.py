@@ -25,7 +25,7 @@ from .dispatch import Call, execute, prepare
 from .errors import ImagegateError, UsageError
 from .options import Asked, Options, from_keywords
 from .output import OutputExists, OutputPlan
-from .retry import Limiter
+from .pacing import Pacer as Limiter
 from .sniff import EXTENSIONS
 from .spool import unlink_quietly
 

@@ -19,9 +19,10 @@ from .errors import ConfigError, ImagegateError, ImageNotSaved, Interrupted, Unu
 from .inputs import check_inputs
 from .options import MASK, STREAM, Asked, Options, check
 from .output import OutputPlan, base_path
+from .pacing import Pacer as Limiter
 from .progress import Progress
 from .result import DryRun, Image, Result
-from .retry import DEFAULT_RETRIES, Limiter, RetryPolicy
+from .retry import DEFAULT_RETRIES, RetryPolicy
 from .schema import validate
 from .secret import REDACTED, redact, redact_data, redact_headers
 from .sniff import require_image, sniff

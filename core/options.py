@@ -95,7 +95,10 @@ BUDGET: Mapping[str, Any] = {
     "minProperties": 1,
 }
 SIZE_HELP = "WIDTHxHEIGHT or auto"
-RETRIES_HELP = "retries of rate limits (429), 503 and unsent connections; never of a sent request (default 2)"
+RETRIES_HELP = (
+    "retries of 503s and unsent connections, never of a sent request (default 2); "
+    "rate limits (429) wait as the provider asks, within --timeout"
+)
 TABLE: tuple[Option, ...] = (
     Option("prompt", flags=("--prompt",), batch=False,
            help="the image prompt or edit instruction (required)"),

@@ -19,6 +19,7 @@ import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
+from . import retry
 from .options import RATE
 from .retry import retry_after
 
@@ -149,6 +150,11 @@ def _number(text: str | None) -> float | None:
     return value if value >= 0 and math.isfinite(value) else None
 
 
+def _default_sleep(seconds: float) -> None:
+    """``retry._sleep`` while it is the suite's seam for recording waits of whole calls, else time.sleep."""
+    getattr(retry, "_sleep", time.sleep)(seconds)
+
+
 class Concurrency:
     """How many jobs of a batch may be in flight: halved on 429s, grown back one at a time on success.
 
@@ -228,10 +234,10 @@ class Pacer:
         *,
         concurrency: Concurrency | None = None,
         clock: Callable[[], float] = time.monotonic,
-        sleep: Callable[[float], None] = time.sleep,
+        sleep: Callable[[float], None] | None = None,
     ) -> None:
         self.concurrency = concurrency
-        self._clock, self._sleep = clock, sleep
+        self._clock, self._sleep = clock, sleep or _default_sleep
         self._lock = threading.Lock()
         self._not_before = 0.0  # no send before this time (a 429's wait, a spent window)
         self._last_slot = -math.inf
@@ -240,6 +246,7 @@ class Pacer:
         self._sent = 0
         self._outstanding: dict[int, float] = {}  # sends not yet answered: number -> when sent
         self._newest = 0  # the newest send whose answer was read
+        self._generation = 0  # moves on whenever what the pacer knows changes
         self.refused = 0  # 429s seen (rate limits only)
         self.set_rate(rate)
 
@@ -273,6 +280,7 @@ class Pacer:
         """No send within the next ``seconds`` (a shorter hold never shortens a longer one)."""
         with self._lock:
             self._not_before = max(self._not_before, self._clock() + seconds)
+            self._generation += 1
 
     def acquire(self, budget: float) -> Ticket | None:
         """Wait for a slot and take it; None (after waiting ``budget``) if none comes within it.
@@ -280,22 +288,28 @@ class Pacer:
         A slot is taken only when it has come, by the pacer's latest knowledge: an answer that
         arrives meanwhile (a 429, fewer requests remaining) moves every waiting send.
         """
-        deadline = self._clock() + budget
+        left = budget  # counted by what was slept, so an injected sleep that keeps no time still ends
+        slept_for: tuple[int, float] | None = None
         while True:
             with self._lock:
                 now = self._clock()
                 slot = self._slot(now)
-                if slot <= now:
-                    return self._take(now)
-                pause = min(slot, deadline) - now
+                if slot <= now or slept_for == (self._generation, slot):
+                    return self._take(now)  # its time has come, and nothing was learnt meanwhile
+                pause = min(slot - now, left)
+                slept_for = (self._generation, slot)
             if pause <= 0:
                 return None
             self._sleep(pause)
+            left -= pause
+            if left <= 0 and slot - now > pause:
+                return None
 
     def _take(self, now: float) -> Ticket:
         for bucket in (self._paced, self._learned):
             if bucket is not None:
                 bucket.take(now)
+        self._generation += 1
         self._last_slot, self._sent = now, self._sent + 1
         self._outstanding[self._sent] = now
         return Ticket(self._sent)
@@ -313,6 +327,7 @@ class Pacer:
         with self._lock:
             number = ticket.number if ticket else self._sent
             now = self._clock()
+            self._generation += 1
             sent = self._outstanding.pop(number, now)
             sent_at = sent + min(ARRIVAL, (now - sent) / 2)  # about when the provider counted it
             if limited and self._learned is not None and number > self._newest:
