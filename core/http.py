@@ -124,12 +124,17 @@ def send(
         except BaseException as exc:
             _stop(deadline, exc)
             raise
-        if notify is not None:
-            notify(message)
-        else:
-            log.info("%s", message)
+        _announce(message, notify)
         pacer.hold(wait)
         waited += wait
+
+
+def _announce(message: str, notify: Callable[[str], None] | None) -> None:
+    """Say a retry is coming: to ``notify`` (the CLI's stderr) or the log."""
+    if notify is not None:
+        notify(message)
+    else:
+        log.info("%s", message)
 
 
 def _stop(deadline: Deadline, exc: BaseException) -> None:

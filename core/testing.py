@@ -33,7 +33,7 @@ from urllib.parse import parse_qsl, urlsplit
 
 from . import plugins, transport
 from .adapter import Adapter, HttpRequest, LocalTransport, Reply
-from .options import OPERATIONS
+from .options import OPERATIONS, POLL
 
 __all__ = [
     "CliResult",
@@ -161,6 +161,8 @@ def check_adapter(adapter: type[Adapter]) -> None:
     jsonschema.validators.validator_for(schema).check_schema(schema)
     assert schema.get("type") == "object", "the config schema must describe an object"
     assert isinstance(adapter.config_schema_location(), str)
+    if POLL in adapter.operations:
+        assert adapter.poll is not Adapter.poll, "an adapter that lists poll must write poll()"
 
 
 # -- a loopback fake provider ------------------------------------------------------------------------
@@ -172,6 +174,12 @@ class Part:
     filename: str | None
     content_type: str | None
     data: bytes
+
+
+def _payload(part: Any) -> bytes:
+    """A multipart part's body as bytes (empty when the parser gives none)."""
+    data = part.get_payload(decode=True)
+    return data if isinstance(data, bytes) else b""
 
 
 @dataclass
@@ -199,10 +207,10 @@ class RecordedRequest:
         message = BytesParser(policy=HTTP).parsebytes(head + self.body)
         return [
             Part(
-                part.get_param("name", header="content-disposition"),
+                str(part.get_param("name", header="content-disposition") or ""),
                 part.get_filename(),
                 part.get_content_type() if part.get_filename() else None,
-                part.get_payload(decode=True) or b"",
+                _payload(part),
             )
             for part in message.iter_parts()
         ]

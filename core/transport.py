@@ -148,28 +148,8 @@ def _send(session: requests.Session, request: HttpRequest, deadline: Deadline, *
     """One try on ``session``: the reply, or a neutral :class:`TransportFailure`."""
     import requests
 
-    remaining = max(deadline.remaining(), 0.001)
     try:
-        with contextlib.ExitStack() as stack:
-            files = [
-                (part.field, (part.path.name, stack.enter_context(open(part.path, "rb")), part.content_type))
-                for part in request.files
-            ]
-            stack.enter_context(watching(deadline))
-            response = session.request(
-                request.method,
-                request.url,
-                headers=reveal_headers(request.headers) if request.credentials else _keyless(request),
-                json=request.json,
-                data=request.form or None,
-                files=files or None,
-                stream=True,
-                timeout=(min(30.0, remaining), remaining),
-                allow_redirects=False,
-                proxies=environ_proxies(request.url)
-                if urlsplit(request.url).scheme in ("http", "https")
-                else {},
-            )
+        response = _request(session, request, deadline)
     except requests.exceptions.ConnectTimeout as exc:
         _forget_key(exc, request)
         raise NotSent("timed out", type(exc).__name__, timed_out=True) from None
@@ -187,6 +167,30 @@ def _send(session: requests.Session, request: HttpRequest, deadline: Deadline, *
         raise Unsendable("file", str(exc.strerror or exc), type(exc).__name__) from None
     _forget_key(response, request)
     return _reply(response, deadline, session if closing else None)
+
+
+def _request(session: requests.Session, request: HttpRequest, deadline: Deadline) -> requests.Response:
+    """The backend call itself: files open only while sending, sockets watched by the deadline."""
+    remaining = max(deadline.remaining(), 0.001)
+    web = urlsplit(request.url).scheme in ("http", "https")
+    with contextlib.ExitStack() as stack:
+        files = [
+            (part.field, (part.path.name, stack.enter_context(open(part.path, "rb")), part.content_type))
+            for part in request.files
+        ]
+        stack.enter_context(watching(deadline))
+        return session.request(
+            request.method,
+            request.url,
+            headers=reveal_headers(request.headers) if request.credentials else _keyless(request),
+            json=request.json,
+            data=request.form or None,
+            files=files or None,
+            stream=True,
+            timeout=(min(30.0, remaining), remaining),
+            allow_redirects=False,
+            proxies=environ_proxies(request.url) if web else {},
+        )
 
 
 def _keyless(request: HttpRequest) -> dict[str, str]:

@@ -16,11 +16,11 @@ from typing import Any
 
 import pytest
 
-from imagegate.adapter import HttpRequest, Pending, Reply
-from imagegate.errors import Interrupted
+from imagegate.adapter import Adapter, HttpRequest, Pending, Reply
+from imagegate.errors import Interrupted, UnusableAnswer
 from imagegate.progress import Progress
 from imagegate.secret import Secret
-from imagegate.testing import MockTransport, registered, use_transport
+from imagegate.testing import MockTransport, check_adapter, registered, use_transport
 
 from .support.faultserver import FaultServer, error_reply
 from .support.faultserver import Reply as Scripted
@@ -203,15 +203,13 @@ def test_a_stopped_job_is_cancelled_once_when_the_adapter_can(cli, make_config, 
 
 
 def test_a_sync_adapter_that_answers_pending_is_an_unusable_answer() -> None:
-    from imagegate.adapter import Adapter
-
     class Sync(Adapter):
         name = "sync"
 
         def build_request(self, options):  # pragma: no cover - not called
             raise AssertionError
 
-    with pytest.raises(Exception, match="does not poll"):
+    with pytest.raises(UnusableAnswer, match="does not poll"):
         Sync(None).poll({}, {}, Pending(HttpRequest("GET", "https://x.test/"), "j"))  # type: ignore[arg-type]
 
 
@@ -232,3 +230,14 @@ def test_the_progress_clock_shows_the_label_the_call_sets() -> None:
             threading.Event().wait(0.001)
     assert shown.is_set()
     assert json.dumps(stream.getvalue())  # printable
+
+
+def test_check_adapter_wants_poll_written_when_poll_is_listed() -> None:
+    check_adapter(JobsAdapter)
+
+    class Forgetful(JobsAdapter):
+        name = "forgetful"
+        poll = Adapter.poll  # type: ignore[assignment]
+
+    with pytest.raises(AssertionError, match="must write poll"):
+        check_adapter(Forgetful)

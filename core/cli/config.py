@@ -15,7 +15,8 @@ from typing import Any
 from ..config import config_command, read_document, resolve_path, select_profile
 from ..config_write import add_profile, render, write_private
 from ..errors import ConfigError, ImagegateError, UsageError
-from ..options import Asked, check
+from ..option_values import check
+from ..options import Asked
 from ..schema import first_error, load_schema
 from ..secret import Secret, key_problem
 from .console import Parser, emit, refuse_key_flags
@@ -143,10 +144,11 @@ def _check_fields(fields: dict[str, Any]) -> None:
 def _verify_profile(path: Path, name: str | None) -> tuple[Any, Any]:
     """The checks every run makes before sending (schema, key, provider, endpoint, the profile's
     defaults such as size and timeout)."""
+    from .. import plugins
     from ..addresses import check_endpoint
-    from ..dispatch import resolve_adapter
 
-    profile, adapter = resolve_adapter(path, name, None)
+    adapter = plugins.bind(path, name)
+    profile = adapter.profile
     transport = adapter.transport()
     check_endpoint(adapter.base_url, frozenset(transport.schemes if transport else ()))
     check(Asked(prompt="config check").resolved(profile.settings))

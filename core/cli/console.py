@@ -11,7 +11,7 @@ import typing
 from collections.abc import Iterable
 from typing import Any
 
-from ..errors import EXIT_CODES, EXIT_INTERRUPTED, ImagegateError, UsageError
+from ..errors import EXIT_CODES, EXIT_INTERRUPTED, ImagegateError, UsageError, internal_error
 from ..secret import redact
 
 EPILOG = "exit codes:\n" + "\n".join(f"  {code:<4} {meaning}" for code, meaning in EXIT_CODES.items())
@@ -60,9 +60,13 @@ def refuse_key_flags(argv: list[str]) -> None:
 
 def emit(document: dict[str, Any]) -> None:
     """Print the one JSON object a command answers with."""
-    text = json.dumps(_finite(document), indent=2, default=str, allow_nan=False)
-    sys.stdout.write(redact(text) + "\n")
+    sys.stdout.write(render(document) + "\n")
     sys.stdout.flush()
+
+
+def render(document: dict[str, Any]) -> str:
+    """The JSON text of a command's answer, key scrubbed (also the text of the MCP server's results)."""
+    return redact(json.dumps(_finite(document), indent=2, default=str, allow_nan=False))
 
 
 def _finite(value: Any) -> Any:
@@ -83,7 +87,7 @@ def report(error: BaseException) -> int:
         for hint in error.hints:
             print(f"hint: {redact(hint)}", file=sys.stderr)
         return error.exit_code
-    print(f"error: internal error: {type(error).__name__}: {redact(str(error))}", file=sys.stderr)
+    print(f"error: {internal_error(error)}", file=sys.stderr)
     print(
         "hint: this is a bug in imagegate; please report it with the command you ran (not your key)",
         file=sys.stderr,
