@@ -6,9 +6,10 @@ core only checks it against the profile's budget before sending and records it a
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import math
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -88,3 +89,17 @@ def record(
         where = path or ledger.ledger_path()
         return f"the call was paid, but not recorded in the spend ledger {where} ({exc.strerror or exc})"
     return None
+
+
+@contextlib.contextmanager
+def within_budget(profile: Any, model: str, cost: float | None, *, checked: bool = False) -> Iterator[None]:
+    """Refuse the call (OverBudget) if its estimate would cross the profile's cap; while it runs,
+    its estimate counts as in flight. ``checked``: the caller (a batch) has reserved it already."""
+    if checked:
+        yield
+        return
+    reservation = reserve(profile, model, cost)
+    try:
+        yield
+    finally:
+        GUARD.release(reservation)
