@@ -13,7 +13,6 @@ import hashlib
 import json
 import os
 import re
-import threading
 import time
 from collections.abc import Iterable, Iterator
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
@@ -25,6 +24,8 @@ from . import spend
 from .budget import OverBudget
 from .dispatch import Call, execute, prepare
 from .errors import ImagegateError, UsageError, internal_error
+from .manifest import MANIFEST_NAME as MANIFEST_NAME  # re-exported: the batch command names it
+from .manifest import Manifest as Manifest
 from .option_values import from_keywords
 from .options import Asked, Options
 from .output import OutputExists, OutputPlan
@@ -32,9 +33,7 @@ from .pacing import Concurrency, Rate, parse_rate
 from .pacing import Pacer as Limiter
 from .progress import Notify
 from .sniff import EXTENSIONS
-from .spool import unlink_quietly
 
-MANIFEST_NAME = ".imagegate-batch.json"
 DEFAULT_CONCURRENCY = 4
 #: Keys a job object may carry besides the Options fields.
 CALL_KEYS = ("out", "provider", "profile", "config")
@@ -164,55 +163,6 @@ def job_key(job: Job, options: Options, path: Path) -> str:
     identity.update(images=[str(p) for p in options.images], out=str(path))
     identity.update({key: getattr(job, key) for key in ("provider", "profile", "config")})
     return hashlib.sha256(json.dumps(identity, sort_keys=True, default=str).encode()).hexdigest()[:32]
-
-
-class Manifest:
-    """The finished jobs of a batch folder, rewritten atomically after each one."""
-
-    def __init__(self, path: Path) -> None:
-        self.path = path
-        self._lock = threading.Lock()
-        self.done: dict[str, dict[str, Any]] = {}
-        try:
-            document = json.loads(path.read_text(encoding="utf-8"))
-            self.done = dict(document.get("done", {}))
-        except FileNotFoundError:
-            pass
-        except (OSError, ValueError, AttributeError) as exc:
-            raise UsageError(
-                f"cannot read the batch manifest {path}: {exc}",
-                hints=(
-                    "Move it aside to start the batch afresh; then move or delete the images it "
-                    "lists, or give the jobs other names (--force would pay for every job again).",
-                ),
-            ) from None
-
-    def finished(self, key: str) -> list[str] | None:
-        """The paths a job made in an earlier run, if it finished and they are all still there."""
-        record = self.done.get(key)
-        if record is None:
-            return None
-        paths = [self.path.parent / name for name in record["paths"]]
-        return [str(path) for path in paths] if all(path.exists() for path in paths) else None
-
-    def record(self, key: str, job: Job, paths: list[str]) -> str | None:
-        """Note a finished job; returns why it could not be written (disk full...), else None.
-
-        The job's images are saved either way, so a failed write is a warning, not a failed job.
-        """
-        with self._lock:
-            names = [os.path.relpath(path, self.path.parent) for path in paths]
-            self.done[key] = {"line": job.line, "prompt": job.options.prompt[:200], "paths": names}
-            temporary = self.path.with_name(f"{self.path.name}.{os.getpid()}.{threading.get_ident()}.tmp")
-            try:
-                temporary.write_text(
-                    json.dumps({"version": 1, "done": self.done}, indent=1), encoding="utf-8"
-                )
-                os.replace(temporary, self.path)
-            except OSError as exc:
-                unlink_quietly(temporary)
-                return exc.strerror or str(exc)
-        return None
 
 
 # -- running -----------------------------------------------------------------------------
@@ -442,14 +392,25 @@ def run_batch(
     force: bool = False,
     fail_fast: bool = False,
     limiter: Limiter | None = None,
+    remote: bool = False,
+    wait: bool = True,
+    cancel: bool = False,
     **defaults: Any,
 ) -> Iterator[JobResult]:
-    """Check every job now, then return an iterator of results in the order they finish."""
+    """Check every job now, then return an iterator of results in the order they finish.
+
+    ``remote`` runs them on the provider's batch engine (``wait=False``: submit only, the jobs
+    come back ``submitted``; ``cancel``: cancel the folder's unfinished remote batches).
+    """
     base = defaults_from_keywords(defaults)
     folder = Path(out_dir).expanduser().absolute()
     made = [make_job(value, Job(number, number, base.options), base) for number, value in enumerate(jobs, 1)]
     manifest = Manifest(folder / MANIFEST_NAME)
     todo, skipped = plan_jobs(made, folder, manifest, force)
+    if remote or cancel:
+        from .remote import run_remote
+
+        return run_remote(todo, skipped, manifest, wait=wait, cancel=cancel)
 
     def results() -> Iterator[JobResult]:
         yield from skipped

@@ -27,8 +27,8 @@ class CompatibleAdapter(OpenAIAdapter):
     schema_file = "compatible.schema.json"
 
     def supports(self, operation: str) -> bool:
-        if operation == "stream":
-            return bool(self.profile.settings.get("stream"))
+        if operation in ("stream", "batch"):
+            return operation in self.operations and bool(self.profile.settings.get(operation))
         return super().supports(operation)
 
     def endpoint(self, operation: str) -> str:

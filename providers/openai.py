@@ -15,6 +15,7 @@ from typing import Any, ClassVar
 
 from imagegate import hookimpl
 from imagegate.adapter import (
+    BATCH,
     EDIT,
     GENERATE,
     MASK,
@@ -35,6 +36,7 @@ from imagegate.adapter import (
 )
 from imagegate.errors import UnusableAnswer, UsageError
 from imagegate.options import Options
+from imagegate.providers.openai_batch import BatchProtocol
 from imagegate.secret import Secret
 from imagegate.sniff import sniff_file
 
@@ -296,12 +298,12 @@ def _check_square_png(model: str, path: Path, limit: int) -> None:
         )
 
 
-class OpenAIAdapter(Adapter):
-    """OpenAI's Images API: Bearer auth, JSON generations, multipart edits with ``image[]``."""
+class OpenAIAdapter(BatchProtocol, Adapter):
+    """OpenAI's Images API: Bearer auth, JSON generations, multipart edits with ``image[]``; the Batch API."""
 
     name = "openai"
     description = "OpenAI Images API (api.openai.com)"
-    operations = frozenset({GENERATE, EDIT, MASK, STREAM})
+    operations = frozenset({GENERATE, EDIT, MASK, STREAM, BATCH})
     is_default = True
     default_base_url = "https://api.openai.com/v1"
     default_model = "gpt-image-2"

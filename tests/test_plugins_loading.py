@@ -242,7 +242,7 @@ def test_providers_json_shows_distribution_version_operations_and_schema(fake_di
     assert rows["one"]["version"] == "2.5"
     assert rows["one"]["operations"] == ["generate"]
     assert rows["one"]["config_schema"].endswith(".A0.config_schema")
-    assert rows["openai"]["operations"] == ["generate", "edit", "mask", "stream"]
+    assert rows["openai"]["operations"] == ["generate", "edit", "mask", "stream", "batch"]
     assert rows["openai"]["config_schema"] == "imagegate.schemas/openai.schema.json"
     assert rows["openai"]["default"] is True
 
