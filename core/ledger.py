@@ -119,6 +119,16 @@ def _write_all(descriptor: int, data: bytes) -> None:
         view = view[written:]
 
 
+def writable(path: Path) -> bool:
+    """Whether a line could be appended at ``path`` (its folder is made if it can be)."""
+    try:
+        path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+    except OSError:
+        return False
+    target = path if path.exists() else path.parent
+    return os.access(target, os.W_OK)
+
+
 def read(path: Path | None = None) -> Iterator[dict[str, Any]]:
     """Every readable line of the ledger, oldest first; nothing if there is no ledger yet."""
     target = path or ledger_path()

@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from . import ledger
-from .budget import Budget, Guard
+from .budget import Budget, Guard, OverBudget
 
 log = logging.getLogger("imagegate.spend")
 #: The process's one guard: calls and batch jobs in flight in any thread count against the budget.
@@ -53,8 +53,20 @@ def reserve(profile: Any, model: str, cost: float | None, guard: Guard | None = 
     """Check the profile's budget for one call, counting the calls in flight; OverBudget if not.
 
     Release the reservation (``GUARD.release``) once the call's ledger line is written or it failed.
+    Under a budget, a call whose spend could not be recorded is refused too: the cap would not see it.
     """
-    return (guard or GUARD).reserve(budget_of(profile), profile.name, model, cost)
+    guard = guard or GUARD
+    budget = budget_of(profile)
+    if budget is not None:
+        where = guard.path or ledger.ledger_path()
+        if not ledger.writable(where):
+            raise OverBudget(
+                f"the spend ledger {where} cannot be written here, so profile "
+                f"{profile.name or '(the only profile)'!r} and its budget (set in {budget.where}) "
+                "could not count this call: refused before sending",
+                hints=("Let imagegate write that folder (in a sandbox: add it to its writable roots).",),
+            )
+    return guard.reserve(budget, profile.name, model, cost)
 
 
 def record(

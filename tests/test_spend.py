@@ -97,3 +97,13 @@ def test_the_budget_set_in_the_profile_refuses_a_call_before_sending(tmp_path: P
     with pytest.raises(OverBudget, match=r"/cfg/config\.json#work"):
         spend.reserve(profile, "m", 0.2, Guard(path))
     spend.reserve(FakeProfile(), "m", 0.2, Guard(path))  # no budget: no cap
+
+
+def test_under_a_budget_a_call_whose_spend_cannot_be_recorded_is_refused(tmp_path: Path) -> None:
+    blocker = tmp_path / "state"
+    blocker.write_text("")  # where the ledger's folder should be: nothing can be written under it
+    path = blocker / "imagegate" / "ledger.jsonl"
+    profile = FakeProfile(settings={"budget": {"daily_usd": 100}})
+    with pytest.raises(OverBudget, match="cannot be written"):
+        spend.reserve(profile, "m", 0.2, Guard(path))
+    spend.reserve(FakeProfile(), "m", 0.2, Guard(path))  # no budget: the call goes (with a warning)
