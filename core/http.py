@@ -27,6 +27,8 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("imagegate.http")
 ERROR_BODY_LIMIT = 256 * 1024
+#: A request rate-limited this many times waits as asked; after that, at least the backoff as well.
+EXACT_REFUSALS = 3
 BILLING_HINT = (
     "The request was sent: the provider may have made and billed the image. "
     "It was not retried, so you are not charged twice."
@@ -175,7 +177,7 @@ def _rate_limit_wait(
     """How long a rate-limited request waits: what the provider asked (backing off once it asks
     again and again, or says nothing), never past max_retry_wait or the deadline."""
     backoff = policy.backoff(refusals)
-    wait = backoff if asked is None else (max(asked, backoff) if refusals >= policy.retries else asked)
+    wait = backoff if asked is None else (max(asked, backoff) if refusals >= EXACT_REFUSALS else asked)
     if wait > policy.max_wait:
         raise _with_hint(
             error,

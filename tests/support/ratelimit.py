@@ -65,9 +65,14 @@ class TokenBucket:
 class RateLimitedProvider:
     """``POST /v1/images/generations`` behind a token bucket on 127.0.0.1; use as a context manager."""
 
-    def __init__(self, burst: int = 4, rate: float = 4.0, latency: float = 0.0, port: int = 0) -> None:
+    def __init__(
+        self, burst: int = 4, rate: float = 4.0, latency: float = 0.0, port: int = 0, refuse_first: int = 0
+    ) -> None:
         self.bucket = TokenBucket(burst, rate)
         self.latency = latency
+        self.refuse_first = (
+            refuse_first  # the first N requests get 429 (retry-after-ms 50), whatever the bucket
+        )
         self.accepted = self.refused = 0
         self._lock = threading.Lock()
         self._image = base64.b64encode(solid(8, 8, (40, 120, 200))).decode()
@@ -84,6 +89,16 @@ class RateLimitedProvider:
         return self.accepted + self.refused
 
     def answer(self, body: dict[str, Any]) -> tuple[int, dict[str, str], bytes]:
+        with self._lock:
+            forced = self.requests < self.refuse_first
+            self.refused += forced
+        if forced:
+            headers = {"retry-after": "1", "retry-after-ms": "50"}
+            return (
+                429,
+                headers,
+                json.dumps({"error": {"message": "slow down", "code": "rate_limit_exceeded"}}).encode(),
+            )
         allowed, headers = self.bucket.take()
         with self._lock:
             self.accepted += allowed
