@@ -22,9 +22,10 @@ from .deadline import Deadline, timeout_error
 from .errors import ImagegateError, Interrupted, ProviderFailure, UnusableAnswer
 from .http import send, verdict
 from .jsonstream import InvalidAnswer, InvalidImage, parse
+from .pacing import Pacer as Limiter
 from .progress import Progress
 from .reply import iter_body
-from .retry import Limiter, RetryPolicy
+from .retry import RetryPolicy
 from .streaming import is_event_stream
 from .transport import Transports, guarding
 
