@@ -32,6 +32,8 @@ class Budget:
     monthly_usd: float | None = None
     allow_unknown: bool = False
     where: str = "the config file"
+    #: The ledger this budget counts (the config's ``budget.ledger``, else the account's own one).
+    ledger: Path | None = None
 
     @classmethod
     def from_settings(cls, settings: Mapping[str, Any], where: str) -> Budget | None:
@@ -39,11 +41,13 @@ class Budget:
         caps = settings.get("budget")
         if not isinstance(caps, Mapping) or not caps:
             return None
+        pinned = caps.get("ledger")
         return cls(
             _number(caps.get("daily_usd")),
             _number(caps.get("monthly_usd")),
             settings.get("budget_unknown_models") == "allow",
             where,
+            Path(pinned).expanduser() if isinstance(pinned, str) and pinned else ledger.account_ledger_path(),
         )
 
     def caps(self, now: datetime) -> list[tuple[str, float, datetime]]:
@@ -118,7 +122,8 @@ class Guard:
             if budget is not None:
                 flying = sum(cost for name, cost in self._reserved.values() if name == profile)
                 now = self._clock() if self._clock else None
-                check(budget, profile, model, estimate, ledger.read(self.path), in_flight=flying, now=now)
+                spent = ledger.read(self.path or budget.ledger)
+                check(budget, profile, model, estimate, spent, in_flight=flying, now=now)
             self._next += 1
             self._reserved[self._next] = (profile, estimate or 0.0)
             return self._next

@@ -36,6 +36,27 @@ def ledger_path(environ: Mapping[str, str] | None = None) -> Path:
     return base / "imagegate" / LEDGER_NAME
 
 
+def account_ledger_path() -> Path:
+    """The ledger under the account's own home folder, whatever HOME and XDG_STATE_HOME say.
+
+    A budget counts spend here (unless the config names its ledger), so a command run with a
+    different environment cannot start from an empty ledger and get past the cap.
+    """
+    try:
+        import pwd
+
+        home = Path(pwd.getpwuid(os.getuid()).pw_dir)
+    except (ImportError, KeyError, OSError):  # no password database (Windows, some containers)
+        home = Path.home()
+    return home / ".local" / "state" / "imagegate" / LEDGER_NAME
+
+
+def known_ledgers() -> list[Path]:
+    """The ledgers ``imagegate usage`` reads: this environment's, and the account's when it differs."""
+    here, account = ledger_path(), account_ledger_path()
+    return [here] if account == here else [here, account]
+
+
 def now_utc() -> str:
     """The current time as the ledger writes it: ISO 8601 in UTC, to the second, with a ``Z``."""
     return datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")

@@ -86,6 +86,7 @@ BUDGET: Mapping[str, Any] = {
     "properties": {
         "daily_usd": {"type": "number", "minimum": 0},
         "monthly_usd": {"type": "number", "minimum": 0},
+        "ledger": {"type": "string", "minLength": 1},
     },
     "additionalProperties": False,
     "minProperties": 1,

@@ -58,7 +58,7 @@ def reserve(profile: Any, model: str, cost: float | None, guard: Guard | None = 
     guard = guard or GUARD
     budget = budget_of(profile)
     if budget is not None:
-        where = guard.path or ledger.ledger_path()
+        where = guard.path or budget.ledger or ledger.ledger_path()
         if not ledger.writable(where):
             raise OverBudget(
                 f"the spend ledger {where} cannot be written here, so profile "
@@ -95,6 +95,8 @@ def record(
         request_id=request_id,
         paths=[str(p) for p in paths],
     )
+    budget = budget_of(profile)
+    path = path or (budget.ledger if budget is not None else None)
     try:
         ledger.append(entry, path)
     except OSError as exc:

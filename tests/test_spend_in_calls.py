@@ -99,3 +99,29 @@ def test_a_bad_budget_in_the_config_is_a_config_error(cli, make_config) -> None:
         local_config(make_config, server, budget={"daily": 5})
         run = run_kite(cli, "--out", "kite.png")
         assert run.code == 2 and "budget" in run.err and server.seen == []
+
+
+def test_under_a_budget_another_state_folder_does_not_start_a_fresh_ledger(
+    cli, make_config, monkeypatch, tmp_path: Path
+) -> None:
+    with FaultServer() as server:
+        config = local_config(make_config, server, budget={"daily_usd": 0.05})
+        server.generations(image_reply())
+        spent_today(0.045)
+        monkeypatch.setenv("XDG_STATE_HOME", str(tmp_path / "empty-state"))
+        monkeypatch.setenv("HOME", str(tmp_path / "empty-home"))
+        run = run_kite(cli, "--config", str(config), "--out", "kite.png")
+        assert run.code == 2 and "daily_usd cap of $0.05" in run.err
+        assert server.seen == []
+
+
+def test_a_budget_counts_the_ledger_its_config_names(cli, make_config, tmp_path: Path) -> None:
+    team = tmp_path / "team" / "ledger.jsonl"
+    with FaultServer() as server:
+        local_config(make_config, server, budget={"daily_usd": 0.05, "ledger": str(team)})
+        server.generations(image_reply())
+        assert run_kite(cli, "--out", "kite.png").code == 0
+        assert len(team.read_text().splitlines()) == 1 and not ledger.ledger_path().exists()
+        ledger.append(ledger.Entry(None, "openai", "gpt-image-1", "generate", cost_usd=0.045), team)
+        run = run_kite(cli, "--out", "kite2.png")
+        assert run.code == 2 and len(server.seen) == 1

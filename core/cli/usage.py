@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import sys
 
 from .. import ledger
@@ -21,10 +22,11 @@ def command(argv: list[str]) -> int:
     parser.add_argument("--json", action="store_true", help="print JSON for machines")
     args = parser.parse_args(argv)
     since = parse_since(args.since) if args.since is not None else None
-    path = ledger.ledger_path()
-    summary = summarize(ledger.read(path), since, args.profile)
+    paths = ledger.known_ledgers()
+    records = itertools.chain.from_iterable(ledger.read(path) for path in paths)
+    summary = summarize(records, since, args.profile)
     if args.json:
-        emit({"ok": True, "ledger": str(path), **summary})
+        emit({"ok": True, "ledger": str(paths[0]), "ledgers": [str(path) for path in paths], **summary})
     else:
-        sys.stdout.write(render(summary, str(path)) + "\n")
+        sys.stdout.write(render(summary, ", ".join(str(path) for path in paths)) + "\n")
     return 0
