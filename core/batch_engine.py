@@ -63,6 +63,8 @@ class BatchEngine:
     #: The most lines, and bytes, one batch input file may hold.
     batch_max_lines: ClassVar[int] = 0
     batch_max_bytes: ClassVar[int] = 0
+    #: What a job costs on the batch engine as a share of the normal price (the spend estimate).
+    batch_price_factor: ClassVar[float] = 1.0
 
     def batch_uploads(self, options: Options) -> list[Path]:
         """The local files a job's line refers to, uploaded first (once each, however many jobs use them).

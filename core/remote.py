@@ -21,11 +21,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from . import plugins
+from . import plugins, spend
 from .adapter import UPLOAD_IMAGE, UPLOAD_LINES, Adapter, BatchState
 from .batch import Job, JobResult, Manifest, Planned
+from .budget import OverBudget
 from .errors import ImagegateError, NetworkError, ProviderRefused, UsageError
-from .remote_collect import Collector, job_of
+from .remote_collect import Collector, batch_estimate, estimate_options, job_of
 from .remote_lines import check_remote, custom_id, file_digest, job_record, shards
 from .remote_wire import Wire
 
@@ -77,6 +78,7 @@ class RemoteRun:
     failed_polls: int = 0
     _adapters: dict[str, Adapter] = field(default_factory=dict)
     _wires: dict[str, Wire] = field(default_factory=dict)
+    _reservations: list[int] = field(default_factory=list)  # budget reservations held for this run
 
     def __post_init__(self) -> None:
         self.manifest.remote.setdefault("uploads", {})
@@ -102,11 +104,41 @@ class RemoteRun:
             if self.cancel:
                 yield from (JobResult(item.job, "not run", error=CANCEL_NOTE) for item in fresh)
             elif fresh:
+                self._count_running()
+                fresh = yield from self._within_budget(fresh)
                 yield from self._submit(fresh)
             yield from self._follow()
         finally:
+            for reservation in self._reservations:
+                spend.GUARD.release(reservation)
             for wire in self._wires.values():
                 wire.close()
+
+    # -- the profile's budget ------------------------------------------------------------------
+    def _count_running(self) -> None:
+        """This folder's batches still running count against the budget, as jobs in flight do."""
+        for entry in self.batches:
+            if entry["state"] != RUNNING:
+                continue
+            adapter = self.adapter(entry["source"])
+            for job in entry["jobs"].values():
+                cost = batch_estimate(adapter, estimate_options(job))
+                self._reservations.append(spend.GUARD.reserve(None, adapter.profile.name, "", cost))
+
+    def _within_budget(self, fresh: list[Planned]) -> Generator[JobResult, None, list[Planned]]:
+        """The jobs whose estimate (at the batch price) fits the profile's budget; the rest are not run."""
+        kept: list[Planned] = []
+        for item in fresh:
+            adapter = item.call.adapter
+            cost = batch_estimate(adapter, item.call.options)
+            try:
+                self._reservations.append(spend.reserve(adapter.profile, item.call.model, cost))
+            except OverBudget as exc:
+                self.reported.add(custom_id(item))
+                yield JobResult(item.job, "not run", error=exc.message, exit_code=exc.exit_code)
+                continue
+            kept.append(item)
+        return kept
 
     def pending(self) -> list[JobResult]:
         """The jobs not yet reported: ``submitted`` (still running at the provider) or unconfirmed."""

@@ -11,13 +11,15 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
+from types import SimpleNamespace
 from typing import TYPE_CHECKING, Any
 
-from .adapter import ImageRef, LineResult
+from . import spend
+from .adapter import Answer, ImageRef, LineResult
 from .batch import Job, JobResult, Manifest
 from .errors import ImagegateError, UnusableAnswer
 from .jsonstream import BadLine, InvalidAnswer, documents
-from .options import Asked
+from .options import GENERATE, Asked, Options
 from .output import OutputPlan
 from .sniff import require_image
 from .spool import FileSpool, Spool
@@ -101,14 +103,14 @@ class Collector:
             )
         if line.answer is None or not line.answer.images:
             return JobResult(job, "failed", error="the provider's answer holds no image", exit_code=5)
-        return self._save(job, record, line.answer.images)
+        return self._save(job, record, line.answer)
 
-    def _save(self, job: Job, record: dict[str, Any], images: list[ImageRef]) -> JobResult:
+    def _save(self, job: Job, record: dict[str, Any], answer: Answer) -> JobResult:
         """Link each decoded image into its name, then record the job in the manifest."""
         plan = OutputPlan(self.out_dir / record["out"], record["count"], record["force"])
         paths: list[str] = []
         problems: list[str] = []
-        for index, ref in enumerate(images):
+        for index, ref in enumerate(answer.images):
             try:
                 paths.append(str(self._commit(plan, ref, len(paths), index)))
             except ImagegateError as exc:
@@ -118,10 +120,31 @@ class Collector:
             failure = self.manifest.record(record["key"], job, paths)
             if failure is not None:
                 warnings.append(f"saved, but not recorded in the manifest {self.manifest.path} ({failure})")
+            unrecorded = self._spent(record, answer, paths)
+            if unrecorded is not None:
+                warnings.append(unrecorded)
         if problems:
             kept = [f"The images that did arrive were saved: {', '.join(paths)}"] if paths else []
             return JobResult(job, "failed", paths, error=problems[0], exit_code=5, warnings=warnings + kept)
         return JobResult(job, "ok", paths, warnings=warnings)
+
+    def _spent(self, record: dict[str, Any], answer: Answer, paths: list[str]) -> str | None:
+        """The job's line in the spend ledger, at the batch engine's price; a warning if not written."""
+        options = estimate_options(record)
+        cost = batch_estimate(self.adapter, options, answer.usage)
+        facts = SimpleNamespace(
+            operation=record.get("operation") or GENERATE, size=options.size, quality=options.quality
+        )
+        return spend.record(
+            self.adapter.profile,
+            options.model or self.adapter.model_for(options),
+            facts,
+            images=len(paths),
+            usage=answer.usage,
+            cost=cost,
+            request_id=None,
+            paths=paths,
+        )
 
     def _commit(self, plan: OutputPlan, ref: ImageRef, slot: int, index: int) -> Path:
         spool = ref.data
@@ -147,6 +170,23 @@ class Collector:
         return cid, JobResult(
             job, "not run", error=f"batch {state.job_id} ended ({state.status}) before it ran"
         )
+
+
+def estimate_options(record: dict[str, Any]) -> Options:
+    """The options a job's spend is estimated from, as its manifest record keeps them."""
+    return Options(
+        prompt="",
+        model=record.get("model"),
+        size=record.get("size") or "auto",
+        quality=record.get("quality") or "auto",
+        n=record.get("n") or record.get("count") or 1,
+    )
+
+
+def batch_estimate(adapter: Adapter, options: Options, usage: Any = None) -> float | None:
+    """The adapter's estimate at the batch engine's price (None when it has none)."""
+    cost = spend.estimate(adapter, options, usage)
+    return None if cost is None else cost * adapter.batch_price_factor
 
 
 def failure(error: ProviderError) -> ImagegateError:

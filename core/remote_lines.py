@@ -65,8 +65,9 @@ def shards(
 
 
 def job_record(item: Planned, out_dir: Path) -> dict[str, Any]:
-    """What the manifest keeps of a submitted job: enough to save its images even if the jobs file changes."""
-    job = item.job
+    """What the manifest keeps of a submitted job: enough to save its images even if the jobs file changes,
+    and to record its spend in the ledger when it is collected (never the key)."""
+    job, options = item.job, item.call.options
     return {
         "key": item.key,
         "job": job.number,
@@ -76,6 +77,11 @@ def job_record(item: Planned, out_dir: Path) -> dict[str, Any]:
         "out": os.path.relpath(item.plan.first, out_dir),
         "count": item.plan.count,
         "force": item.plan.force,
+        "model": item.call.model,
+        "operation": options.operation,
+        "size": options.size,
+        "quality": options.quality,
+        "n": options.n,
     }
 
 

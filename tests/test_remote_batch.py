@@ -497,3 +497,47 @@ def test_sigterm_while_waiting_exits_143_with_the_jobs_submitted(fake: BatchServ
     document = json.loads(out)
     assert document["counts"]["submitted"] == 2 and document["interrupted"] is True
     assert b"run the same command again to collect" in err
+
+
+def _estimate_each(config: Path, usage: Any = None) -> float:
+    """What the normal call of one fake job would cost, by the adapter's own price table."""
+    from imagegate import plugins, spend
+    from imagegate.options import Options
+
+    adapter = plugins.bind(config)
+    options = Options(prompt="p", model=adapter.model_for(Options(prompt="p")))
+    cost = spend.estimate(adapter, options, usage)
+    assert cost is not None
+    return cost * adapter.batch_price_factor
+
+
+def test_each_collected_job_is_one_ledger_line_at_the_batch_price(
+    cli, fake: BatchServer, isolated: Path
+) -> None:
+    from imagegate import ledger
+
+    path = write_jobs(isolated / "jobs.jsonl", "a secret kite", "a secret gull", "a secret crow")
+    run = cli("batch", path, "--out-dir", "out", "--remote")
+    assert run.code == 0, run.err
+    lines = [json.loads(text) for text in ledger.ledger_path().read_text().splitlines()]
+    assert len(lines) == 3 and {line["images"] for line in lines} == {1}
+    config = isolated.parent / "home" / ".config" / "gpt-image-2-apikey" / "config.json"
+    usage = {"input_tokens": 10, "output_tokens": 1000, "total_tokens": 1010}  # what the fake answers
+    assert all(line["cost_usd"] == pytest.approx(_estimate_each(config, usage)) for line in lines)
+    assert all("secret" not in json.dumps({**line, "paths": []}) for line in lines)  # never the prompt
+
+
+def test_under_a_budget_remote_jobs_past_the_cap_are_not_submitted(
+    cli, make_config, isolated: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(remote, "POLL_FIRST", 0.0)
+    with BatchServer() as server:
+        config = make_config(base_url=server.url)
+        each = _estimate_each(config)
+        make_config(base_url=server.url, budget={"daily_usd": round(each * 1.5, 6)})
+        path = write_jobs(isolated / "jobs.jsonl", "one", "two", "three")
+        run = cli("batch", path, "--out-dir", "out", "--remote")
+        assert run.code == 2
+        assert list(statuses(summary_of(run)).values()) == ["ok", "not run", "not run"]
+        assert len(server.submitted) == 1
+        assert "daily_usd cap" in summary_of(run)["jobs"][1]["error"]

@@ -69,8 +69,8 @@ def run_remote(
 def _exit_code(results: list[JobResult], cancelled: bool) -> int:
     """The first failed job's exit code; 5 when jobs were not run (the batch expired) unless --cancel."""
     for result in results:
-        if result.status == "failed":
-            return result.exit_code or 1
+        if result.status == "failed" or (result.status == "not run" and result.exit_code):
+            return result.exit_code or 1  # a job a budget stopped is "not run" with exit 2
     not_run = sum(result.status == "not run" for result in results)
     if not_run and not cancelled:
         print(f"error: {not_run} job(s) were not run (their batch ended first)", file=sys.stderr)
