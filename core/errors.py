@@ -25,8 +25,9 @@ class ImagegateError(Exception):
     @message.setter
     def message(self, text: str) -> None:
         from .secret import redact
+        from .untrusted import untrusted  # a provider's text may drive a terminal: made inert here
 
-        self._message = redact(text)
+        self._message = untrusted(redact(text))
         self.args = (self._message,)
 
     @property
@@ -36,8 +37,9 @@ class ImagegateError(Exception):
     @hints.setter
     def hints(self, texts: tuple[str, ...] | list[str]) -> None:
         from .secret import redact
+        from .untrusted import HINT_LIMIT, untrusted
 
-        self._hints = tuple(redact(text) for text in texts)
+        self._hints = tuple(untrusted(redact(text), HINT_LIMIT) for text in texts)
 
     def __str__(self) -> str:
         return self.message
@@ -68,9 +70,10 @@ class ProviderRefused(ImagegateError):
     ) -> None:
         super().__init__(message, hints=hints)
         from .secret import redact
+        from .untrusted import untrusted
 
         self.status = status
-        self.code = redact(code) if code else code
+        self.code = untrusted(redact(code), 200) if code else code
 
 
 class ContentRefused(ProviderRefused):
