@@ -91,9 +91,9 @@ def test_usage_nested_deeply_after_payment_still_gives_the_saved_image(cli, serv
     [
         {"usage": [1, 2]},
         {"usage": "lots"},
-        {"usage": {"total_tokens": {"x": [[[]]]}}},
-        {"created": nested(200)},
-        {"data": [{"b64_json": b64(png()), "revised_prompt": nested(300)}]},
+        {"usage": {"total_tokens": {"x": [[[]]]}, "input_tokens_details": nested(700)}},
+        {"created": nested(700)},
+        {"data": [{"b64_json": b64(png()), "revised_prompt": nested(700)}]},
     ],
     ids=["usage-list", "usage-string", "usage-wrong-inner", "created-nested", "revised-nested"],
 )
