@@ -23,8 +23,7 @@ from typing import Any
 
 from .dispatch import Call, execute, prepare
 from .errors import ImagegateError, UsageError
-from .keywords import options_from_keywords
-from .options import Options
+from .options import Asked, Options, from_keywords
 from .output import OutputExists, OutputPlan
 from .retry import Limiter
 from .sniff import EXTENSIONS
@@ -44,7 +43,7 @@ class Job:
 
     number: int  # 1-based position among the jobs: the NNN of the file name
     line: int  # line of the jobs file (equal to number for the library)
-    options: Options
+    options: Asked
     out: str | None = None
     provider: str | None = None
     profile: str | None = None
@@ -121,7 +120,7 @@ def make_job(value: Any, where: Job, defaults: Job, base: Path | None = None) ->
         value = {"prompt": value}
     if not isinstance(value, dict):
         raise UsageError(f"{where.where}: a job is a prompt string or an object, not {type(value).__name__}")
-    changes, calls = options_from_keywords(
+    changes, calls = from_keywords(
         value, call_keys=CALL_KEYS, refused=NOT_IN_BATCH, where=where.where, base=base
     )
     options = replace(defaults.options, **changes)
@@ -370,7 +369,7 @@ def _run_one(item: Planned, manifest: Manifest, limiter: Limiter) -> JobResult:
 
 def defaults_from_keywords(keywords: dict[str, Any]) -> Job:
     """The batch-wide defaults from library keywords (the same names a job object uses)."""
-    blank = Job(0, 0, Options(prompt=""))
+    blank = Job(0, 0, Asked(prompt=""))
     return make_job(keywords, blank, blank)
 
 

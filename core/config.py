@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from .errors import ConfigError
+from .options import row
 from .schema import load_schema, validate
 from .secret import (
     Secret,
@@ -51,6 +52,8 @@ class Profile:
     extra_body: dict[str, Any] = field(default_factory=dict)
     settings: dict[str, Any] = field(default_factory=dict)
     source: Path | None = None
+    max_retry_wait: float = row("max_retry_wait").default  # the longest Retry-After honoured, seconds
+    download_max_bytes: int = row("download_max_bytes").default  # the largest image fetched from a URL
 
     @property
     def label(self) -> str:
@@ -231,6 +234,8 @@ def _profile_from(raw: dict[str, Any], name: str | None, path: Path | None, prov
         extra_body=dict(raw.get("extra_body") or {}),
         settings=settings,
         source=path,
+        max_retry_wait=float(raw.get("max_retry_wait", row("max_retry_wait").default)),
+        download_max_bytes=int(raw.get("download_max_bytes", row("download_max_bytes").default)),
     )
 
 

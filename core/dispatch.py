@@ -14,16 +14,16 @@ from . import plugins
 from .adapter import Adapter, Answer, HttpRequest, Transport
 from .config import COMMON_KEYS, Profile, config_command, init_hint, load_profile, resolve_path
 from .deadline import Deadline
-from .download import DEFAULT_MAX_BYTES, download
+from .download import download
 from .errors import ConfigError, ImagegateError, ImageNotSaved, Interrupted, UnusableAnswer, UsageError
 from .http import check_endpoint, iter_body, new_session, send
-from .inputs import check_inputs, check_options
+from .inputs import check_inputs
 from .jsonstream import InvalidAnswer, parse
-from .options import MASK, STREAM, Options
+from .options import MASK, STREAM, Asked, Options, check
 from .output import OutputPlan, base_path
 from .progress import Progress
 from .result import DryRun, Image, Result
-from .retry import DEFAULT_MAX_WAIT, DEFAULT_RETRIES, Limiter, RetryPolicy
+from .retry import DEFAULT_RETRIES, Limiter, RetryPolicy
 from .schema import validate
 from .secret import REDACTED, redact, redact_data, redact_headers
 from .sniff import require_image, sniff
@@ -91,12 +91,12 @@ def _keyless_hint() -> list[str]:
 
 
 def prepare(
-    options: Options, config: Any = None, profile: str | None = None, provider: str | None = None
+    asked: Asked, config: Any = None, profile: str | None = None, provider: str | None = None
 ) -> Call:
     """Everything up to the request, with every check that can be made before paying."""
     resolved, adapter = resolve_adapter(config, profile, provider)
-    options = options.resolved(resolved.settings)
-    check_options(options)
+    options = asked.resolved(resolved.settings)
+    check(options)
     warnings = _unknown_keys(resolved, adapter)
     needed = options.operation
     if not adapter.supports(needed):
@@ -191,7 +191,7 @@ def _retry_policy(call: Call) -> RetryPolicy:
     retries = call.options.retries
     return RetryPolicy(
         retries=DEFAULT_RETRIES if retries is None else retries,
-        max_wait=float(call.profile.settings.get("max_retry_wait", DEFAULT_MAX_WAIT)),
+        max_wait=call.profile.max_retry_wait,
     )
 
 
@@ -291,7 +291,7 @@ def _decode(
 def _fetch_urls(
     answer: Answer, spools: _Spools, deadline: Deadline, profile: Profile, adapter: Adapter
 ) -> None:
-    cap = int(profile.settings.get("download_max_bytes", DEFAULT_MAX_BYTES))
+    cap = profile.download_max_bytes
     for ref in answer.images:
         if ref.data is None and ref.url:
             spool = spools.new()
@@ -367,7 +367,7 @@ def _unknown_keys(profile: Profile, adapter: Adapter) -> list[str]:
 
 
 def run(
-    options: Options,
+    asked: Asked,
     *,
     config: Any = None,
     profile: str | None = None,
@@ -381,7 +381,7 @@ def run(
     progress: Progress | None = None,
 ) -> Result | DryRun:
     """The whole path for one call: the CLI, the library and batch all come through here."""
-    call = prepare(options, config, profile, provider)
+    call = prepare(asked, config, profile, provider)
     options = call.options
     plan = (
         OutputPlan(base_path(out, options.output_format, count=options.n), options.n, force)

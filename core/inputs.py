@@ -1,67 +1,18 @@
-"""Checks what the user gave before anything is sent: prompt, counts, sizes and input images."""
+"""Checks the input images and the mask before anything is sent: real files, real images, sizes.
+
+The checks of the options themselves are driven by the option table (``options.check``).
+"""
 
 from __future__ import annotations
 
-import math
-import re
 import stat
 from pathlib import Path
 
 from .errors import UsageError
-from .options import FORMATS, Options
+from .options import Options
 from .sniff import ImageInfo, read_head, require_image
 
-MAX_INPUT_IMAGES = 16
 MAX_INPUT_BYTES = 50 * 1024 * 1024
-MAX_N = 10
-MAX_RETRIES = 10
-#: The longest --timeout: a day (a longer, infinite or NaN one cannot be armed as a timer).
-MAX_TIMEOUT = 86400.0
-SIZE_PATTERN = re.compile(r"auto|[1-9][0-9]{0,5}x[1-9][0-9]{0,5}")  # matched whole (fullmatch)
-
-
-def check_options(options: Options) -> None:
-    """Provider-neutral checks on the options themselves."""
-    if not options.prompt or not options.prompt.strip():
-        raise UsageError("the prompt is empty; give --prompt or --prompt-file")
-    if not is_utf8(options.prompt):
-        raise UsageError("the prompt is not valid UTF-8 text (check the terminal's or file's encoding)")
-    if isinstance(options.n, bool) or not isinstance(options.n, int) or not 1 <= options.n <= MAX_N:
-        raise UsageError(f"--n {options.n}: must be a whole number from 1 to {MAX_N}")
-    if options.size is not None and not SIZE_PATTERN.fullmatch(options.size):
-        shown = f" {options.size}" if len(options.size) <= 24 and options.size.isprintable() else ""
-        raise UsageError(f"--size{shown}: must be WIDTHxHEIGHT (for example 1024x1024) or auto")
-    if options.output_format not in FORMATS:
-        raise UsageError(f"--format {options.output_format}: must be one of {', '.join(FORMATS)}")
-    if not _valid_timeout(options.timeout):
-        raise UsageError(
-            f"--timeout {options.timeout}: must be a number of seconds above 0, at most {MAX_TIMEOUT:g}"
-        )
-    if options.retries is not None and (
-        isinstance(options.retries, bool)
-        or not isinstance(options.retries, int)
-        or not 0 <= options.retries <= MAX_RETRIES
-    ):
-        raise UsageError(f"--retries {options.retries}: must be a whole number from 0 to {MAX_RETRIES}")
-    if options.mask is not None and not options.images:
-        raise UsageError("--mask needs at least one --edit-image to apply to")
-    if len(options.images) > MAX_INPUT_IMAGES:
-        raise UsageError(f"{len(options.images)} input images: at most {MAX_INPUT_IMAGES} are accepted")
-
-
-def _valid_timeout(value: object) -> bool:
-    if isinstance(value, bool) or not isinstance(value, (int, float)):
-        return False
-    return math.isfinite(value) and 0 < value <= MAX_TIMEOUT
-
-
-def is_utf8(text: str) -> bool:
-    """Whether ``text`` can be sent as UTF-8 (undecodable bytes from argv come as lone surrogates)."""
-    try:
-        text.encode("utf-8")
-    except UnicodeEncodeError:
-        return False
-    return True
 
 
 def inspect_image(path: Path, flag: str = "--edit-image", limit: int = MAX_INPUT_BYTES) -> ImageInfo:

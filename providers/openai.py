@@ -29,7 +29,7 @@ from imagegate.adapter import (
     str_or_none,
 )
 from imagegate.errors import ContentRefused, NetworkError, ProviderRefused, UnusableAnswer, UsageError
-from imagegate.options import QUALITIES, Options
+from imagegate.options import Options
 from imagegate.schema import load_schema
 from imagegate.secret import Secret
 from imagegate.sniff import sniff_file
@@ -102,14 +102,6 @@ MODEL_RULES: dict[str, ModelRules] = {
         edit_png_square_under=4 * MB,
     ),
 }
-#: Rules of the Images API whatever the model (unknown models included): allowed values per option.
-EVERYWHERE: dict[str, tuple[Any, ...]] = {
-    "background": ("transparent", "opaque", "auto"),
-    "moderation": ("low", "auto"),
-    "input_fidelity": ("high", "low"),
-    "style": ("vivid", "natural"),
-    "quality": QUALITIES,
-}
 TRANSPARENT_FORMATS = ("png", "webp")
 COMPRESSED_FORMATS = ("jpeg", "webp")
 MAX_PARTIAL_IMAGES = 3
@@ -140,11 +132,7 @@ def _models_where(test: Any) -> str:
 
 
 def check_everywhere(options: Options) -> list[str]:
-    """The API's rules for every model: allowed values and the combinations that make sense."""
-    for name, allowed in EVERYWHERE.items():
-        value = getattr(options, name)
-        if value is not None and value not in allowed:
-            raise UsageError(f"--{name.replace('_', '-')} {value}: must be {_either(allowed)}")
+    """The API's rules for every model: the combinations that make sense (values: the option table)."""
     if options.output_compression is not None:
         _whole_number("--output-compression", options.output_compression, 0, 100)
         if options.output_format not in COMPRESSED_FORMATS:

@@ -11,8 +11,9 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from imagegate.errors import UsageError
-from imagegate.inputs import MAX_INPUT_BYTES, check_options, inspect_image
+from imagegate.inputs import MAX_INPUT_BYTES, inspect_image
 from imagegate.options import Options
+from imagegate.options import check as check_options
 
 from .support.helpers import API_KEY, BASE, png
 

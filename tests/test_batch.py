@@ -302,19 +302,6 @@ def test_library_batch_checks_every_job_before_running_any(isolated: Path) -> No
     assert not (isolated / "lib").exists()
 
 
-@pytest.mark.parametrize("argv", [["--help"], ["--version"], ["batch", "--help"]])
-def test_help_and_version_import_neither_requests_nor_jsonschema(argv: list[str]) -> None:
-    script = (
-        "import sys\n"
-        "from imagegate.cli import main\n"
-        f"code = main({argv!r})\n"
-        "heavy = sorted(m for m in ('requests', 'jsonschema', 'urllib3') if m in sys.modules)\n"
-        "print(code, heavy, file=sys.stderr)\n"
-    )
-    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=60)
-    assert done.stderr.strip().splitlines()[-1] == "0 []"
-
-
 class Terminal(io.StringIO):
     def isatty(self) -> bool:
         return True
@@ -322,13 +309,13 @@ class Terminal(io.StringIO):
 
 def test_progress_on_a_terminal_is_one_live_status_line(isolated: Path) -> None:
     from imagegate.batch import Job, JobResult
-    from imagegate.cli_batch import BatchStatus
-    from imagegate.options import Options
+    from imagegate.cli.batch import BatchStatus
+    from imagegate.options import Asked
 
     now = [100.0]  # a fake clock: the status line's times do not depend on the machine's speed
     stream = Terminal()
     progress = BatchStatus(total=4, skipped=1, todo=3, concurrency=4, stream=stream, clock=lambda: now[0])
-    job = Job(2, 3, Options(prompt="p"), source="jobs.jsonl")
+    job = Job(2, 3, Asked(prompt="p"), source="jobs.jsonl")
     now[0] += 4.0
     progress.finished(JobResult(job, "ok", [str(isolated / "002-p.png")], seconds=1.0))
     assert progress.status().endswith("done 2/4 · failed 0 · in flight 2 · 4 s elapsed · ETA 8 s")

@@ -1,6 +1,6 @@
 """core/ never names a provider or a model: that knowledge belongs to the adapters.
 
-The rule, checked on the syntax tree of every core/*.py (comments are not in the tree):
+The rule, checked on the syntax tree of every core/**/*.py (comments are not in the tree):
 
 - no string constant and no identifier (names, attributes, functions, classes, arguments,
   keywords, imported names and module paths) contains a built-in or example provider name
@@ -66,7 +66,7 @@ def names_provider(text: str) -> str | None:
 
 def offenders(folder: Path) -> list[tuple[str, int, str]]:
     found = []
-    for path in sorted(folder.glob("*.py")):
+    for path in sorted(folder.rglob("*.py")):
         tree = ast.parse(path.read_text(encoding="utf-8"))
         docstrings = _docstrings(tree)
         for node in ast.walk(tree):

@@ -20,7 +20,7 @@ from imagegate.dispatch import prepare
 from imagegate.download import check_url
 from imagegate.errors import NetworkError, UnusableAnswer, UsageError
 from imagegate.http import check_endpoint, is_private_host
-from imagegate.options import Options
+from imagegate.options import Asked, Options
 from imagegate.providers.compatible import CompatibleAdapter
 from imagegate.secret import REDACTED, Secret, redact
 from imagegate.testing import registered
@@ -117,7 +117,7 @@ def test_redaction_covers_the_repr_and_json_forms_of_a_key() -> None:
 # -- 4: neither a request's repr nor an exception chain shows the key ----------------------------
 def test_a_prepared_request_holds_the_key_as_a_secret_and_its_repr_hides_it(make_config) -> None:
     make_config()
-    call = prepare(Options(prompt="p"))
+    call = prepare(Asked(prompt="p"))
     assert isinstance(call.request.headers["Authorization"], Secret)
     assert_no_piece_of_the_key(repr(call.request), repr(call))
 

@@ -90,3 +90,10 @@ def test_a_dry_run_hides_credential_headers_the_adapter_did_not_declare() -> Non
         planned = imagegate.generate("p", provider="cookie-test", dry_run=True)
     assert planned.headers["Cookie"] == REDACTED
     assert planned.headers["X-Trace"] == "visible"
+
+
+def test_dry_run_function_describes_the_request_and_writes_nothing(isolated: Path) -> None:
+    planned = imagegate.dry_run("p", provider="placeholder", out=isolated / "x.png", size="64x64")
+    assert isinstance(planned, imagegate.DryRun)
+    assert planned.to_json()["output_paths"] == [str(isolated / "x.png")]
+    assert not (isolated / "x.png").exists()

@@ -291,7 +291,7 @@ def test_a_job_still_in_flight_at_a_second_ctrl_c_is_reported(monkeypatch, isola
 
     monkeypatch.setattr(batch, "_run_one", slow_job)
     monkeypatch.setattr(batch, "wait", interrupted_twice)
-    jobs = [batch.Job(n, n, batch.Options(prompt=f"p{n}")) for n in (1, 2)]
+    jobs = [batch.Job(n, n, batch.Asked(prompt=f"p{n}")) for n in (1, 2)]
     todo = [batch.Planned(job, None, None, str(job.number)) for job in jobs]  # type: ignore[arg-type]
     results = []
     try:

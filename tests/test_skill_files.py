@@ -136,7 +136,7 @@ def skill_world(make_config, isolated: Path) -> Path:
 
 @pytest.mark.parametrize("args", COMMANDS, ids=[" ".join(a)[:60] for a in COMMANDS])
 def test_every_command_in_skill_md_runs_with_the_real_cli(args: list[str], cli, skill_world: Path) -> None:
-    from imagegate.cli_config import config_parser
+    from imagegate.cli.config import config_parser
 
     if args[:2] == ["config", "init"]:
         config_parser().parse_args(args[1:])  # parsing only: init would wait for a key

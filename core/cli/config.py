@@ -12,9 +12,13 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from .cli import Parser, emit, refuse_key_flags, subcommand
-from .errors import ConfigError, ImagegateError, UsageError
-from .secret import Secret, key_problem
+from ..config import config_command, read_document, resolve_path, select_profile
+from ..config_write import add_profile, render, write_private
+from ..errors import ConfigError, ImagegateError, UsageError
+from ..options import Asked, check
+from ..schema import first_error, load_schema
+from ..secret import Secret, key_problem
+from .console import Parser, emit, refuse_key_flags
 
 _OWN_TERMINAL = (
     "Run `imagegate config init` in your own terminal and type or paste the key at its hidden prompt.",
@@ -50,8 +54,8 @@ def config_parser() -> argparse.ArgumentParser:
     return parser
 
 
-@subcommand("config")
-def config_command(argv: list[str]) -> int:
+def command(argv: list[str]) -> int:
+    """``imagegate config init|check|path``."""
     refuse_key_flags(argv)
     args = config_parser().parse_args(argv)
     return {"init": run_init, "check": run_check, "path": run_path}[args.command](args)
@@ -59,9 +63,7 @@ def config_command(argv: list[str]) -> int:
 
 # -- init ----------------------------------------------------------------------------------------
 def run_init(args: argparse.Namespace) -> int:
-    from . import plugins
-    from .config import config_command, resolve_path
-    from .config_write import add_profile, render, write_private
+    from .. import plugins
 
     path = resolve_path(args.config)
     existing = _existing(path)
@@ -75,7 +77,11 @@ def run_init(args: argparse.Namespace) -> int:
     if provider.adapter.needs_key:
         prompt = f"API key for {provider.name}" + (f" (profile {name})" if name else "")
         stored["api_key"] = read_key(prompt).reveal()
-    write_private(path, render(document), verify=lambda temp: _verify_profile(temp, name))
+
+    def verify(temp: Path) -> None:
+        _verify_profile(temp, name)  # refuses, before the file is replaced, what every run would refuse
+
+    write_private(path, render(document), verify=verify)
     print(f"saved {'profile ' + repr(name) if name else 'the key'} in {path} (mode 600)", file=sys.stderr)
     print(f"next: {config_command(path, 'check')}", file=sys.stderr)
     described, _problems = describe_config(path)
@@ -85,8 +91,6 @@ def run_init(args: argparse.Namespace) -> int:
 
 def _existing(path: Path) -> dict[str, Any] | None:
     """The config already at ``path`` (None when there is none); a broken one must be fixed first."""
-    from .config import read_document
-
     if not path.exists():
         return None
     try:
@@ -124,8 +128,7 @@ def read_key(prompt: str) -> Secret:
 
 def _check_fields(fields: dict[str, Any]) -> None:
     """Refuse a bad --provider, --base-url or --model with the run-time schema, before asking for a key."""
-    from . import plugins
-    from .schema import first_error, load_schema
+    from .. import plugins
 
     if "provider" in fields:
         plugins.get_provider(fields["provider"])
@@ -140,22 +143,18 @@ def _check_fields(fields: dict[str, Any]) -> None:
 def _verify_profile(path: Path, name: str | None) -> tuple[Any, Any]:
     """The checks every run makes before sending (schema, key, provider, endpoint, the profile's
     defaults such as size and timeout)."""
-    from .dispatch import resolve_adapter
-    from .http import check_endpoint
-    from .inputs import check_options
-    from .options import Options
+    from ..dispatch import resolve_adapter
+    from ..http import check_endpoint
 
     profile, adapter = resolve_adapter(path, name, None)
     transport = adapter.transport()
     check_endpoint(adapter.base_url, frozenset(transport.schemes if transport else ()))
-    check_options(Options(prompt="config check").resolved(profile.settings))
+    check(Asked(prompt="config check").resolved(profile.settings))
     return profile, adapter
 
 
 # -- check ---------------------------------------------------------------------------------------
 def run_check(args: argparse.Namespace) -> int:
-    from .config import resolve_path
-
     path = resolve_path(args.config)
     described, problems = describe_config(path)
     if problems:
@@ -169,7 +168,6 @@ def run_check(args: argparse.Namespace) -> int:
 def describe_config(path: Path) -> tuple[dict[str, Any], list[ImagegateError]]:
     """A redacted description of the config file (each profile's provider, endpoint, model and key
     fingerprint) and the problems of single profiles. A file that cannot be used at all raises."""
-    from .config import read_document, select_profile
 
     document = read_document(path)
     names: list[str | None] = list(document["profiles"]) if "profiles" in document else [None]
@@ -227,8 +225,6 @@ def _folder_warnings(path: Path) -> list[str]:
 
 # -- path ----------------------------------------------------------------------------------------
 def run_path(args: argparse.Namespace) -> int:
-    from .config import resolve_path
-
     path = resolve_path(args.config)
     if args.json:
         emit({"ok": True, "path": str(path), "exists": path.exists()})

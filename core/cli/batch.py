@@ -14,11 +14,13 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TextIO
 
-from .cli import EPILOG, Parser, emit, refuse_key_flags, subcommand
-from .errors import EXIT_INTERRUPTED, UsageError
+from ..errors import EXIT_INTERRUPTED, UsageError
+from ..verbose import verbose_logging
+from .console import EPILOG, Parser, emit, refuse_key_flags
+from .image import add_image_flags, asked_from_args
 
 if TYPE_CHECKING:
-    from .batch import JobResult
+    from ..batch import JobResult
 
 DESCRIPTION = """Run many image jobs from a JSONL file, a few at a time.
 
@@ -31,8 +33,6 @@ the same command again sends only the jobs that are not done yet (--force redoes
 
 
 def batch_parser() -> argparse.ArgumentParser:
-    from .cli_image import add_image_flags
-
     parser = Parser(
         prog="imagegate batch",
         description=DESCRIPTION,
@@ -47,16 +47,15 @@ def batch_parser() -> argparse.ArgumentParser:
     return parser
 
 
-@subcommand("batch")
-def batch_command(argv: list[str]) -> int:
-    from .batch import MANIFEST_NAME, Job, Manifest, plan_jobs, read_jobs
-    from .cli_image import options_from_args
+def command(argv: list[str]) -> int:
+    """``imagegate batch JOBS.jsonl --out-dir DIR``."""
+    from ..batch import MANIFEST_NAME, Job, Manifest, plan_jobs, read_jobs
 
     refuse_key_flags(argv)
     args = batch_parser().parse_args(argv)
     if args.concurrency < 1:
         raise UsageError(f"--concurrency {args.concurrency}: must be at least 1")
-    defaults = Job(0, 0, options_from_args(args), None, args.provider, args.profile, args.config)
+    defaults = Job(0, 0, asked_from_args(args), None, args.provider, args.profile, args.config)
     source, base, lines = _read_lines(args.jobs)
     jobs = read_jobs(lines, defaults, source, base)
     if not jobs:
@@ -66,7 +65,6 @@ def batch_command(argv: list[str]) -> int:
     todo, skipped = plan_jobs(jobs, out_dir, manifest, args.force)
     if args.dry_run:
         return _dry_run(todo, skipped)
-    from .verbose import verbose_logging
 
     with verbose_logging(args.verbose):
         return _run(args, todo, skipped, manifest, len(jobs))
@@ -86,7 +84,7 @@ def _read_lines(name: str) -> tuple[str, Path, list[str]]:
 
 
 def _dry_run(todo: list[Any], skipped: list[JobResult]) -> int:
-    from .dispatch import dry_run
+    from ..dispatch import dry_run
 
     emit(
         {
@@ -104,7 +102,7 @@ def _dry_run(todo: list[Any], skipped: list[JobResult]) -> int:
 def _run(
     args: argparse.Namespace, todo: list[Any], skipped: list[JobResult], manifest: Any, total: int
 ) -> int:
-    from .batch import run_jobs
+    from ..batch import run_jobs
 
     progress = BatchStatus(total, len(skipped), len(todo), args.concurrency, sys.stderr, quiet=args.quiet)
     results = list(skipped)

@@ -5,8 +5,8 @@ from __future__ import annotations
 import sys
 from typing import Any
 
-from .cli import Parser, emit, subcommand
-from .options import OPERATIONS
+from ..options import OPERATIONS
+from .console import Parser, emit, report
 
 COLUMNS = ("name", "distribution", "operations", "config schema", "description")
 
@@ -28,7 +28,7 @@ def describe_record(record: Any) -> dict[str, object]:
 
 def describe() -> list[dict[str, object]]:
     """One record per usable provider, by name."""
-    from . import plugins
+    from .. import plugins
 
     return [describe_record(record) for _, record in sorted(plugins.providers().items())]
 
@@ -51,10 +51,9 @@ def _table(rows: list[dict[str, object]]) -> list[str]:
     ]
 
 
-@subcommand("providers")
-def providers_command(argv: list[str]) -> int:
+def command(argv: list[str]) -> int:
     """List the providers; a provider name offered twice is reported as an error (exit 2)."""
-    from . import plugins
+    from .. import plugins
 
     parser = Parser(prog="imagegate providers", description="List the installed providers.")
     parser.add_argument("--json", action="store_true", help="print JSON for machines")
@@ -75,6 +74,4 @@ def providers_command(argv: list[str]) -> int:
         sys.stdout.flush()
     if not errors:
         return 0
-    from .cli import report
-
     return max(report(error) for error in errors)

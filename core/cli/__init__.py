@@ -1,0 +1,65 @@
+"""The ``imagegate`` command: parses flags, calls the library, prints one JSON object.
+
+Errors become one message on stderr and a documented exit code here, and only here.
+
+The first word picks the command from :data:`COMMANDS` (``batch``, ``config``, ``providers``);
+anything else is the image command (:mod:`.image`), with the flags and defaults of the
+``gpt-image-2-apikey`` script this tool replaces (generate, or edit when ``--edit-image`` is
+given). Only the module of the command named is imported, and heavy modules (requests,
+jsonschema, pluggy) only once a command needs them, so ``--help`` and ``--version`` stay fast.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import importlib
+import signal
+import sys
+from collections.abc import Iterator, Sequence
+from typing import Any
+
+from ..errors import EXIT_TERMINATED, Interrupted
+from ..secret import guarded_streams
+from . import image
+from .console import interrupted, report
+
+__all__ = ["COMMANDS", "main"]
+
+#: Command word -> the module (in this package) whose ``command(argv) -> int`` runs it.
+#: A new command is one module with a ``command`` function and one line here.
+COMMANDS = {"batch": "batch", "config": "config", "providers": "providers"}
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of the ``imagegate`` command."""
+    args = list(sys.argv[1:] if argv is None else argv)
+    with guarded_streams(), _sigterm_interrupts():  # nothing printed, by anyone, shows the key
+        try:
+            if args and args[0] in COMMANDS:
+                module = importlib.import_module(f".{COMMANDS[args[0]]}", __name__)
+                return int(module.command(args[1:]))
+            return image.command(args, commands=tuple(COMMANDS))
+        except KeyboardInterrupt as exc:
+            return interrupted(exc)
+        except SystemExit as exc:  # argparse: --help, --version, usage errors (exit 2)
+            return exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 2)
+        except Exception as exc:
+            return report(exc)
+
+
+@contextlib.contextmanager
+def _sigterm_interrupts() -> Iterator[None]:
+    """While a command runs, SIGTERM stops it like Ctrl-C, so paid images are kept and temp files go."""
+
+    def stop(signum: int, frame: Any) -> None:
+        raise Interrupted("terminated", exit_code=EXIT_TERMINATED)
+
+    try:
+        previous = signal.signal(signal.SIGTERM, stop)
+    except ValueError:  # not the main thread (an embedding program): leave signals alone
+        yield
+        return
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
