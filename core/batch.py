@@ -13,7 +13,6 @@ import hashlib
 import json
 import os
 import re
-import threading
 import time
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
@@ -23,13 +22,13 @@ from typing import Any
 
 from .dispatch import Call, execute, prepare
 from .errors import ImagegateError, UsageError
+from .manifest import MANIFEST_NAME as MANIFEST_NAME
+from .manifest import Manifest
 from .options import Asked, Options, from_keywords
 from .output import OutputExists, OutputPlan
 from .retry import Limiter
 from .sniff import EXTENSIONS
-from .spool import unlink_quietly
 
-MANIFEST_NAME = ".imagegate-batch.json"
 DEFAULT_CONCURRENCY = 4
 #: Keys a job object may carry besides the Options fields.
 CALL_KEYS = ("out", "provider", "profile", "config")
@@ -159,55 +158,6 @@ def job_key(job: Job, options: Options, path: Path) -> str:
     identity.update(images=[str(p) for p in options.images], out=str(path))
     identity.update({key: getattr(job, key) for key in ("provider", "profile", "config")})
     return hashlib.sha256(json.dumps(identity, sort_keys=True, default=str).encode()).hexdigest()[:32]
-
-
-class Manifest:
-    """The finished jobs of a batch folder, rewritten atomically after each one."""
-
-    def __init__(self, path: Path) -> None:
-        self.path = path
-        self._lock = threading.Lock()
-        self.done: dict[str, dict[str, Any]] = {}
-        try:
-            document = json.loads(path.read_text(encoding="utf-8"))
-            self.done = dict(document.get("done", {}))
-        except FileNotFoundError:
-            pass
-        except (OSError, ValueError, AttributeError) as exc:
-            raise UsageError(
-                f"cannot read the batch manifest {path}: {exc}",
-                hints=(
-                    "Move it aside to start the batch afresh; then move or delete the images it "
-                    "lists, or give the jobs other names (--force would pay for every job again).",
-                ),
-            ) from None
-
-    def finished(self, key: str) -> list[str] | None:
-        """The paths a job made in an earlier run, if it finished and they are all still there."""
-        record = self.done.get(key)
-        if record is None:
-            return None
-        paths = [self.path.parent / name for name in record["paths"]]
-        return [str(path) for path in paths] if all(path.exists() for path in paths) else None
-
-    def record(self, key: str, job: Job, paths: list[str]) -> str | None:
-        """Note a finished job; returns why it could not be written (disk full...), else None.
-
-        The job's images are saved either way, so a failed write is a warning, not a failed job.
-        """
-        with self._lock:
-            names = [os.path.relpath(path, self.path.parent) for path in paths]
-            self.done[key] = {"line": job.line, "prompt": job.options.prompt[:200], "paths": names}
-            temporary = self.path.with_name(f"{self.path.name}.{os.getpid()}.{threading.get_ident()}.tmp")
-            try:
-                temporary.write_text(
-                    json.dumps({"version": 1, "done": self.done}, indent=1), encoding="utf-8"
-                )
-                os.replace(temporary, self.path)
-            except OSError as exc:
-                unlink_quietly(temporary)
-                return exc.strerror or str(exc)
-        return None
 
 
 # -- running -----------------------------------------------------------------------------
@@ -383,15 +333,25 @@ def run_batch(
     limiter: Limiter | None = None,
     **defaults: Any,
 ) -> Iterator[JobResult]:
-    """Check every job now, then return an iterator of results in the order they finish."""
+    """Check every job now, then return an iterator of results in the order they finish.
+
+    The folder stays locked against another batch until the iterator is finished (or dropped).
+    """
     base = defaults_from_keywords(defaults)
     folder = Path(out_dir).expanduser().absolute()
     made = [make_job(value, Job(number, number, base.options), base) for number, value in enumerate(jobs, 1)]
     manifest = Manifest(folder / MANIFEST_NAME)
-    todo, skipped = plan_jobs(made, folder, manifest, force)
+    try:
+        todo, skipped = plan_jobs(made, folder, manifest, force)
+    except BaseException:
+        manifest.close()
+        raise
 
     def results() -> Iterator[JobResult]:
-        yield from skipped
-        yield from run_jobs(todo, manifest, concurrency=concurrency, fail_fast=fail_fast, limiter=limiter)
+        try:
+            yield from skipped
+            yield from run_jobs(todo, manifest, concurrency=concurrency, fail_fast=fail_fast, limiter=limiter)
+        finally:
+            manifest.close()
 
     return results()

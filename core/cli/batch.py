@@ -61,13 +61,15 @@ def command(argv: list[str]) -> int:
     if not jobs:
         raise UsageError(f"{source} holds no jobs (only blank lines or # comments)")
     out_dir = Path(args.out_dir).expanduser().absolute()
-    manifest = Manifest(out_dir / MANIFEST_NAME)
-    todo, skipped = plan_jobs(jobs, out_dir, manifest, args.force)
-    if args.dry_run:
-        return _dry_run(todo, skipped)
-
-    with verbose_logging(args.verbose):
-        return _run(args, todo, skipped, manifest, len(jobs))
+    manifest = Manifest(out_dir / MANIFEST_NAME)  # locks the folder against a second batch
+    try:
+        todo, skipped = plan_jobs(jobs, out_dir, manifest, args.force)
+        if args.dry_run:
+            return _dry_run(todo, skipped)
+        with verbose_logging(args.verbose):
+            return _run(args, todo, skipped, manifest, len(jobs))
+    finally:
+        manifest.close()
 
 
 def _read_lines(name: str) -> tuple[str, Path, list[str]]:

@@ -1,0 +1,215 @@
+"""A batch folder's manifest (which jobs are done, and their files) and the lock of a running batch.
+
+The manifest is read as untrusted input: it may have been edited, truncated or replaced by
+something that is not a file at all. Anything but a regular file holding the shape written here
+is refused with exit 2, and no record may name a file outside its folder. It is rewritten
+atomically after each job, through a temporary file that is created new (never a file or link
+already there).
+
+One batch at a time runs in a folder: a second run refuses at once, before anything is checked or
+sent, instead of paying for the jobs the first one is running.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import errno
+import json
+import os
+import secrets
+import stat
+import threading
+from pathlib import Path, PurePosixPath, PureWindowsPath
+from typing import Any
+
+from .errors import UsageError
+from .spool import unlink_quietly
+
+MANIFEST_NAME = ".imagegate-batch.json"
+LOCK_NAME = ".imagegate-batch.lock"
+#: A manifest is a list of names; anything larger is not one (and would take long to read).
+MAX_MANIFEST_BYTES = 64 * 1024 * 1024
+_OPEN_FLAGS = getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_BINARY", 0)
+_AFRESH = (
+    "Move it aside to start the batch afresh; then move or delete the images it lists, or give "
+    "the jobs other names (--force would pay for every job again)."
+)
+
+
+class Manifest:
+    """The finished jobs of a batch folder, rewritten atomically after each one.
+
+    With ``lock`` (the default), the folder is locked for as long as the manifest is open:
+    :meth:`close` (or the end of the process) releases it.
+    """
+
+    def __init__(self, path: Path, *, lock: bool = True) -> None:
+        self.path = path
+        self._lock = threading.Lock()
+        self._folder_lock = FolderLock(path.parent) if lock else None
+        try:
+            self.done: dict[str, dict[str, Any]] = read_manifest(path)
+        except BaseException:
+            self.close()
+            raise
+
+    def close(self) -> None:
+        """Release the folder's lock (another batch may run in it from now on)."""
+        if self._folder_lock is not None:
+            self._folder_lock.release()
+
+    def finished(self, key: str) -> list[str] | None:
+        """The paths a job made in an earlier run, if it finished and they are all still there."""
+        record = self.done.get(key)
+        if record is None:
+            return None
+        paths = [self.path.parent / name for name in record["paths"]]
+        return [str(path) for path in paths] if all(path.exists() for path in paths) else None
+
+    def record(self, key: str, job: Any, paths: list[str]) -> str | None:
+        """Note a finished job; returns why it could not be written (disk full...), else None.
+
+        The job's images are saved either way, so a failed write is a warning, not a failed job.
+        """
+        with self._lock:
+            names = [os.path.relpath(path, self.path.parent) for path in paths]
+            self.done[key] = {"line": job.line, "prompt": job.options.prompt[:200], "paths": names}
+            text = json.dumps({"version": 1, "done": self.done}, indent=1)
+            return write_new(self.path, text)
+
+
+def write_new(path: Path, text: str) -> str | None:
+    """Replace ``path`` with ``text`` through a temporary file made new (``O_EXCL``, no link followed).
+
+    Returns why it failed, or None.
+    """
+    temporary = path.with_name(f"{path.name}.{secrets.token_hex(8)}.tmp")
+    flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_BINARY", 0)
+    try:
+        fd = os.open(temporary, flags, 0o644)
+        with os.fdopen(fd, "w", encoding="utf-8") as stream:
+            stream.write(text)
+        os.replace(temporary, path)
+    except OSError as exc:
+        unlink_quietly(temporary)
+        return exc.strerror or str(exc)
+    return None
+
+
+def read_manifest(path: Path) -> dict[str, dict[str, Any]]:
+    """The ``done`` records of the manifest at ``path`` ({} if there is none), each checked."""
+    try:
+        text = _read_regular(path)
+    except FileNotFoundError:
+        return {}
+    except OSError as exc:
+        raise _unreadable(path, exc.strerror or str(exc)) from None
+    try:
+        document = json.loads(text)
+    except (ValueError, RecursionError):
+        raise _unreadable(path, "it is not valid JSON") from None
+    done = document.get("done", {}) if isinstance(document, dict) else None
+    if not isinstance(done, dict):
+        raise _unreadable(path, "it is not a manifest (no 'done' object)")
+    for key, record in done.items():
+        problem = _record_problem(record)
+        if problem:
+            raise _unreadable(path, f"its record {str(key)[:40]!r} {problem}")
+    return dict(done)
+
+
+def _read_regular(path: Path) -> str:
+    """The text of ``path`` if it is a regular file (not a link, FIFO or device), read from one descriptor."""
+    try:
+        fd = os.open(path, os.O_RDONLY | _OPEN_FLAGS)  # no blocking on a FIFO, no following a link
+    except OSError as exc:
+        if exc.errno == errno.ELOOP:
+            raise OSError(errno.ELOOP, "it is a symbolic link") from None
+        raise
+    try:
+        info = os.fstat(fd)
+        if not stat.S_ISREG(info.st_mode):
+            raise OSError(errno.EINVAL, "it is not a regular file")
+        if info.st_size > MAX_MANIFEST_BYTES:
+            raise OSError(errno.EFBIG, f"it is larger than {MAX_MANIFEST_BYTES} bytes")
+        if hasattr(os, "set_blocking"):
+            os.set_blocking(fd, True)
+        with os.fdopen(fd, "rb", closefd=False) as stream:
+            data = stream.read(MAX_MANIFEST_BYTES + 1)
+    finally:
+        os.close(fd)
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError:
+        raise OSError(errno.EINVAL, "it is not UTF-8 text") from None
+
+
+def _record_problem(record: Any) -> str | None:
+    """Why a manifest record cannot be trusted, or None: it must list names inside the folder."""
+    if not isinstance(record, dict):
+        return "is not an object"
+    paths = record.get("paths")
+    if not isinstance(paths, list) or not all(isinstance(name, str) and name for name in paths):
+        return "has no list of file names ('paths')"
+    for name in paths:
+        if "\0" in name or any(
+            flavour.is_absolute() or ".." in flavour.parts
+            for flavour in (PurePosixPath(name), PureWindowsPath(name))
+        ):
+            return f"names a file outside the folder ({name[:80]!r})"
+    return None
+
+
+def _unreadable(path: Path, reason: str) -> UsageError:
+    return UsageError(f"cannot read the batch manifest {path}: {reason}", hints=(_AFRESH,))
+
+
+class FolderLock:
+    """An exclusive lock on a batch folder (``flock`` on ``.imagegate-batch.lock``), refused if held.
+
+    The lock goes with the process: a crashed run leaves no stale lock. (Not on Windows.)
+    """
+
+    def __init__(self, folder: Path) -> None:
+        self.path = folder / LOCK_NAME
+        self._fd: int | None = None
+        try:
+            import fcntl
+        except ImportError:  # Windows: no advisory locks here
+            return
+        try:
+            folder.mkdir(parents=True, exist_ok=True)
+            fd = os.open(self.path, os.O_RDWR | os.O_CREAT | _OPEN_FLAGS, 0o644)
+        except OSError as exc:
+            raise UsageError(f"cannot lock the batch folder {folder}: {exc.strerror or exc}") from None
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError:
+            holder = _holder(fd)
+            os.close(fd)
+            raise UsageError(
+                f"another imagegate batch{holder} is running in {folder}; nothing was sent",
+                hints=("Wait for it to finish, then run the same command again: finished jobs are skipped.",),
+            ) from None
+        with contextlib.suppress(OSError):
+            os.ftruncate(fd, 0)
+            os.write(fd, f"{os.getpid()}\n".encode())
+        self._fd = fd
+
+    def release(self) -> None:
+        fd, self._fd = self._fd, None
+        if fd is not None:
+            with contextlib.suppress(OSError):
+                os.close(fd)  # closing the descriptor releases the flock
+
+    def __del__(self) -> None:
+        self.release()
+
+
+def _holder(fd: int) -> str:
+    """`` (process 1234)`` from the lock file, if it names one."""
+    with contextlib.suppress(OSError, ValueError):
+        text = os.pread(fd, 32, 0).decode("ascii").strip()
+        if text.isdigit():
+            return f" (process {int(text)})"
+    return ""
