@@ -54,6 +54,8 @@ class Profile:
     source: Path | None = None
     max_retry_wait: float = row("max_retry_wait").default  # the longest Retry-After honoured, seconds
     download_max_bytes: int = row("download_max_bytes").default  # the largest image fetched from a URL
+    image_max_bytes: int = row("image_max_bytes").default  # the largest image in an answer, decoded
+    answer_max_bytes: int = row("answer_max_bytes").default  # the largest answer or stream, decompressed
 
     @property
     def label(self) -> str:
@@ -236,6 +238,8 @@ def _profile_from(raw: dict[str, Any], name: str | None, path: Path | None, prov
         source=path,
         max_retry_wait=float(raw.get("max_retry_wait", row("max_retry_wait").default)),
         download_max_bytes=int(raw.get("download_max_bytes", row("download_max_bytes").default)),
+        image_max_bytes=int(raw.get("image_max_bytes", row("image_max_bytes").default)),
+        answer_max_bytes=int(raw.get("answer_max_bytes", row("answer_max_bytes").default)),
     )
 
 

@@ -111,6 +111,8 @@ TABLE: tuple[Option, ...] = (
     Option("max_retry_wait", float, "profile", low=0, default=60.0, profile="max_retry_wait"),
     Option("download_max_bytes", int, "profile", low=1, default=64 * 1024 * 1024,
            profile="download_max_bytes"),
+    Option("image_max_bytes", int, "profile", low=1, default=64 * 1024 * 1024, profile="image_max_bytes"),
+    Option("answer_max_bytes", int, "profile", low=1, default=1024 * 1024 * 1024, profile="answer_max_bytes"),
     Option("size", pattern=SIZE, default="1024x1024", profile="size", fill=True, flags=("--size",),
            help=SIZE_HELP, body=True),
     Option("quality", choices=("low", "medium", "high", "auto", "standard", "hd"), default="auto",
