@@ -1,44 +1,70 @@
 """The adapter contract: what a provider plugin implements and the small records it exchanges.
 
 The core builds an :class:`Options` record, asks the adapter for an :class:`HttpRequest`, sends it,
-parses the JSON answer and asks the adapter to turn it into an :class:`Answer`. The adapter owns
-everything that differs between providers: URLs, auth headers, body encoding, multipart field
-names, which response fields carry images, and how errors are classified.
+parses the JSON answer and asks the adapter to turn it into an :class:`Answer`, or into a
+:class:`Pending` job that the core polls until the adapter's :meth:`Adapter.poll` gives the Answer.
+The adapter owns everything that differs between providers: URLs, auth headers, body encoding,
+multipart field names, which response fields carry images, and how errors are named (their
+``kind``). No third-party type appears here.
 """
 
 from __future__ import annotations
 
+import abc
 import json
 from dataclasses import dataclass, field
+from importlib import resources
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar, Literal
+from urllib.parse import urlencode
 
-from .errors import ContentRefused, NetworkError, ProviderRefused
+from .errors import UnusableAnswer
 from .options import EDIT, GENERATE, MASK
 from .options import OPERATIONS as OPERATIONS  # re-exported: plugins import them from here
+from .options import POLL as POLL
 from .options import STREAM as STREAM
+from .reply import Headers, LocalTransport, Reply, Transport
 
 if TYPE_CHECKING:
     from .config import Profile
     from .options import Options
     from .secret import Secret
 
+__all__ = [
+    "EDIT",
+    "GENERATE",
+    "MASK",
+    "OPERATIONS",
+    "POLL",
+    "STREAM",
+    "Adapter",
+    "Answer",
+    "ErrorKind",
+    "Failed",
+    "FilePart",
+    "Final",
+    "Headers",
+    "HttpRequest",
+    "ImageRef",
+    "LocalTransport",
+    "Partial",
+    "Pending",
+    "ProviderError",
+    "Reply",
+    "Transport",
+    "decode_images_answer",
+    "describe_error",
+    "error_kind",
+    "excerpt",
+    "form_value",
+    "parse_error_body",
+    "str_or_none",
+    "with_query",
+]
 
-@dataclass(frozen=True)
-class Transport:
-    """A ``requests`` transport adapter that answers some URL schemes in-process, and those schemes.
-
-    The core mounts ``handler`` for ``scheme://`` URLs and lets requests to those schemes through
-    (every other URL must be https, or http to a local host).
-    """
-
-    handler: Any  # a requests.adapters.BaseAdapter
-    schemes: tuple[str, ...]  # e.g. ("placeholder",)
-
-    @property
-    def prefixes(self) -> tuple[str, ...]:
-        """The URL prefixes to mount ``handler`` on: ``placeholder://``."""
-        return tuple(f"{scheme}://" for scheme in self.schemes)
+ErrorKind = Literal["content", "quota", "not_found", "failed"]
+#: Response keys of an images answer reported as facts about the call.
+EXTRA_KEYS = ("created", "size", "quality", "background", "output_format")
 
 
 @dataclass(frozen=True)
@@ -66,7 +92,8 @@ class HttpRequest:
     plus ``files`` for multipart/form-data. A header carrying the key should hold the
     :class:`~imagegate.secret.Secret` itself (``key`` or ``key.prefixed("Bearer ")``): the core
     reveals it only while sending. ``secret_headers`` names headers that carry a key as plain text;
-    both kinds are redacted wherever the request is shown, its repr included.
+    both kinds are redacted wherever the request is shown, its repr included. ``credentials=False``
+    makes it a credential-free fetch under the download rules (no key header is sent).
     """
 
     method: str
@@ -77,6 +104,7 @@ class HttpRequest:
     files: list[FilePart] = field(default_factory=list)
     secret_headers: frozenset[str] = frozenset()
     stream: bool = False
+    credentials: bool = True
 
     def __repr__(self) -> str:
         from .secret import redact, redact_headers
@@ -102,24 +130,59 @@ class Answer:
     images: list[ImageRef]
     usage: dict[str, Any] | None = None
     extras: dict[str, Any] = field(default_factory=dict)
+    text: str | None = None
+
+
+@dataclass(frozen=True)
+class Pending:
+    """ "Not done yet": the core sends ``next`` after ``after`` seconds and gives its answer to poll()."""
+
+    next: HttpRequest  # a poll (the status URL exactly as the provider gave it) or a follow-up
+    job_id: str  # the provider's id, named in every message if the call ends before the answer
+    after: float = 1.0  # the wait the adapter suggests (the core never waits less)
+    status: str = ""  # the provider's word for the state, shown in progress
+    repeatable: bool = True  # repeating ``next`` bills nothing: retried on connection failures, 5xx, 429
+    state: Any = None  # adapter-private memory carried to the next poll()
 
 
 @dataclass(frozen=True)
 class ProviderError:
-    """An error answer reduced to what a user needs: status, type, code, message."""
+    """An error reduced to what a user needs; ``kind`` says what it means (core/http.py verdict())."""
 
-    status: int
+    status: int  # the HTTP status; 200 for a job that failed after a 200
     message: str
     type: str | None = None
     code: str | None = None
     param: str | None = None
+    kind: ErrorKind | None = None
 
 
-class Adapter:
-    """Base class for provider adapters. Subclasses set the class attributes and override methods.
+@dataclass(frozen=True)
+class Partial:
+    """A streamed preview."""
+
+    ref: ImageRef
+
+
+@dataclass(frozen=True)
+class Final:
+    """The streamed final image(s)."""
+
+    answer: Answer
+
+
+@dataclass(frozen=True)
+class Failed:
+    """An error event inside a stream, classified by the core like an HTTP error."""
+
+    error: ProviderError
+
+
+class Adapter(abc.ABC):
+    """Base class for provider adapters: set ``name`` and write :meth:`build_request`; the rest is opt-in.
 
     An adapter instance is bound to one config profile. ``operations`` lists what it supports:
-    any of ``generate``, ``edit``, ``mask`` and ``stream``.
+    any of ``generate``, ``edit``, ``mask``, ``stream`` and ``poll`` (it answers later).
     """
 
     name: ClassVar[str] = ""
@@ -130,16 +193,19 @@ class Adapter:
     is_default: ClassVar[bool] = False
     default_base_url: ClassVar[str] = ""
     default_model: ClassVar[str] = ""
-    #: JSON-pointer-like patterns of response fields holding base64 images, e.g. ("data", "*", "b64_json").
-    b64_fields: ClassVar[tuple[tuple[str, ...], ...]] = ()
+    #: Patterns of answer fields holding base64 images (default: the OpenAI images answer).
+    b64_fields: ClassVar[tuple[tuple[str, ...], ...]] = (("data", "*", "b64_json"),)
     #: The same for the data of one server-sent event of a streamed call, e.g. ("b64_json",).
     stream_b64_fields: ClassVar[tuple[tuple[str, ...], ...]] = ()
+    #: The JSON Schema file of this adapter's profile keys, in ``schema_package``.
+    schema_file: ClassVar[str | None] = None
+    schema_package: ClassVar[str] = "imagegate.schemas"
 
     def __init__(self, profile: Profile) -> None:
         self.profile = profile
 
     def supports(self, operation: str) -> bool:
-        """Whether this adapter, with its profile, can do ``operation`` (generate, edit, mask, stream)."""
+        """Whether this adapter, with its profile, can do ``operation``."""
         return operation in self.operations
 
     @property
@@ -151,98 +217,122 @@ class Adapter:
         """The model of a call: ``--model``, else the profile's, else this adapter's default."""
         return options.model or self.profile.model or self.default_model
 
-    # -- configuration -------------------------------------------------------------------------
     @classmethod
     def config_schema(cls) -> dict[str, Any]:
-        """The JSON Schema of this adapter's own profile keys; the core validates profiles with it."""
-        return {"type": "object"}
+        """The JSON Schema of this adapter's profile keys (``schema_file``); the core validates with it."""
+        if cls.schema_file is None:
+            return {"type": "object"}
+        text = resources.files(cls.schema_package).joinpath(cls.schema_file).read_text(encoding="utf-8")
+        return dict(json.loads(text))
 
     @classmethod
     def config_schema_location(cls) -> str:
-        """Where the schema lives, for `imagegate providers` (a file name or a module path)."""
-        return f"{cls.__module__}.{cls.__qualname__}.config_schema"
+        """Where the schema lives, for `imagegate providers`."""
+        if cls.schema_file is None:
+            return f"{cls.__module__}.{cls.__qualname__}.config_schema"
+        return f"{cls.schema_package}/{cls.schema_file}"
 
-    # -- before the call -----------------------------------------------------------------------
     def check(self, options: Options) -> list[str]:
-        """Validate options against what the provider and model accept; return warnings.
-
-        Raise :class:`imagegate.UsageError` for anything the provider would refuse, so the user
-        learns it before paying.
-        """
+        """Raise :class:`imagegate.UsageError` for what the provider would refuse (before paying); warn."""
         return []
 
+    @abc.abstractmethod
     def build_request(self, options: Options) -> HttpRequest:
-        """Build the HTTP request for ``options.operation`` (generate or edit)."""
-        raise NotImplementedError
+        """The HTTP request for ``options.operation`` (generate or edit): the one method to write."""
 
     def transport(self) -> Transport | None:
-        """Optionally a :class:`Transport` answering this provider's own URL schemes in-process.
-
-        Called once per call; the default (``None``) sends every request over the network.
-        """
+        """A transport answering this provider's own URL schemes in-process; None: the network."""
         return None
 
-    # -- after the call ------------------------------------------------------------------------
-    def decode(self, document: Any, headers: dict[str, str]) -> Answer:
-        """Turn the parsed JSON answer into an :class:`Answer`; raise UnusableAnswer if it has none."""
-        raise NotImplementedError
+    def decode(self, document: Any, headers: Headers) -> Answer | Pending:
+        """The JSON answer as an :class:`Answer` (default: the OpenAI images answer), or a Pending job."""
+        return decode_images_answer(document)
 
-    def request_id(self, headers: Any) -> str | None:
-        """The provider's id of this call, from the answer's headers (a mapping); None if it has none."""
+    def poll(self, document: Any, headers: Headers, job: Pending) -> Answer | Pending:
+        """The answer to ``job.next``: the next Pending, or the Answer.
+
+        Report a failed or moderated job by raising ``ProviderFailure(ProviderError(...))``.
+        """
+        raise UnusableAnswer(f"provider {self.name!r} answered 'not done yet', but does not poll")
+
+    def cancel(self, job: Pending) -> HttpRequest | None:
+        """The request that cancels ``job`` (sent once, best effort, when a call stops); None: none."""
         return None
 
-    def decode_event(self, event: str | None, document: Any) -> tuple[str, Any] | None:
-        """Interpret one server-sent event of a streamed call.
-
-        Return ``("partial", ImageRef)``, ``("final", Answer)`` or ``None`` to ignore the event.
-        Only adapters that list ``stream`` in ``operations`` are asked.
-        """
+    def decode_event(self, event: str | None, document: Any) -> Partial | Final | Failed | None:
+        """One server-sent event of a streamed call; None ignores it (asked only if ``stream`` is listed)."""
         return None
 
     def parse_error(self, status: int, body: bytes) -> ProviderError:
-        """Reduce an error answer to a :class:`ProviderError` (OpenAI-style bodies by default)."""
-        message, etype, code, param = "", None, None, None
-        try:
-            document = json.loads(body)
-        except ValueError:
-            document = None
-        error = document.get("error") if isinstance(document, dict) else None
-        if isinstance(error, dict):
-            message = str(error.get("message") or "")
-            etype = str_or_none(error.get("type"))
-            code = str_or_none(error.get("code"))
-            param = str_or_none(error.get("param"))
-        elif isinstance(error, str):
-            message = error
-        elif isinstance(document, dict) and isinstance(document.get("message"), str):
-            message = document["message"]
-        if not message:
-            message = excerpt(body)
-        return ProviderError(status=status, message=message, type=etype, code=code, param=param)
+        """An error answer as a :class:`ProviderError` (OpenAI-style bodies by default)."""
+        return parse_error_body(status, body)
 
-    def classify_error(self, error: ProviderError) -> Exception:
-        """Map a provider error to the exception (and so the exit code) the user gets."""
-        text = describe_error(error)
-        if error.status >= 500:
-            return NetworkError(text)
-        return ProviderRefused(text, status=error.status, code=error.code)
+    def request_id(self, headers: Headers) -> str | None:
+        """The provider's id of this call (default: the ``x-request-id`` header)."""
+        return next((value for name, value in headers.items() if name.lower() == "x-request-id"), None)
 
-    def is_content_refusal(self, error: ProviderError) -> bool:
-        """Whether the error is a content-policy refusal (exit 4, never retried)."""
-        return False
 
-    def is_permanent_rate_error(self, error: ProviderError) -> bool:
-        """Whether a 429 is permanent (an exhausted quota) rather than a rate limit worth retrying."""
-        return False
+#: Error codes by which OpenAI-style providers say "content policy" (exit 4, never retried).
+CONTENT_CODES = frozenset({"moderation_blocked", "content_policy_violation", "content_filter"})
+QUOTA_CODES = frozenset({"insufficient_quota"})
 
-    def content_refused(self, error: ProviderError) -> ContentRefused:
-        """Build the exit-4 error for a content refusal."""
-        return ContentRefused(
-            describe_error(error),
-            status=error.status,
-            code=error.code,
-            hints=("Rephrase the prompt or change the input image; retrying as-is will not help.",),
-        )
+
+def parse_error_body(status: int, body: bytes) -> ProviderError:
+    """``{"error": {"message", "type", "code", "param"}}`` (or a bare message) with its kind."""
+    message, etype, code, param = "", None, None, None
+    try:
+        document = json.loads(body)
+    except ValueError:
+        document = None
+    error = document.get("error") if isinstance(document, dict) else None
+    if isinstance(error, dict):
+        message = str(error.get("message") or "")
+        etype, code, param = (str_or_none(error.get(key)) for key in ("type", "code", "param"))
+    elif isinstance(error, str):
+        message = error
+    elif isinstance(document, dict) and isinstance(document.get("message"), str):
+        message = document["message"]
+    return ProviderError(
+        status, message or excerpt(body), etype, code, param, error_kind(status, etype, code)
+    )
+
+
+def error_kind(status: int, etype: str | None, code: str | None) -> ErrorKind | None:
+    """What an OpenAI-style error type or code means: a content refusal (on a 400) or a spent quota."""
+    if status == 400 and (code in CONTENT_CODES or etype in CONTENT_CODES):
+        return "content"
+    if code in QUOTA_CODES or etype in QUOTA_CODES:
+        return "quota"
+    return None
+
+
+def decode_images_answer(document: Any) -> Answer:
+    """An Images API answer (``{"data": [{"b64_json" | "url"}], "usage": ...}``) as an Answer."""
+    if not isinstance(document, dict):
+        raise UnusableAnswer(f"the answer is JSON but not an object ({type(document).__name__})")
+    data = document.get("data")
+    if not isinstance(data, list) or not data:
+        keys = ", ".join(sorted(map(str, document))) or "none"
+        raise UnusableAnswer(f"the answer has no images (no non-empty 'data' list; top-level keys: {keys})")
+    images = [_image_ref(entry, index) for index, entry in enumerate(data)]
+    usage = document.get("usage") if isinstance(document.get("usage"), dict) else None
+    extras = {key: document[key] for key in EXTRA_KEYS if key in document}
+    return Answer(images, usage, extras)
+
+
+def _image_ref(entry: Any, index: int) -> ImageRef:
+    if not isinstance(entry, dict):
+        raise UnusableAnswer(f"data[{index}] is not an object")
+    revised = entry.get("revised_prompt") if isinstance(entry.get("revised_prompt"), str) else None
+    payload = entry.get("b64_json")
+    if payload is not None and not isinstance(payload, str):
+        return ImageRef(data=payload, revised_prompt=revised)  # a spool from the core's decoder
+    url = entry.get("url")
+    if isinstance(url, str) and url:
+        return ImageRef(url=url, revised_prompt=revised)
+    raise UnusableAnswer(
+        f"data[{index}] has neither b64_json nor url (keys: {', '.join(sorted(entry)) or 'none'})"
+    )
 
 
 def str_or_none(value: Any) -> str | None:
@@ -266,3 +356,20 @@ def describe_error(error: ProviderError, lead: str = "") -> str:
     if detail:
         parts.append(f"({detail})")
     return " ".join(parts) + f": {error.message}"
+
+
+def form_value(value: Any) -> str:
+    """A body value as a multipart text field: booleans as true/false, lists and objects as JSON."""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, (dict, list)):
+        return json.dumps(value)
+    return str(value)
+
+
+def with_query(url: str, query: dict[str, Any]) -> str:
+    """``url`` with extra query parameters appended."""
+    if not query:
+        return url
+    joiner = "&" if "?" in url else "?"
+    return url + joiner + urlencode({k: form_value(v) for k, v in query.items()})

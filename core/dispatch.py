@@ -5,20 +5,18 @@ Everything here is provider-neutral; what differs between providers is asked of 
 
 from __future__ import annotations
 
-import contextlib
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from typing import Any
 
-from . import plugins
+from . import exchange, plugins
 from .adapter import Adapter, Answer, HttpRequest, Transport
+from .addresses import check_endpoint
 from .config import COMMON_KEYS, Profile, config_command, init_hint, load_profile, resolve_path
 from .deadline import Deadline
 from .download import download
 from .errors import ConfigError, ImagegateError, ImageNotSaved, Interrupted, UnusableAnswer, UsageError
-from .http import check_endpoint, iter_body, new_session, send
 from .inputs import check_inputs
-from .jsonstream import InvalidAnswer, parse
 from .options import MASK, STREAM, Asked, Options, check
 from .output import OutputPlan, base_path
 from .progress import Progress
@@ -28,7 +26,8 @@ from .schema import validate
 from .secret import REDACTED, redact, redact_data, redact_headers
 from .sniff import require_image, sniff
 from .spool import MemorySpool, Spool
-from .streaming import Partials, is_event_stream, receive
+from .streaming import Partials, receive
+from .transport import Transports
 
 Notify = Callable[[str], None]
 
@@ -154,36 +153,56 @@ def execute(
     partials = Partials(plan, call.options.partial_images or 0, progress.note)
     if call.request.stream:
         partials.preflight()
-    waiting = progress.waiting() if not call.request.stream else contextlib.nullcontext()
     spools = _Spools(plan)
-    with new_session(call.transport) as session, waiting:
-        response = send(session, call.request, call.adapter, deadline, _retry_policy(call), limiter, notify)
-        request_id = call.adapter.request_id(response.headers)
+    with Transports(call.transport) as transports:
         try:
-            answer, images = _save(call, response, deadline, spools, partials)
+            answer, images, request_id = _save(
+                call, transports, deadline, spools, partials, limiter, notify, progress
+            )
         finally:
             spools.discard()  # no-op for committed images; removes anything unfinished
     return _result(call, answer, images, request_id, deadline.elapsed(), partials, plan)
 
 
 def _save(
-    call: Call, response: Any, deadline: Deadline, spools: _Spools, partials: Partials
-) -> tuple[Answer, list[Image]]:
-    """Read the answer, download its URL images, and save (or keep) every image that arrived.
+    call: Call,
+    transports: Transports,
+    deadline: Deadline,
+    spools: _Spools,
+    partials: Partials,
+    limiter: Limiter | None,
+    notify: Notify | None,
+    progress: Progress,
+) -> tuple[Answer, list[Image], str | None]:
+    """Send and read the answer, download its URL images, and save (or keep) every image that arrived.
 
     What arrived whole was paid for, so it is kept whatever stops the call (another image's
     failure, Ctrl-C, SIGTERM); the error raised names where it went.
     """
     try:
-        answer = _receive(call, response, deadline, spools.new, dict(response.headers), partials)
+        received = exchange.run(
+            call.adapter,
+            call.request,
+            transports=transports,
+            deadline=deadline,
+            policy=_retry_policy(call),
+            new_spool=spools.new,
+            read_stream=lambda chunks: receive(
+                call.adapter, chunks, deadline, spools.new, partials, call.options.n or 1
+            ),
+            limiter=limiter,
+            notify=notify,
+            progress=progress,
+        )
+        answer = received.answer
         spools.finish()
-        _fetch_urls(answer, spools, deadline, call.profile, call.adapter)
+        _fetch_urls(answer, spools, deadline, call.profile, call.adapter, transports)
     except (ImagegateError, KeyboardInterrupt) as exc:
         raise _with_kept(exc, *_keep(spools.finished(), spools.plan)) from None
     images, problems = _keep(_arrived(answer), spools.plan)
     if problems:
         raise _with_kept(problems[0], images, problems[1:])
-    return answer, images
+    return answer, images, received.request_id
 
 
 def _retry_policy(call: Call) -> RetryPolicy:
@@ -252,50 +271,26 @@ def _result(
     return result
 
 
-def _receive(
-    call: Call,
-    response: Any,
-    deadline: Deadline,
-    new_spool: Callable[[], Spool],
-    headers: dict[str, str],
-    partials: Partials,
-) -> Answer:
-    """Decode the answer: server-sent events when the call streamed, else the one JSON document."""
-    if not (call.request.stream and is_event_stream(headers)):
-        return _decode(call.adapter, response, deadline, new_spool, headers)
-    chunks = iter_body(response, deadline, "reading the stream")
-    return receive(call.adapter, chunks, deadline, new_spool, partials, call.options.n or 1)
-
-
-def _decode(
-    adapter: Adapter,
-    response: Any,
-    deadline: Deadline,
-    new_spool: Callable[[], Spool],
-    headers: dict[str, str],
-) -> Answer:
-    try:
-        document = parse(iter_body(response, deadline), adapter.b64_fields, new_spool)
-    except InvalidAnswer as exc:
-        kind = response.headers.get("content-type", "unknown content type").split(";")[0]
-        raise UnusableAnswer(
-            f"the provider answered HTTP {response.status_code} ({kind}), which is {exc}",
-            hints=("Check base_url: it should be the API root, such as https://host/v1.",),
-        ) from None
-    answer = adapter.decode(document, headers)
-    if not answer.images:
-        raise UnusableAnswer("the provider's answer holds no image")
-    return answer
-
-
 def _fetch_urls(
-    answer: Answer, spools: _Spools, deadline: Deadline, profile: Profile, adapter: Adapter
+    answer: Answer,
+    spools: _Spools,
+    deadline: Deadline,
+    profile: Profile,
+    adapter: Adapter,
+    transports: Transports,
 ) -> None:
     cap = profile.download_max_bytes
     for ref in answer.images:
         if ref.data is None and ref.url:
             spool = spools.new()
-            download(ref.url, spool, deadline=deadline, max_bytes=cap, base_url=adapter.base_url)
+            download(
+                ref.url,
+                spool,
+                deadline=deadline,
+                max_bytes=cap,
+                base_url=adapter.base_url,
+                transports=transports,
+            )
             ref.data = spool
             spool.complete = True
 

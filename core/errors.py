@@ -5,6 +5,11 @@ Errors are raised where the problem is known and turned into exit codes in one p
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from .adapter import ProviderError
+
 
 class ImagegateError(Exception):
     """Base class: a clear, user-facing message plus optional hints; never holds the API key."""
@@ -98,6 +103,15 @@ class ImageNotSaved(ImagegateError):
     """Exit 7: a paid image arrived but could not be written where asked; it was rescued elsewhere."""
 
     exit_code = 7
+
+
+class ProviderFailure(Exception):
+    """Raised by an adapter's ``decode`` or ``poll`` to report a provider-side outcome (a failed or
+    moderated job); the core turns ``error`` into the user's error through ``http.verdict()``."""
+
+    def __init__(self, error: ProviderError) -> None:
+        super().__init__(error.message)
+        self.error = error
 
 
 #: The exit code of a command stopped by Ctrl-C (128 + SIGINT, as shells report it).

@@ -26,12 +26,14 @@ import json.decoder
 import re
 import sys
 from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass
 from typing import Any
 
 from .spool import Spool
 
 _DATA_URI = re.compile(r"^data:[\w.+/-]*(;[\w.+-]+=[^;,]*)*;base64,", re.IGNORECASE)
 _WHITESPACE = re.compile(r"[ \t\n\r]*")
+_LINE_SPACE = re.compile(r"[ \t\r]*")  # inside one line of JSON Lines: a line break ends the document
 _ESCAPE = re.compile(r"\\(?:u([0-9a-fA-F]{4})|(.))", re.DOTALL)
 _B64_ALPHABET = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/=")
 #: How far into an image string a ``data:...;base64,`` prefix may reach.
@@ -120,6 +122,47 @@ def bounded(value: Any, depth: int = 0) -> Any:
             if isinstance(item, (dict, list)):
                 value[index] = None if depth + 1 >= MAX_DEPTH else bounded(item, depth + 1)
     return value
+
+
+@dataclass(frozen=True)
+class BadLine:
+    """A line of a JSON Lines stream that is not a JSON document (or holds invalid base64)."""
+
+    number: int
+    reason: str
+
+
+def documents(
+    chunks: Iterable[bytes],
+    b64_fields: tuple[tuple[str, ...], ...],
+    new_spool: Callable[[], Spool],
+) -> Iterator[Any]:
+    """Read a JSON Lines stream as it arrives: each document as soon as it is complete.
+
+    Image strings are decoded into spools exactly as :func:`parse` does, so a file of any size is
+    read in flat memory. A line that is not JSON is yielded as a :class:`BadLine` and reading goes
+    on at the next line (the stream is never read whole to find its lines).
+    """
+    parser = _Parser(iter(chunks), b64_fields, new_spool)
+    try:
+        parser._start()
+        number = 0
+        while True:
+            parser.space = _WHITESPACE
+            parser._skip_space()
+            if parser.pos >= len(parser.text):
+                return
+            number += 1
+            parser.space = _LINE_SPACE
+            try:
+                yield bounded(parser._value(()))
+            except InvalidAnswer as exc:
+                parser._skip_line()
+                yield BadLine(number, str(exc))
+    except UnicodeDecodeError as exc:
+        raise InvalidAnswer(f"not JSON Lines (not valid text: {exc.reason})") from None
+    except RecursionError:
+        raise InvalidAnswer("not JSON Lines (nested too deeply)") from None
 
 
 class _Base64Sink:
@@ -244,6 +287,7 @@ class _Parser:
         self.eof = False
         self.decoder: Any = None
         self.json = json.JSONDecoder()
+        self.space = _WHITESPACE
 
     # -- input ---------------------------------------------------------------
 
@@ -279,9 +323,20 @@ class _Parser:
             self.text += self.decoder.decode(chunk, final=False)
         return True
 
+    def _skip_line(self) -> None:
+        """Drop the text up to and including the next line break (after a line that is not JSON)."""
+        while True:
+            newline = self.text.find("\n", self.pos)
+            if newline >= 0:
+                self.pos = newline + 1
+                return
+            self.pos = len(self.text)
+            if not self._more():
+                return
+
     def _skip_space(self) -> None:
         while True:
-            self.pos = _WHITESPACE.match(self.text, self.pos).end()  # type: ignore[union-attr]
+            self.pos = self.space.match(self.text, self.pos).end()  # type: ignore[union-attr]
             if self.pos < len(self.text) or not self._more():
                 return
 

@@ -16,6 +16,13 @@ from typing import TextIO
 DEFAULT_INTERVAL = 1.0
 
 
+class Ticker:
+    """The clock's label, which a call may change while the clock runs (a polled job's status)."""
+
+    def __init__(self, what: str) -> None:
+        self.what = what
+
+
 class Progress:
     """Notes and a ticking clock on one stream (stderr by default)."""
 
@@ -54,17 +61,18 @@ class Progress:
             self.stream.flush()
 
     @contextlib.contextmanager
-    def waiting(self, what: str = "waiting for the provider") -> Iterator[None]:
+    def waiting(self, what: str = "waiting for the provider") -> Iterator[Ticker]:
         """While the block runs, show ``what: N s`` once a second on a terminal; nothing elsewhere."""
+        ticker = Ticker(what)
         if not self.live:
-            yield
+            yield ticker
             return
         stop = threading.Event()
         started = time.monotonic()
-        thread = threading.Thread(target=self._tick, args=(what, started, stop), daemon=True)
+        thread = threading.Thread(target=self._tick, args=(ticker, started, stop), daemon=True)
         thread.start()
         try:
-            yield
+            yield ticker
         finally:
             stop.set()
             thread.join()
@@ -72,10 +80,10 @@ class Progress:
                 self._erase()
                 self.stream.flush()
 
-    def _tick(self, what: str, started: float, stop: threading.Event) -> None:
+    def _tick(self, ticker: Ticker, started: float, stop: threading.Event) -> None:
         while not stop.wait(self.interval):
             with self._lock:
-                text = f"{what}: {time.monotonic() - started:.0f} s"
+                text = f"{ticker.what}: {time.monotonic() - started:.0f} s"
                 self.stream.write("\r" + text.ljust(len(self._line)))
                 self.stream.flush()
                 self._line = text

@@ -8,13 +8,14 @@ What an event means is the adapter's business (``decode_event``); base64 images 
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Generator, Iterator
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from . import sse
-from .adapter import Adapter, Answer, ImageRef
+from .adapter import Adapter, Answer, Failed, Final, ImageRef, Partial
 from .errors import ImagegateError, UnusableAnswer, UsageError
+from .http import verdict
 from .jsonstream import InvalidAnswer, parse
 from .output import OutputPlan
 from .spool import MemorySpool, Spool
@@ -98,11 +99,11 @@ def receive(
     answer = Answer(images)
     stream = _decoded(adapter, chunks)
     try:
-        for kind, value in stream:
-            if kind == "partial":
-                partials.save(value.data, deadline.elapsed())
-            elif kind == "final":
-                _collect(value, answer, new_spool)
+        for decoded in stream:
+            if isinstance(decoded, Partial):
+                partials.save(decoded.ref.data, deadline.elapsed())
+            elif isinstance(decoded, Final):
+                _collect(decoded.answer, answer, new_spool)
                 partials.notify(f"image {len(images)} of {expected} received ({deadline.elapsed():.1f} s)")
                 if len(images) >= expected:
                     break
@@ -127,7 +128,7 @@ def receive(
     return answer
 
 
-def _decoded(adapter: Adapter, chunks: Iterator[bytes]) -> Iterator[tuple[str, Any]]:
+def _decoded(adapter: Adapter, chunks: Iterator[bytes]) -> Generator[Partial | Final, None, None]:
     """The adapter's reading of each event, base64 images already decoded into memory spools."""
     try:
         for event in sse.events(chunks):
@@ -135,6 +136,8 @@ def _decoded(adapter: Adapter, chunks: Iterator[bytes]) -> Iterator[tuple[str, A
                 continue
             document = parse([event.data.encode("utf-8")], adapter.stream_b64_fields, MemorySpool)
             decoded = adapter.decode_event(event.event, document)
+            if isinstance(decoded, Failed):
+                raise verdict(decoded.error, lead="the provider stopped the stream with an error")[0]
             if decoded is not None:
                 yield decoded
     except InvalidAnswer as exc:

@@ -6,6 +6,9 @@
   (one JSON object) and stderr;
 - :class:`FakeProvider` is a real HTTP server on 127.0.0.1 that records every request and answers
   with scripted answers: base64 images, image URLs (served by itself), errors or any JSON;
+- :class:`MockTransport` answers in-process through a handler and records every
+  :class:`~imagegate.adapter.HttpRequest` it is sent; :func:`use_transport` makes a whole CLI or
+  library run send through it instead of the network;
 - :func:`write_config` writes a private config file; :func:`check_adapter` checks the contract.
 
 Nothing here touches the network beyond 127.0.0.1.
@@ -28,20 +31,23 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qsl, urlsplit
 
-from . import plugins
-from .adapter import Adapter
-from .options import OPERATIONS
+from . import plugins, transport
+from .adapter import Adapter, HttpRequest, LocalTransport, Reply
+from .options import OPERATIONS, POLL
 
 __all__ = [
     "CliResult",
     "FakeProvider",
+    "MockTransport",
     "Part",
     "RecordedRequest",
+    "Reply",
     "check_adapter",
     "provider_fixture",
     "registered",
     "run_cli",
     "tiny_png",
+    "use_transport",
     "write_config",
 ]
 
@@ -68,6 +74,35 @@ def provider_fixture(adapter: type[Adapter], distribution: str = "test") -> Call
             yield adapter
 
     return fixture
+
+
+# -- an in-process transport ------------------------------------------------------------------------
+class MockTransport(LocalTransport):
+    """Answers every request in-process with ``handler(request) -> Reply`` and records it in ``requests``.
+
+    ``requests`` holds the :class:`HttpRequest` objects as the core sent them (a key header holds
+    its Secret: ``request.headers["Authorization"].reveal()`` in a test that checks it).
+    """
+
+    def __init__(self, handler: Callable[[HttpRequest], Reply], schemes: tuple[str, ...] = ()) -> None:
+        super().__init__(handler, schemes)
+        self.requests: list[HttpRequest] = []
+        self._lock = threading.Lock()
+
+    def send(self, request: HttpRequest, deadline: Any) -> Reply:
+        with self._lock:
+            self.requests.append(request)
+        return super().send(request, deadline)
+
+
+@contextlib.contextmanager
+def use_transport(mock: LocalTransport) -> Iterator[LocalTransport]:
+    """Until the block ends, every network request of any run (CLI, library, batch) goes to ``mock``.
+
+    A provider's own in-process transport (its ``transport()``) still answers its own schemes.
+    """
+    with transport.use(mock):
+        yield mock
 
 
 # -- running the CLI ---------------------------------------------------------------------------------
@@ -126,6 +161,8 @@ def check_adapter(adapter: type[Adapter]) -> None:
     jsonschema.validators.validator_for(schema).check_schema(schema)
     assert schema.get("type") == "object", "the config schema must describe an object"
     assert isinstance(adapter.config_schema_location(), str)
+    if POLL in adapter.operations:
+        assert adapter.poll is not Adapter.poll, "an adapter that lists poll must write poll()"
 
 
 # -- a loopback fake provider ------------------------------------------------------------------------

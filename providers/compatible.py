@@ -10,9 +10,9 @@ from __future__ import annotations
 from typing import Any
 
 from imagegate import hookimpl
-from imagegate.adapter import EDIT, GENERATE
+from imagegate.adapter import EDIT, GENERATE, with_query
 from imagegate.options import Options
-from imagegate.providers.openai import OpenAIAdapter, with_query
+from imagegate.providers.openai import OpenAIAdapter
 from imagegate.secret import Secret
 
 _PATH_KEYS = {GENERATE: "generations", EDIT: "edits"}

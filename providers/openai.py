@@ -7,37 +7,36 @@ What each model accepts is the table :data:`MODEL_RULES`, checked before any pai
 
 from __future__ import annotations
 
-import json
 import logging
 import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, ClassVar
-from urllib.parse import urlencode
 
 from imagegate import hookimpl
 from imagegate.adapter import (
     EDIT,
     GENERATE,
+    MASK,
+    STREAM,
     Adapter,
     Answer,
+    Failed,
     FilePart,
+    Final,
     HttpRequest,
     ImageRef,
+    Partial,
     ProviderError,
-    describe_error,
+    error_kind,
+    form_value,
     str_or_none,
 )
-from imagegate.errors import ContentRefused, NetworkError, ProviderRefused, UnusableAnswer, UsageError
+from imagegate.errors import UnusableAnswer, UsageError
 from imagegate.options import Options
-from imagegate.schema import load_schema
 from imagegate.secret import Secret
 from imagegate.sniff import sniff_file
 
-#: Error codes by which OpenAI-style providers say "content policy" (exit 4, never retried).
-CONTENT_CODES = frozenset({"moderation_blocked", "content_policy_violation", "content_filter"})
-#: Response keys reported as facts about the call.
-EXTRA_KEYS = ("created", "size", "quality", "background", "output_format")
 #: Keys of a streamed ``.completed`` event reported as facts about the call.
 EVENT_EXTRA_KEYS = ("created_at", "size", "quality", "background", "output_format")
 
@@ -299,23 +298,14 @@ class OpenAIAdapter(Adapter):
 
     name = "openai"
     description = "OpenAI Images API (api.openai.com)"
-    operations = frozenset({GENERATE, EDIT, "mask", "stream"})
+    operations = frozenset({GENERATE, EDIT, MASK, STREAM})
     is_default = True
     default_base_url = "https://api.openai.com/v1"
     default_model = "gpt-image-2"
-    b64_fields = (("data", "*", "b64_json"),)
     stream_b64_fields = (("b64_json",),)
     schema_file: ClassVar[str] = "openai.schema.json"
     #: Paths appended to base_url per operation.
     paths: ClassVar[dict[str, str]] = {GENERATE: "/images/generations", EDIT: "/images/edits"}
-
-    @classmethod
-    def config_schema(cls) -> dict[str, Any]:
-        return load_schema(cls.schema_file)
-
-    @classmethod
-    def config_schema_location(cls) -> str:
-        return f"imagegate.schemas/{cls.schema_file}"
 
     # -- request -------------------------------------------------------------------------------
     def root_url(self) -> str:
@@ -394,27 +384,20 @@ class OpenAIAdapter(Adapter):
         if operation == GENERATE:
             request.json = body
             return request
-        request.form = [(key, _form_value(value)) for key, value in body.items() if value is not None]
+        request.form = [(key, form_value(value)) for key, value in body.items() if value is not None]
         field = self.image_field()
         request.files = [FilePart.of(field, path) for path in options.images]
         if options.mask is not None:
             request.files.append(FilePart.of("mask", options.mask))
         return request
 
-    # -- answer --------------------------------------------------------------------------------
-    def request_id(self, headers: Any) -> str | None:
-        """OpenAI names each call in its ``x-request-id`` header."""
-        return next((value for name, value in headers.items() if name.lower() == "x-request-id"), None)
-
-    def decode(self, document: Any, headers: dict[str, str]) -> Answer:
-        return decode_images_answer(document)
-
-    def decode_event(self, event: str | None, document: Any) -> tuple[str, Any] | None:
-        """``image_generation.*`` / ``image_edit.*`` events; an event with an ``error`` key raises."""
+    # -- answer (decode, parse_error and request_id are the base class's OpenAI-style defaults) ---
+    def decode_event(self, event: str | None, document: Any) -> Partial | Final | Failed | None:
+        """``image_generation.*`` / ``image_edit.*`` events; an event with an ``error`` key fails the call."""
         if not isinstance(document, dict):
             return None
         if "error" in document:
-            raise self.stream_error(document["error"])
+            return Failed(stream_error(document["error"]))
         kind = str(document.get("type") or event or "")
         if kind not in _PARTIAL_EVENTS and kind not in _FINAL_EVENTS:
             return None
@@ -422,83 +405,26 @@ class OpenAIAdapter(Adapter):
         if payload is None or isinstance(payload, str):
             raise UnusableAnswer(f"the {kind} event holds no image")
         if kind in _PARTIAL_EVENTS:
-            return "partial", ImageRef(data=payload)
+            return Partial(ImageRef(data=payload))
         usage = document.get("usage") if isinstance(document.get("usage"), dict) else None
         extras = {key: document[key] for key in EVENT_EXTRA_KEYS if key in document}
         revised = document.get("revised_prompt") if isinstance(document.get("revised_prompt"), str) else None
-        return "final", Answer([ImageRef(data=payload, revised_prompt=revised)], usage, extras)
-
-    def stream_error(self, error: Any) -> Exception:
-        """The exception for an error reported inside the stream (after the HTTP 200)."""
-        fields = error if isinstance(error, dict) else {"message": error}
-        problem = ProviderError(
-            status=400,
-            message=str(fields.get("message") or "no message"),
-            type=str_or_none(fields.get("type")),
-            code=str_or_none(fields.get("code")),
-            param=str_or_none(fields.get("param")),
-        )
-        text = describe_error(problem, "the provider stopped the stream with an error")
-        if self.is_content_refusal(problem):
-            return ContentRefused(text, code=problem.code, hints=self.content_refused(problem).hints)
-        if "server_error" in (problem.type, problem.code):
-            return NetworkError(text)
-        return ProviderRefused(text, code=problem.code)
-
-    def is_content_refusal(self, error: ProviderError) -> bool:
-        return error.status == 400 and (error.code in CONTENT_CODES or error.type in CONTENT_CODES)
-
-    def is_permanent_rate_error(self, error: ProviderError) -> bool:
-        return error.code == "insufficient_quota" or error.type == "insufficient_quota"
+        return Final(Answer([ImageRef(data=payload, revised_prompt=revised)], usage, extras))
 
 
-def decode_images_answer(document: Any) -> Answer:
-    """An Images API answer (``{"data": [{"b64_json" | "url"}], "usage": ...}``) as an Answer."""
-    if not isinstance(document, dict):
-        raise UnusableAnswer(f"the answer is JSON but not an object ({type(document).__name__})")
-    data = document.get("data")
-    if not isinstance(data, list) or not data:
-        keys = ", ".join(sorted(map(str, document))) or "none"
-        raise UnusableAnswer(f"the answer has no images (no non-empty 'data' list; top-level keys: {keys})")
-    images = [_image_ref(entry, index) for index, entry in enumerate(data)]
-    usage = document.get("usage") if isinstance(document.get("usage"), dict) else None
-    extras = {key: document[key] for key in EXTRA_KEYS if key in document}
-    return Answer(images, usage, extras)
-
-
-def _image_ref(entry: Any, index: int) -> ImageRef:
-    if not isinstance(entry, dict):
-        raise UnusableAnswer(f"data[{index}] is not an object")
-    revised = entry.get("revised_prompt") if isinstance(entry.get("revised_prompt"), str) else None
-    payload = entry.get("b64_json")
-    if payload is not None and not isinstance(payload, str):
-        return ImageRef(data=payload, revised_prompt=revised)  # a spool from the core's decoder
-    url = entry.get("url")
-    if isinstance(url, str) and url:
-        return ImageRef(url=url, revised_prompt=revised)
-    raise UnusableAnswer(
-        f"data[{index}] has neither b64_json nor url (keys: {', '.join(sorted(entry)) or 'none'})"
+def stream_error(error: Any) -> ProviderError:
+    """An error reported inside the stream (after the HTTP 200): a server error counts as a 500."""
+    fields = error if isinstance(error, dict) else {"message": error}
+    etype, code = str_or_none(fields.get("type")), str_or_none(fields.get("code"))
+    status = 500 if "server_error" in (etype, code) else 400
+    message = str(fields.get("message") or "no message")
+    return ProviderError(
+        status, message, etype, code, str_or_none(fields.get("param")), error_kind(status, etype, code)
     )
 
 
 _PARTIAL_EVENTS = frozenset({"image_generation.partial_image", "image_edit.partial_image"})
 _FINAL_EVENTS = frozenset({"image_generation.completed", "image_edit.completed"})
-
-
-def _form_value(value: Any) -> str:
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, (dict, list)):
-        return json.dumps(value)
-    return str(value)
-
-
-def with_query(url: str, query: dict[str, Any]) -> str:
-    """``url`` with extra query parameters appended."""
-    if not query:
-        return url
-    joiner = "&" if "?" in url else "?"
-    return url + joiner + urlencode({k: _form_value(v) for k, v in query.items()})
 
 
 @hookimpl

@@ -1,6 +1,6 @@
 """The ``placeholder`` provider: offline, free, no key. It answers locally with a real PNG.
 
-The request still goes through the core's whole path (session, answer parsing, base64 decoding,
+The request still goes through the core's whole path (sending, answer parsing, base64 decoding,
 file writing): a local transport answers ``placeholder://`` URLs the way a provider would. The
 picture is a gradient with a grid whose colours come from a hash of the prompt, so the same
 prompt always gives the same image.
@@ -10,16 +10,14 @@ from __future__ import annotations
 
 import base64
 import hashlib
-import io
 import json
 from typing import Any
 
 from imagegate import hookimpl
-from imagegate.adapter import EDIT, GENERATE, Adapter, Answer, HttpRequest, Transport
+from imagegate.adapter import EDIT, GENERATE, MASK, Adapter, HttpRequest, LocalTransport, Reply
 from imagegate.errors import UsageError
 from imagegate.options import Options
 from imagegate.png import encode_rgb
-from imagegate.providers.openai import OpenAIAdapter, decode_images_answer
 
 DEFAULT_SIDE = 1024
 GRID = 64
@@ -32,22 +30,12 @@ class PlaceholderAdapter(Adapter):
 
     name = "placeholder"
     description = "Offline placeholder images (no key, no network, free)"
-    operations = frozenset({GENERATE, EDIT, "mask"})
+    operations = frozenset({GENERATE, EDIT, MASK})
     needs_key = False
     default_base_url = "placeholder://local/v1"
     default_model = "placeholder"
-    b64_fields = OpenAIAdapter.b64_fields
-    request_id = OpenAIAdapter.request_id  # its transport answers like OpenAI, "x-request-id" included
-
-    @classmethod
-    def config_schema(cls) -> dict[str, Any]:
-        from imagegate.schema import load_schema
-
-        return load_schema("placeholder.schema.json")
-
-    @classmethod
-    def config_schema_location(cls) -> str:
-        return "imagegate.schemas/placeholder.schema.json"
+    schema_file = "placeholder.schema.json"
+    # decode, b64_fields and request_id: the base class's defaults (its transport answers OpenAI-style)
 
     def check(self, options: Options) -> list[str]:
         width, height = dimensions(options.size)
@@ -66,11 +54,8 @@ class PlaceholderAdapter(Adapter):
         }
         return HttpRequest("POST", self.default_base_url + path, {}, json=body)
 
-    def transport(self) -> Transport:
-        return Transport(_transport(), ("placeholder",))
-
-    def decode(self, document: Any, headers: dict[str, str]) -> Answer:
-        return decode_images_answer(document)
+    def transport(self) -> LocalTransport:
+        return LocalTransport(_answer, ("placeholder",))
 
 
 def dimensions(size: str | None) -> tuple[int, int]:
@@ -120,31 +105,10 @@ def answer_for(body: dict[str, Any]) -> bytes:
     ).encode()
 
 
-def _transport() -> Any:
-    import requests
-    import urllib3
-
-    class PlaceholderTransport(requests.adapters.BaseAdapter):
-        """Answers placeholder:// requests in-process, shaped like a real provider's answer."""
-
-        def send(self, request: Any, **kwargs: Any) -> requests.Response:
-            payload = answer_for(json.loads(request.body or b"{}"))
-            response = requests.Response()
-            response.status_code = 200
-            response.headers = requests.structures.CaseInsensitiveDict(
-                {"content-type": "application/json", "x-request-id": "placeholder"}
-            )
-            response.raw = urllib3.HTTPResponse(
-                body=io.BytesIO(payload), headers=dict(response.headers), status=200, preload_content=False
-            )
-            response.url = request.url
-            response.request = request
-            return response
-
-        def close(self) -> None:
-            pass
-
-    return PlaceholderTransport()
+def _answer(request: HttpRequest) -> Reply:
+    """Answer a placeholder:// request in-process, shaped like a real provider's answer."""
+    headers = {"content-type": "application/json", "x-request-id": "placeholder"}
+    return Reply.of(200, answer_for(request.json or {}), headers)
 
 
 @hookimpl

@@ -15,11 +15,10 @@ import pytest
 
 import imagegate
 from imagegate.adapter import HttpRequest
+from imagegate.addresses import check_endpoint, check_url, is_private_host
 from imagegate.cli import main
 from imagegate.dispatch import prepare
-from imagegate.download import check_url
 from imagegate.errors import NetworkError, UnusableAnswer, UsageError
-from imagegate.http import check_endpoint, is_private_host
 from imagegate.options import Asked, Options
 from imagegate.providers.compatible import CompatibleAdapter
 from imagegate.secret import REDACTED, Secret, redact

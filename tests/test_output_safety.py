@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 
 import imagegate
-from imagegate import dispatch, output, spool
+from imagegate import exchange, output, spool
 from imagegate.spool import rescue_dir
 
 from .support.faultserver import Reply, image_reply
@@ -91,14 +91,14 @@ def test_concurrent_processes_each_report_the_file_they_wrote(isolated) -> None:
 
 
 def remove_folder_once_answered(monkeypatch, folder: Path) -> None:
-    send = dispatch.send
+    send = exchange.send
 
     def send_then_remove(*args, **kwargs):
         response = send(*args, **kwargs)
         shutil.rmtree(folder)
         return response
 
-    monkeypatch.setattr(dispatch, "send", send_then_remove)
+    monkeypatch.setattr(exchange, "send", send_then_remove)
 
 
 def assert_rescued(run, image: bytes) -> Path:
@@ -191,7 +191,7 @@ def test_the_library_raises_image_not_saved_with_the_rescue_path(server, isolate
 def test_an_interrupted_call_leaves_no_partial_file(cli, server, isolated, monkeypatch) -> None:
     body = json.dumps({"data": [{"b64_json": "A" * 4000}]})
     server.generations(Reply(body=body, content_type="application/json", drip=0.001))
-    iter_body = dispatch.iter_body
+    iter_body = exchange.iter_body
 
     def interrupted(*args, **kwargs):
         for number, chunk in enumerate(iter_body(*args, **kwargs)):
@@ -199,7 +199,7 @@ def test_an_interrupted_call_leaves_no_partial_file(cli, server, isolated, monke
                 raise KeyboardInterrupt
             yield chunk
 
-    monkeypatch.setattr(dispatch, "iter_body", interrupted)
+    monkeypatch.setattr(exchange, "iter_body", interrupted)
     run = cli("--prompt", "p", "--out", "kite.png")
     assert run.code == 130
     assert list(isolated.iterdir()) == []

@@ -385,10 +385,12 @@ def test_the_request_id_comes_from_the_adapter(cli, make_config, requests_mock, 
     assert cli("--prompt", "p", "--out", "b.png").json["request_id"] == "via hook abc"
 
 
-def test_the_core_names_no_request_id_header_and_the_base_has_none() -> None:
+def test_only_the_contract_names_the_request_id_header_and_its_default_reads_it() -> None:
     core = Path(dispatch.__file__).parent
-    assert not [p.name for p in core.glob("*.py") if "x-request-id" in p.read_text().lower()]
-    assert Adapter.request_id(None, {"x-request-id": "r"}) is None  # type: ignore[arg-type]
+    naming = [p.name for p in core.glob("*.py") if "x-request-id" in p.read_text().lower()]
+    assert naming == ["adapter.py"]
+    assert Adapter.request_id(None, {"X-Request-Id": "r"}) == "r"  # type: ignore[arg-type]
+    assert Adapter.request_id(None, {"content-type": "image/png"}) is None  # type: ignore[arg-type]
 
 
 def test_the_style_help_names_no_model(cli) -> None:

@@ -30,19 +30,48 @@ def typed_out(folder: Path) -> Path:
     assert {name for name, _ in blocks} >= {
         "imagegate-hello/pyproject.toml",
         "imagegate-hello/imagegate_hello.py",
+        "imagegate-later/pyproject.toml",
+        "imagegate-later/imagegate_later.py",
     }
     for name, text in blocks:
         target = folder / name
         target.parent.mkdir(parents=True, exist_ok=True)
         target.write_text(text, encoding="utf-8")
-    return folder / "imagegate-hello"
+    return folder
 
 
 @pytest.fixture(scope="module")
-def hello(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
+def guide(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The guide's files, typed out."""
+    return typed_out(tmp_path_factory.mktemp("guide"))
+
+
+@pytest.fixture(scope="module")
+def hello(guide: Path, tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
     """The guide's example: (project folder, installed target folder)."""
-    project = typed_out(tmp_path_factory.mktemp("guide"))
+    project = guide / "imagegate-hello"
     return project, install(project, tmp_path_factory.mktemp("hello-install"))
+
+
+@pytest.fixture(scope="module")
+def later(guide: Path, tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
+    """The guide's async example: (project folder, installed target folder)."""
+    project = guide / "imagegate-later"
+    return project, install(project, tmp_path_factory.mktemp("later-install"))
+
+
+def run_its_tests(project: Path, target: Path) -> subprocess.CompletedProcess[str]:
+    """Run a typed-out example's own tests, as its author would, against its installed copy."""
+    env = {**os.environ, "PYTHONPATH": str(target)}
+    env.pop("PYTEST_ADDOPTS", None)
+    return subprocess.run(
+        [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "tests"],
+        cwd=project,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
 
 
 def test_guide_shows_the_real_hookspec() -> None:
@@ -78,16 +107,20 @@ def test_guide_example_plugin_generates_through_the_cli(hello) -> None:
 
 
 def test_guide_example_tests_pass_as_written(hello) -> None:
-    project, target = hello
-    env = {**os.environ, "PYTHONPATH": str(target)}
-    env.pop("PYTEST_ADDOPTS", None)
-    done = subprocess.run(
-        [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "tests"],
-        cwd=project,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
+    done = run_its_tests(*hello)
     assert done.returncode == 0, done.stdout + done.stderr
     assert "4 passed" in done.stdout
+
+
+def test_guide_async_example_is_listed_as_polling(later) -> None:
+    _, target = later
+    run = run_imagegate("providers", "--json", paths=[target])
+    assert run.returncode == 0, run.stderr
+    row = next(row for row in json.loads(run.stdout)["providers"] if row["name"] == "later")
+    assert row["operations"] == ["generate", "poll"]
+
+
+def test_guide_async_example_tests_pass_as_written(later) -> None:
+    done = run_its_tests(*later)
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "3 passed" in done.stdout

@@ -143,8 +143,8 @@ def _check_fields(fields: dict[str, Any]) -> None:
 def _verify_profile(path: Path, name: str | None) -> tuple[Any, Any]:
     """The checks every run makes before sending (schema, key, provider, endpoint, the profile's
     defaults such as size and timeout)."""
+    from ..addresses import check_endpoint
     from ..dispatch import resolve_adapter
-    from ..http import check_endpoint
 
     profile, adapter = resolve_adapter(path, name, None)
     transport = adapter.transport()

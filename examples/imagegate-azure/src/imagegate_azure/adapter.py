@@ -8,18 +8,16 @@ the deployment as the body's ``model``.
 
 from __future__ import annotations
 
-import json
-from importlib import resources
+from dataclasses import replace
 from typing import Any, ClassVar
 
 from imagegate import UsageError
-from imagegate.adapter import EDIT, GENERATE, HttpRequest, ProviderError
+from imagegate.adapter import EDIT, GENERATE, HttpRequest, ProviderError, with_query
 from imagegate.options import Options
-from imagegate.providers.openai import OpenAIAdapter, with_query
+from imagegate.providers.openai import OpenAIAdapter
 
 DEFAULT_API_VERSION = "2025-04-01-preview"
 V1_VERSIONS = ("v1", "preview", "latest")
-SCHEMA_FILE = "azure.schema.json"
 #: Error codes Azure uses for content-filter refusals (exit 4, never retried).
 CONTENT_FILTER_CODES = frozenset({"content_policy_violation", "contentFilter", "content_filter"})
 
@@ -35,14 +33,8 @@ class AzureAdapter(OpenAIAdapter):
     default_model = ""
     leaves: ClassVar[dict[str, str]] = {GENERATE: "generations", EDIT: "edits"}
 
-    @classmethod
-    def config_schema(cls) -> dict[str, Any]:
-        text = resources.files(__package__).joinpath(SCHEMA_FILE).read_text(encoding="utf-8")
-        return json.loads(text)
-
-    @classmethod
-    def config_schema_location(cls) -> str:
-        return f"{__package__}/{SCHEMA_FILE}"
+    schema_file = "azure.schema.json"
+    schema_package = __package__ or "imagegate_azure"
 
     # -- where and how -----------------------------------------------------------------------------
     @property
@@ -113,5 +105,9 @@ class AzureAdapter(OpenAIAdapter):
         request.url = self.endpoint(options.operation, self.deployment(options))
         return request
 
-    def is_content_refusal(self, error: ProviderError) -> bool:
-        return error.status == 400 and bool({error.code, error.type} & CONTENT_FILTER_CODES)
+    def parse_error(self, status: int, body: bytes) -> ProviderError:
+        """OpenAI-style errors, with Azure's content-filter codes as content refusals."""
+        error = super().parse_error(status, body)
+        if status == 400 and {error.code, error.type} & CONTENT_FILTER_CODES:
+            return replace(error, kind="content")
+        return error
