@@ -14,18 +14,19 @@ import json
 import os
 import re
 import time
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Iterable, Iterator
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
 from .dispatch import Call, execute, prepare
-from .errors import ImagegateError, UsageError
+from .errors import ImagegateError, UsageError, internal_error
 from .manifest import MANIFEST_NAME as MANIFEST_NAME
 from .manifest import Manifest
 from .options import Asked, Options, from_keywords
 from .output import OutputExists, OutputPlan
+from .progress import Notify
 from .retry import Limiter
 from .sniff import EXTENSIONS
 
@@ -196,11 +197,11 @@ def plan_jobs(
                 continue
             plan.preflight()
         except OutputExists as exc:
-            exc.hints = (
+            hint = (
                 f'Delete or move {exc.path.name}, or give this job another "out"; '
-                "--force would redo (and pay for) every job of the batch.",
+                "--force would redo (and pay for) every job of the batch."
             )
-            raise _located(exc, job) from None
+            raise _located(OutputExists(exc.path, hint), job) from None
         except ImagegateError as exc:
             raise _located(exc, job) from None
         todo.append(Planned(job, call, plan, key))
@@ -209,8 +210,7 @@ def plan_jobs(
 
 def _located(error: ImagegateError, job: Job) -> ImagegateError:
     """The same error, its message prefixed with the job's line."""
-    error.message = f"{job.where}: {error.message}"
-    error.args = (error.message,)
+    error.message = f"{job.where}: {error.message}"  # the setter keeps args in step
     return error
 
 
@@ -221,7 +221,7 @@ def run_jobs(
     concurrency: int = DEFAULT_CONCURRENCY,
     fail_fast: bool = False,
     limiter: Limiter | None = None,
-    notify: Callable[[str], None] | None = None,
+    notify: Notify | None = None,
 ) -> Iterator[JobResult]:
     """Run the jobs ``concurrency`` at a time and yield each result as it finishes.
 
@@ -288,8 +288,6 @@ def _abandoned(running: dict[Future[JobResult], Planned], queue: Iterator[Planne
 
 
 def _run_one(item: Planned, manifest: Manifest, limiter: Limiter) -> JobResult:
-    from .secret import redact
-
     started = time.monotonic()
     try:
         result = execute(item.call, item.plan, limiter=limiter)
@@ -304,8 +302,9 @@ def _run_one(item: Planned, manifest: Manifest, limiter: Limiter) -> JobResult:
             warnings=list(exc.hints),
         )
     except Exception as exc:  # a bug: this job fails, the batch goes on
-        message = f"internal error: {type(exc).__name__}: {redact(str(exc))}"
-        return JobResult(item.job, "failed", error=message, exit_code=1, seconds=time.monotonic() - started)
+        return JobResult(
+            item.job, "failed", error=internal_error(exc), exit_code=1, seconds=time.monotonic() - started
+        )
     paths = [str(path) for path in result.output_paths]
     warnings = list(result.warnings)
     failure = manifest.record(item.key, item.job, paths)

@@ -1,35 +1,32 @@
-"""The dispatcher: config profile -> adapter -> request -> send -> decode -> files -> Result.
+"""The dispatcher, orchestration only: prepare -> dry_run | execute -> Result.
 
-Everything here is provider-neutral; what differs between providers is asked of the adapter.
+``prepare`` binds the profile to its adapter (plugins.bind) and makes every check that can be
+made before paying; ``execute`` sends the request and reads the answer into spools (one
+function, ``_exchange``), then output.Spools keeps what was paid for. Everything here is
+provider-neutral; what differs between providers is asked of the adapter.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from typing import Any
 
 from . import exchange, plugins
 from .adapter import Adapter, Answer, HttpRequest, Transport
 from .addresses import check_endpoint
-from .config import COMMON_KEYS, Profile, config_command, init_hint, load_profile, resolve_path
+from .config import Profile
 from .deadline import Deadline
 from .download import download
-from .errors import ConfigError, ImagegateError, ImageNotSaved, Interrupted, UnusableAnswer, UsageError
+from .errors import ImagegateError, UsageError
 from .inputs import check_inputs
 from .options import MASK, STREAM, Asked, Options, check
-from .output import OutputPlan, base_path
-from .progress import Progress
+from .output import OutputPlan, Previews, Spools, base_path
+from .progress import Notify, Progress
 from .result import DryRun, Image, Result
 from .retry import DEFAULT_RETRIES, Limiter, RetryPolicy
-from .schema import validate
-from .secret import REDACTED, redact, redact_data, redact_headers
-from .sniff import require_image, sniff
-from .spool import MemorySpool, Spool
-from .streaming import Partials, receive
+from .secret import redact, redact_data, redact_headers
+from .streaming import receive
 from .transport import Transports
-
-Notify = Callable[[str], None]
 
 
 @dataclass
@@ -52,51 +49,15 @@ class Call:
         return self.adapter.model_for(self.options)
 
 
-def resolve_adapter(config: Any, profile_name: str | None, provider: str | None) -> tuple[Profile, Adapter]:
-    """Load the profile, choose its adapter and validate the profile against the adapter's schema."""
-    profile = load_profile(config, profile_name, provider, required=False)
-    name = profile.provider or plugins.default_provider()
-    record = plugins.get_provider(name)
-    profile = replace(profile, provider=name)
-    schema = record.adapter.config_schema()
-    validate(
-        {**profile.settings, **({"api_key": REDACTED} if profile.api_key else {})},
-        schema,
-        profile.label,
-        profile.json_prefix,
-    )
-    if record.adapter.needs_key and profile.api_key is None:
-        if profile.source is None:
-            raise ConfigError(
-                f"provider {name!r} needs an API key, and there is no config file at {resolve_path(config)}",
-                hints=(init_hint(resolve_path(config)), *_keyless_hint()),
-            )
-        raise ConfigError(
-            f"config {profile.label} has no api_key",
-            hints=(
-                "Run: "
-                + config_command(
-                    profile.source, f"init{f' --profile {profile.name}' if profile.name else ''} --force"
-                ),
-            ),
-        )
-    return profile, record.adapter(profile)
-
-
-def _keyless_hint() -> list[str]:
-    """Point at the installed providers that need no key, so a first run can still try something."""
-    names = sorted(name for name, record in plugins.providers().items() if not record.adapter.needs_key)
-    return [f"Or try a provider that needs no key first: --provider {names[0]}"] if names else []
-
-
 def prepare(
     asked: Asked, config: Any = None, profile: str | None = None, provider: str | None = None
 ) -> Call:
     """Everything up to the request, with every check that can be made before paying."""
-    resolved, adapter = resolve_adapter(config, profile, provider)
+    adapter = plugins.bind(config, profile, provider)
+    resolved = adapter.profile
     options = asked.resolved(resolved.settings)
     check(options)
-    warnings = _unknown_keys(resolved, adapter)
+    warnings = plugins.unknown_keys(adapter)
     needed = options.operation
     if not adapter.supports(needed):
         raise UsageError(f"provider {resolved.provider!r} cannot {needed} images")
@@ -145,41 +106,45 @@ def execute(
     notify: Notify | None = None,
     progress: Progress | None = None,
 ) -> Result:
-    """Send the call, decode the answer and save (or keep) the images."""
-    deadline = Deadline(call.options.timeout)
-    if plan is not None:
-        plan.preflight()
-    progress = progress or Progress.silent()
-    partials = Partials(plan, call.options.partial_images or 0, progress.note)
-    if call.request.stream:
-        partials.preflight()
-    spools = _Spools(plan)
-    with Transports(call.transport) as transports:
-        try:
-            answer, images, request_id = _save(
-                call, transports, deadline, spools, partials, limiter, notify, progress
-            )
-        finally:
-            spools.discard()  # no-op for committed images; removes anything unfinished
-    return _result(call, answer, images, request_id, deadline.elapsed(), partials, plan)
-
-
-def _save(
-    call: Call,
-    transports: Transports,
-    deadline: Deadline,
-    spools: _Spools,
-    partials: Partials,
-    limiter: Limiter | None,
-    notify: Notify | None,
-    progress: Progress,
-) -> tuple[Answer, list[Image], str | None]:
-    """Send and read the answer, download its URL images, and save (or keep) every image that arrived.
+    """Send the call, read the answer and save (or keep) the images.
 
     What arrived whole was paid for, so it is kept whatever stops the call (another image's
     failure, Ctrl-C, SIGTERM); the error raised names where it went.
     """
+    deadline = Deadline(call.options.timeout)
+    if plan is not None:
+        plan.preflight()
+    progress = progress or Progress.silent()
+    previews = Previews(plan, call.options.partial_images or 0, progress.note)
+    if call.request.stream:
+        previews.preflight()
+    spools = Spools(plan)
     try:
+        try:
+            answer, request_id = _exchange(call, deadline, spools, previews, progress, limiter, notify)
+        except (ImagegateError, KeyboardInterrupt) as exc:
+            raise spools.keep_after(exc) from None
+        images = spools.keep(answer)
+    finally:
+        spools.discard()  # no-op for committed images; removes anything unfinished
+    return _result(call, answer, images, request_id, deadline.elapsed(), previews, plan)
+
+
+def _exchange(
+    call: Call,
+    deadline: Deadline,
+    spools: Spools,
+    previews: Previews,
+    progress: Progress,
+    limiter: Limiter | None,
+    notify: Notify | None,
+) -> tuple[Answer, str | None]:
+    """Send the request and read the answer into ``spools``: every image of the answer is in one.
+
+    Polls while the provider answers later, and downloads URL images without credentials.
+    Returns the answer and the provider's request id.
+    """
+    with Transports(call.transport) as transports:
         received = exchange.run(
             call.adapter,
             call.request,
@@ -188,21 +153,23 @@ def _save(
             policy=_retry_policy(call),
             new_spool=spools.new,
             read_stream=lambda chunks: receive(
-                call.adapter, chunks, deadline, spools.new, partials, call.options.n or 1
+                call.adapter,
+                chunks,
+                deadline,
+                spools.new,
+                call.options.n or 1,
+                on_partial=previews.save,
+                on_failure=previews.name_in,
+                notify=progress.note,
+                warn=previews.warnings.append,
             ),
             limiter=limiter,
             notify=notify,
             progress=progress,
         )
-        answer = received.answer
         spools.finish()
-        _fetch_urls(answer, spools, deadline, call.profile, call.adapter, transports)
-    except (ImagegateError, KeyboardInterrupt) as exc:
-        raise _with_kept(exc, *_keep(spools.finished(), spools.plan)) from None
-    images, problems = _keep(_arrived(answer), spools.plan)
-    if problems:
-        raise _with_kept(problems[0], images, problems[1:])
-    return answer, images, received.request_id
+        _fetch_urls(received.answer, spools, deadline, call.profile, call.adapter, transports)
+    return received.answer, received.request_id
 
 
 def _retry_policy(call: Call) -> RetryPolicy:
@@ -214,47 +181,17 @@ def _retry_policy(call: Call) -> RetryPolicy:
     )
 
 
-class _Spools:
-    """The spools of one call: temp files beside the output (or memory), discarded if unfinished.
-
-    Images arrive one after another, so starting a spool means the one before it is complete.
-    """
-
-    def __init__(self, plan: OutputPlan | None) -> None:
-        self.plan = plan
-        self.made: list[Spool] = []
-
-    def new(self) -> Spool:
-        self.finish()
-        spool = self.plan.new_spool(len(self.made)) if self.plan is not None else MemorySpool()
-        self.made.append(spool)
-        return spool
-
-    def finish(self) -> None:
-        """Mark every spool so far complete (the answer was read to its end, or a next image began)."""
-        for spool in self.made:
-            spool.complete = True
-
-    def finished(self) -> list[Spool]:
-        """The complete spools that hold an image with a readable header: worth keeping after a failure."""
-        return [spool for spool in self.made if spool.complete and _readable(spool.head)]
-
-    def discard(self) -> None:
-        for spool in self.made:
-            spool.discard()
-
-
 def _result(
     call: Call,
     answer: Answer,
     images: list[Image],
     request_id: str | None,
     seconds: float,
-    partials: Partials,
+    previews: Previews,
     plan: OutputPlan | None,
 ) -> Result:
     revised = next((ref.revised_prompt for ref in answer.images if ref.revised_prompt), None)
-    warnings = call.warnings + partials.warnings + (plan.warnings if plan else [])
+    warnings = call.warnings + previews.warnings + (plan.warnings if plan else [])
     result = Result(  # what the provider said is scrubbed of the key, in case it echoed it
         images,
         call.profile.provider or "",
@@ -265,7 +202,7 @@ def _result(
         seconds,
         warnings,
         redact_data(answer.extras),
-        partials.saved,
+        previews.saved,
     )
     result.note_missing_alpha(call.options.background)
     return result
@@ -273,7 +210,7 @@ def _result(
 
 def _fetch_urls(
     answer: Answer,
-    spools: _Spools,
+    spools: Spools,
     deadline: Deadline,
     profile: Profile,
     adapter: Adapter,
@@ -293,72 +230,6 @@ def _fetch_urls(
             )
             ref.data = spool
             spool.complete = True
-
-
-def _readable(head: bytes) -> bool:
-    info = sniff(head)
-    return info is not None and info.width is not None
-
-
-def _arrived(answer: Answer) -> list[Spool]:
-    """The spools of images that arrived whole (decoded, or downloaded to the end), in order."""
-    return [ref.data for ref in answer.images if isinstance(ref.data, Spool)]
-
-
-def _keep(spools: list[Spool], plan: OutputPlan | None) -> tuple[list[Image], list[ImagegateError]]:
-    """Save (or keep in memory) every real image; report the others without losing the good ones.
-
-    Each real image takes the next name (``out.png``, ``out-2.png``), also one that had to be rescued.
-    """
-    images: list[Image] = []
-    problems: list[ImagegateError] = []
-    slot = 0
-    for position, spool in enumerate(spools, start=1):
-        try:
-            info = require_image(spool.head, f"image {position} in the answer", UnusableAnswer)
-        except UnusableAnswer as exc:
-            spool.discard()
-            problems.append(exc)
-            continue
-        slot += 1
-        if plan is None:
-            images.append(Image(info, spool.size, None, spool))
-            continue
-        try:
-            path, info = plan.commit(spool, slot - 1, info)  # type: ignore[arg-type]
-        except ImageNotSaved as exc:
-            problems.append(exc)  # the image was rescued elsewhere: the error says where
-        else:
-            images.append(Image(info, spool.size, path))
-    return images, problems
-
-
-def _with_kept(
-    error: BaseException, kept: list[Image], others: list[ImagegateError] | tuple = ()
-) -> ImagegateError | Interrupted:
-    """The error, with hints naming the images that were saved anyway and any further problems.
-
-    Ctrl-C (or SIGTERM) comes back as :class:`Interrupted`, which carries the same hints.
-    """
-    if not isinstance(error, (ImagegateError, Interrupted)):
-        error = Interrupted()
-    hints = [*error.hints, *(f"also: {other.message}" for other in others)]
-    saved = [str(image.path) for image in kept if image.path is not None]
-    if saved:
-        hints.append(f"The images that did arrive were saved: {', '.join(saved)}")
-    error.hints = tuple(hints)
-    return error
-
-
-def _unknown_keys(profile: Profile, adapter: Adapter) -> list[str]:
-    known = set(COMMON_KEYS) | set(adapter.config_schema().get("properties", {}))
-    unknown = sorted(key for key in profile.settings if key not in known)
-    if not unknown:
-        return []
-    return [
-        f"config {profile.label}: unknown key(s) {', '.join(unknown)} "
-        f"for provider {profile.provider!r} (ignored)"
-    ]
 
 
 def run(

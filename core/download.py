@@ -52,7 +52,11 @@ def download(
                     _save(reply, current, spool, deadline, max_bytes)
                     return
             except ImagegateError as exc:
-                raise _paid_link(exc, url) from None
+                exc.add_hint(
+                    "The provider has probably billed this image. While its link lasts you can "
+                    "fetch it yourself: " + redact(url)
+                )
+                raise exc from None
             location = reply.headers.get("location", "")
             reply.close()
             current = urljoin(current, location)
@@ -61,16 +65,6 @@ def download(
         if owned:
             transports.close()
     raise UnusableAnswer(f"the image URL redirected more than {MAX_REDIRECTS} times")
-
-
-def _paid_link(error: ImagegateError, url: str) -> ImagegateError:
-    """The error, telling the user the image was probably billed and where it can still be fetched."""
-    error.hints = (
-        *error.hints,
-        "The provider has probably billed this image. While its link lasts you can fetch it yourself: "
-        + redact(url),
-    )
-    return error
 
 
 def _get(transports: Transports, url: str, deadline: Deadline) -> Reply:

@@ -1,14 +1,53 @@
 """The error taxonomy: one exception type per exit code, each carrying the message a user reads.
 
 Errors are raised where the problem is known and turned into exit codes in one place, the CLI.
+A layer that learns more on the way up adds a hint (:meth:`ImagegateError.add_hint`); it never
+builds a new error or touches ``args``.
+
+                                   exit
+Exception
+├── ImagegateError                    1  the base: a message and hints, never the key
+│   ├── UsageError                    2  bad flag, option, input or output path; nothing was sent
+│   │   ├── ConfigError               2  config file missing, unreadable, invalid or unsafe
+│   │   └── output.OutputExists       2  an output file is there and --force was not given
+│   ├── ProviderRefused               3  the provider refused the request (4xx)
+│   │   └── ContentRefused            4  content policy or moderation
+│   ├── NetworkError                  5  unreachable, timed out, or a 5xx
+│   ├── UnusableAnswer                6  an answer that holds no usable image
+│   └── ImageNotSaved                 7  a paid image could not be written where asked; rescued
+└── ProviderFailure                      an adapter's report of a failed job, never shown as itself:
+                                         http.verdict() turns it into one of the above
+KeyboardInterrupt
+└── Interrupted                130, 143  Ctrl-C or SIGTERM; hints name the paid images kept
+Anything else is a bug: exit 1, shown through :func:`internal_error`.
 """
 
 from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from .secret import redact
+from .untrusted import HINT_LIMIT, untrusted
+
 if TYPE_CHECKING:
     from .adapter import ProviderError
+
+__all__ = [
+    "EXIT_CODES",
+    "EXIT_INTERRUPTED",
+    "EXIT_TERMINATED",
+    "ConfigError",
+    "ContentRefused",
+    "ImageNotSaved",
+    "ImagegateError",
+    "Interrupted",
+    "NetworkError",
+    "ProviderFailure",
+    "ProviderRefused",
+    "UnusableAnswer",
+    "UsageError",
+    "internal_error",
+]
 
 
 class ImagegateError(Exception):
@@ -29,10 +68,7 @@ class ImagegateError(Exception):
 
     @message.setter
     def message(self, text: str) -> None:
-        from .secret import redact
-        from .untrusted import untrusted  # a provider's text may drive a terminal: made inert here
-
-        self._message = untrusted(redact(text))
+        self._message = untrusted(redact(text))  # a provider's text may drive a terminal: made inert
         self.args = (self._message,)
 
     @property
@@ -41,10 +77,11 @@ class ImagegateError(Exception):
 
     @hints.setter
     def hints(self, texts: tuple[str, ...] | list[str]) -> None:
-        from .secret import redact
-        from .untrusted import HINT_LIMIT, untrusted
-
         self._hints = tuple(untrusted(redact(text), HINT_LIMIT) for text in texts)
+
+    def add_hint(self, text: str) -> None:
+        """Append one hint (scrubbed of the key like every hint)."""
+        self.hints = (*self.hints, text)
 
     def __str__(self) -> str:
         return self.message
@@ -74,9 +111,6 @@ class ProviderRefused(ImagegateError):
         hints: tuple[str, ...] | list[str] = (),
     ) -> None:
         super().__init__(message, hints=hints)
-        from .secret import redact
-        from .untrusted import untrusted
-
         self.status = status
         self.code = untrusted(redact(code), 200) if code else code
 
@@ -134,6 +168,10 @@ class Interrupted(KeyboardInterrupt):
         self.exit_code = exit_code
         self.hints = tuple(hints)
 
+    def add_hint(self, text: str) -> None:
+        """Append one hint, as :meth:`ImagegateError.add_hint` does."""
+        self.hints = (*self.hints, text)
+
 
 EXIT_CODES: dict[int, str] = {
     0: "success",
@@ -147,3 +185,8 @@ EXIT_CODES: dict[int, str] = {
     EXIT_INTERRUPTED: "interrupted",
     EXIT_TERMINATED: "stopped by SIGTERM",
 }
+
+
+def internal_error(error: BaseException) -> str:
+    """The one line that names an unexpected exception (a bug), scrubbed of the key and inert."""
+    return f"internal error: {type(error).__name__}: {untrusted(redact(str(error)))}"

@@ -1,4 +1,5 @@
-"""Output file names, the checks made before a paid call, and atomic, no-clobber commits.
+"""Output file names, the checks made before a paid call, atomic no-clobber commits, what a failed
+call keeps, and partial previews: the only place image files are written.
 
 Names are those the ``gpt-image-2-apikey`` script (which this tool replaces) gave: the first
 image at ``--out``, further ones with ``-2``, ``-3`` before the extension; no ``--out`` means a
@@ -14,20 +15,25 @@ import os
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from .errors import ImageNotSaved, UnusableAnswer, UsageError
-from .sniff import EXTENSIONS, FORMAT_OF_EXTENSION, ImageInfo, require_image
-from .spool import FileSpool, rescue_dir, unlink_quietly, unsaved
+from .errors import ImagegateError, ImageNotSaved, Interrupted, UnusableAnswer, UsageError
+from .result import Image
+from .sniff import EXTENSIONS, FORMAT_OF_EXTENSION, ImageInfo, require_image, sniff
+from .spool import FileSpool, MemorySpool, Spool, rescue_dir, unlink_quietly, unsaved
+
+if TYPE_CHECKING:
+    from .adapter import Answer
+    from .progress import Notify
 
 
 class OutputExists(UsageError):
     """Exit 2: an output file is already there and --force was not given; nothing was sent."""
 
-    def __init__(self, path: Path) -> None:
-        super().__init__(
-            f"output {path} already exists; nothing was sent",
-            hints=("Choose another --out, or add --force to overwrite it.",),
-        )
+    def __init__(
+        self, path: Path, hint: str = "Choose another --out, or add --force to overwrite it."
+    ) -> None:
+        super().__init__(f"output {path} already exists; nothing was sent", hints=(hint,))
         self.path = path
 
 
@@ -215,3 +221,165 @@ def _rescue(spool: FileSpool, target: Path) -> Path:
         unlink_quietly(spool.path)
         return candidate
     raise OSError(errno.EEXIST, "no free rescue file name")
+
+
+# -- what a call keeps ------------------------------------------------------------------------------
+
+
+class Spools:
+    """The spools of one call: temp files beside the output (or memory), discarded if unfinished.
+
+    Images arrive one after another, so starting a spool means the one before it is complete.
+    What arrived whole was paid for, so it is kept whatever stops the call (another image's
+    failure, Ctrl-C, SIGTERM); the error raised names where it went.
+    """
+
+    def __init__(self, plan: OutputPlan | None) -> None:
+        self.plan = plan
+        self.made: list[Spool] = []
+
+    def new(self) -> Spool:
+        self.finish()
+        spool = self.plan.new_spool(len(self.made)) if self.plan is not None else MemorySpool()
+        self.made.append(spool)
+        return spool
+
+    def finish(self) -> None:
+        """Mark every spool so far complete (the answer was read to its end, or a next image began)."""
+        for spool in self.made:
+            spool.complete = True
+
+    def finished(self) -> list[Spool]:
+        """The complete spools that hold an image with a readable header: worth keeping after a failure."""
+        return [spool for spool in self.made if spool.complete and _readable(spool.head)]
+
+    def discard(self) -> None:
+        """Remove every spool not committed (a no-op for those already in place)."""
+        for spool in self.made:
+            spool.discard()
+
+    def keep(self, answer: Answer) -> list[Image]:
+        """Save (or keep in memory) every image of the answer; the first problem is raised naming the rest."""
+        images, problems = _keep(_arrived(answer), self.plan)
+        if problems:
+            raise _with_kept(problems[0], images, problems[1:])
+        return images
+
+    def keep_after(self, error: BaseException) -> ImagegateError | Interrupted:
+        """Save every image that arrived whole before ``error``; the error to raise, naming them.
+
+        Ctrl-C (or SIGTERM) comes back as :class:`Interrupted`, which carries the same hints.
+        """
+        return _with_kept(error, *_keep(self.finished(), self.plan))
+
+
+def _readable(head: bytes) -> bool:
+    info = sniff(head)
+    return info is not None and info.width is not None
+
+
+def _arrived(answer: Answer) -> list[Spool]:
+    """The spools of images that arrived whole (decoded, or downloaded to the end), in order."""
+    return [ref.data for ref in answer.images if isinstance(ref.data, Spool)]
+
+
+def _keep(spools: list[Spool], plan: OutputPlan | None) -> tuple[list[Image], list[ImagegateError]]:
+    """Save (or keep in memory) every real image; report the others without losing the good ones.
+
+    Each real image takes the next name (``out.png``, ``out-2.png``), also one that had to be rescued.
+    """
+    images: list[Image] = []
+    problems: list[ImagegateError] = []
+    slot = 0
+    for position, spool in enumerate(spools, start=1):
+        try:
+            info = require_image(spool.head, f"image {position} in the answer", UnusableAnswer)
+        except UnusableAnswer as exc:
+            spool.discard()
+            problems.append(exc)
+            continue
+        slot += 1
+        if plan is None:
+            images.append(Image(info, spool.size, None, spool))
+            continue
+        try:
+            path, info = plan.commit(spool, slot - 1, info)  # type: ignore[arg-type]
+        except ImageNotSaved as exc:
+            problems.append(exc)  # the image was rescued elsewhere: the error says where
+        else:
+            images.append(Image(info, spool.size, path))
+    return images, problems
+
+
+def _with_kept(
+    error: BaseException, kept: list[Image], others: list[ImagegateError] | tuple = ()
+) -> ImagegateError | Interrupted:
+    """The error, with hints naming the images that were saved anyway and any further problems."""
+    if not isinstance(error, (ImagegateError, Interrupted)):
+        error = Interrupted()
+    for other in others:
+        error.add_hint(f"also: {other.message}")
+    saved = [str(image.path) for image in kept if image.path is not None]
+    if saved:
+        error.add_hint(f"The images that did arrive were saved: {', '.join(saved)}")
+    return error
+
+
+# -- partial previews -------------------------------------------------------------------------------
+
+
+def partial_path(first: Path, number: int) -> Path:
+    """``out.png`` -> ``out.partial-1.png``: where the ``number``-th (1-based) preview goes."""
+    return first.with_name(f"{first.stem}.partial-{number}{first.suffix}")
+
+
+class Previews:
+    """Saves a streamed call's partial previews beside the output, atomically, never over a file."""
+
+    def __init__(self, plan: OutputPlan | None, expected: int, notify: Notify) -> None:
+        self.plan = plan
+        self.expected = expected
+        self.notify = notify
+        self.saved: list[Path] = []
+        self.received = 0
+        self.warnings: list[str] = []
+
+    def preflight(self) -> None:
+        """Refuse, before the call, preview names that exist (unless --force)."""
+        if self.plan is None or self.plan.force:
+            return
+        for number in range(1, self.expected + 1):
+            path = partial_path(self.plan.first, number)
+            if path.exists() or path.is_symlink():
+                raise UsageError(
+                    f"partial image {path} already exists; nothing was sent",
+                    hints=("Choose another --out, or add --force to overwrite it.",),
+                )
+
+    def save(self, spool: Spool, seconds: float) -> None:
+        """Write one preview (when the call writes files) and say so on stderr."""
+        self.received += 1
+        if self.plan is None:
+            self.notify(f"partial image {self.received} received ({seconds:.1f} s)")
+            return
+        target = OutputPlan(partial_path(self.plan.first, self.received), 1, self.plan.force)
+        file_spool = None
+        try:
+            file_spool = target.new_spool(0)
+            file_spool.write(spool.getvalue())
+            path, _info = target.commit(file_spool, 0)
+        except (ImagegateError, OSError) as exc:
+            self.warnings.append(f"partial image {self.received} was not saved: {exc}")
+            return
+        except BaseException:  # Ctrl-C or SIGTERM: no temp file may remain
+            if file_spool is not None:
+                file_spool.discard()
+            raise
+        self.warnings += target.warnings
+        self.saved.append(path)
+        self.notify(f"partial image {self.received} saved: {path} ({seconds:.1f} s)")
+
+    def name_in(self, error: ImagegateError) -> None:
+        """Tell a failed call's user where its previews went (they are kept)."""
+        if self.saved:
+            error.add_hint(f"Partial previews were saved: {', '.join(map(str, self.saved))}")

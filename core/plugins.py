@@ -6,6 +6,9 @@ exercised on every run. A plugin that fails to import or to register warns once 
 restricts loading: unset loads everything, empty loads only the built-ins, a comma list loads only
 those distributions (plus the built-ins). Two distributions offering the same provider name make
 that name an error naming both. Nothing here runs until a command needs a provider.
+
+``bind`` is where a profile meets its provider: the adapter chosen, the profile checked against
+its schema, the key required when the provider needs one.
 """
 
 from __future__ import annotations
@@ -17,11 +20,14 @@ import re
 import sys
 import threading
 from collections.abc import Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from importlib import metadata
 from typing import TYPE_CHECKING, Any
 
-from .errors import UsageError
+from .config import COMMON_KEYS, Profile, config_command, init_hint, load_profile, resolve_path
+from .errors import ConfigError, UsageError
+from .schema import validate
+from .secret import REDACTED, redact
 
 if TYPE_CHECKING:
     import pluggy
@@ -195,8 +201,6 @@ def registry() -> Registry:
     global _registry
     with _lock:
         if _registry is None:
-            from .secret import redact
-
             _registry = _load()
             for failure in _registry.failures:
                 print(f"warning: {redact(failure)}", file=sys.stderr)
@@ -244,6 +248,60 @@ def default_provider() -> str:
     if not defaults:
         raise UsageError("no default provider is installed", hints=("Choose one with --provider.",))
     return defaults[0][1]
+
+
+def bind(config: Any = None, profile: str | None = None, provider: str | None = None) -> Adapter:
+    """Load the profile, choose its adapter and check the profile against the adapter's schema.
+
+    The adapter comes back made with the profile (``adapter.profile``, its provider filled in).
+    """
+    loaded = load_profile(config, profile, provider, required=False)
+    name = loaded.provider or default_provider()
+    record = get_provider(name)
+    loaded = replace(loaded, provider=name)
+    schema = record.adapter.config_schema()
+    validate(
+        {**loaded.settings, **({"api_key": REDACTED} if loaded.api_key else {})},
+        schema,
+        loaded.label,
+        loaded.json_prefix,
+    )
+    if record.adapter.needs_key and loaded.api_key is None:
+        raise _missing_key(loaded, name, config)
+    return record.adapter(loaded)
+
+
+def _missing_key(profile: Profile, name: str, config: Any) -> ConfigError:
+    """No key where the provider needs one: say how to add it (or try a keyless provider)."""
+    if profile.source is None:
+        return ConfigError(
+            f"provider {name!r} needs an API key, and there is no config file at {resolve_path(config)}",
+            hints=(init_hint(resolve_path(config)), *_keyless_hint()),
+        )
+    words = f"init{f' --profile {profile.name}' if profile.name else ''} --force"
+    return ConfigError(
+        f"config {profile.label} has no api_key",
+        hints=("Run: " + config_command(profile.source, words),),
+    )
+
+
+def _keyless_hint() -> list[str]:
+    """Point at the installed providers that need no key, so a first run can still try something."""
+    names = sorted(name for name, record in providers().items() if not record.adapter.needs_key)
+    return [f"Or try a provider that needs no key first: --provider {names[0]}"] if names else []
+
+
+def unknown_keys(adapter: Adapter) -> list[str]:
+    """A warning for profile keys that neither imagegate nor the adapter's schema knows (ignored)."""
+    profile = adapter.profile
+    known = set(COMMON_KEYS) | set(adapter.config_schema().get("properties", {}))
+    unknown = sorted(key for key in profile.settings if key not in known)
+    if not unknown:
+        return []
+    return [
+        f"config {profile.label}: unknown key(s) {', '.join(unknown)} "
+        f"for provider {profile.provider!r} (ignored)"
+    ]
 
 
 def register_adapter(adapter: type[Adapter], distribution: str = "test", version: str = "0") -> None:

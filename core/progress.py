@@ -10,10 +10,13 @@ import contextlib
 import sys
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import TextIO
 
 DEFAULT_INTERVAL = 1.0
+
+#: Where a stage sends a one-line note for the user (``Progress.note``, or nothing).
+Notify = Callable[[str], None]
 
 
 class Ticker:

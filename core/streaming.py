@@ -1,89 +1,157 @@
-"""A streamed call: reads the server-sent events, saves each partial preview beside the output as it
-arrives (``NAME.partial-1.png`` ...), and hands the final image(s) back to the dispatcher, which
-commits them like any other answer.
+"""Server-sent events: the standard's parser, and the loop that reads a streamed answer from them.
 
-What an event means is the adapter's business (``decode_event``); base64 images inside an event
-(at the adapter's ``stream_b64_fields``) are decoded by the core before the adapter sees them.
+The parser (``events``) reads text/event-stream incrementally, as the HTML standard says: lines
+end in CRLF, LF or CR (a CR at the end of one chunk and an LF at the start of the next are one
+line break); ``data`` lines are joined with newlines; a blank line ends an event; lines starting
+with ``:`` are comments; an event without data is not dispatched. One deliberate difference: an
+event cut off by the end of the stream is still given (see :meth:`EventParser.close`).
+
+The loop (``receive``) writes nothing: each partial preview goes to the caller's ``on_partial``,
+and the final image(s) into the caller's spools. What an event means is the adapter's business
+(``decode_event``); base64 images inside an event (at the adapter's ``stream_b64_fields``) are
+decoded by the core before the adapter sees them.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Generator, Iterator
-from pathlib import Path
+import codecs
+from collections.abc import Callable, Generator, Iterable, Iterator, Mapping
+from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from . import sse
-from .adapter import Adapter, Answer, Failed, Final, ImageRef, Partial
-from .errors import ImagegateError, UnusableAnswer, UsageError
+from .adapter import Adapter, Answer, Failed, Final, Partial
+from .errors import ImagegateError, UnusableAnswer
 from .http import verdict
 from .jsonstream import InvalidAnswer, parse
-from .output import OutputPlan
 from .spool import MemorySpool, Spool
 
 if TYPE_CHECKING:
     from .deadline import Deadline
+    from .progress import Notify
 
-Notify = Callable[[str], None]
+#: Called with each partial preview as it arrives, and the seconds since the call began.
+OnPartial = Callable[[Spool, float], None]
 #: Markers some gateways send after the last event; they carry nothing.
 END_MARKERS = ("[DONE]",)
 
+# -- the event parser ------------------------------------------------------------------------------
 
-def is_event_stream(headers: dict[str, str]) -> bool:
+#: A cap on one event's size, so a stream that never ends an event cannot fill memory.
+MAX_EVENT_BYTES = 256 * 1024 * 1024
+
+
+class EventTooLarge(ValueError):
+    """One event grew past the size limit without ending."""
+
+
+@dataclass(frozen=True)
+class Event:
+    """One dispatched event: its type (``None`` when the stream gave none), data, id and retry."""
+
+    event: str | None
+    data: str
+    id: str | None = None
+    retry: int | None = None
+
+
+class EventParser:
+    """Feed it text chunks; it returns the events completed by each chunk."""
+
+    def __init__(self, max_event: int = MAX_EVENT_BYTES) -> None:
+        self.max_event = max_event
+        self._pending: list[str] = []  # the start of a line whose end has not arrived yet
+        self._pending_size = 0
+        self._after_cr = False
+        self._started = False
+        self._event: str | None = None
+        self._data: list[str] = []
+        self._size = 0
+        self._id: str | None = None
+        self._retry: int | None = None
+
+    def feed(self, text: str) -> list[Event]:
+        """Consume ``text`` and return the events it completed."""
+        if not text:
+            return []
+        if not self._started:
+            self._started = True
+            text = text.removeprefix("\ufeff")
+        if self._after_cr and text.startswith("\n"):
+            text = text[1:]
+        self._after_cr = text.endswith("\r")
+        *lines, rest = text.replace("\r\n", "\n").replace("\r", "\n").split("\n")
+        events = []
+        for line in lines:
+            event = self._line("".join([*self._pending, line]))
+            self._pending, self._pending_size = [], 0
+            if event is not None:
+                events.append(event)
+        if rest:
+            self._pending.append(rest)
+            self._pending_size += len(rest)
+            self._check_size(self._pending_size)
+        return events
+
+    def close(self) -> list[Event]:
+        """The end of the stream. Unlike the standard, an unfinished event with data is still given:
+        a gateway that closes without the final blank line must not cost a paid image."""
+        events = self.feed("\n\n") if self._pending or self._data else []
+        self._pending, self._pending_size = [], 0
+        self._reset()
+        return events
+
+    def _check_size(self, extra: int) -> None:
+        if self._size + extra > self.max_event:
+            raise EventTooLarge(f"an event is larger than {self.max_event} bytes")
+
+    def _line(self, line: str) -> Event | None:
+        if not line:
+            return self._dispatch()
+        if line.startswith(":"):
+            return None
+        name, _, value = line.partition(":")
+        value = value.removeprefix(" ")
+        if name == "data":
+            self._data.append(value)
+            self._size += len(value) + 1
+            self._check_size(0)
+        elif name == "event":
+            self._event = value
+        elif name == "id" and "\0" not in value:
+            self._id = value
+        elif name == "retry" and value.isascii() and value.isdigit():
+            self._retry = int(value)
+        return None
+
+    def _dispatch(self) -> Event | None:
+        event = None
+        if self._data:
+            event = Event(self._event or None, "\n".join(self._data), self._id, self._retry)
+        self._reset()
+        return event
+
+    def _reset(self) -> None:
+        # The last event id persists across events (as in the standard); the rest is per event.
+        self._event, self._data, self._size, self._retry = None, [], 0, None
+
+
+def events(chunks: Iterable[bytes], max_event: int = MAX_EVENT_BYTES) -> Iterator[Event]:
+    """The events of a byte stream (UTF-8, invalid bytes replaced), yielded as soon as they end."""
+    decoder = codecs.getincrementaldecoder("utf-8")(errors="replace")
+    parser = EventParser(max_event)
+    for chunk in chunks:
+        yield from parser.feed(decoder.decode(chunk))
+    yield from parser.feed(decoder.decode(b"", final=True))
+    yield from parser.close()
+
+
+# -- a streamed answer -----------------------------------------------------------------------------
+
+
+def is_event_stream(headers: Mapping[str, str]) -> bool:
     """Whether an answer is server-sent events (a gateway may answer a streamed call with plain JSON)."""
     content_type = next((v for k, v in headers.items() if k.lower() == "content-type"), "")
     return content_type.split(";")[0].strip().lower() == "text/event-stream"
-
-
-def partial_path(first: Path, number: int) -> Path:
-    """``out.png`` -> ``out.partial-1.png``: where the ``number``-th (1-based) preview goes."""
-    return first.with_name(f"{first.stem}.partial-{number}{first.suffix}")
-
-
-class Partials:
-    """Saves partial previews beside the output, atomically and never over an existing file."""
-
-    def __init__(self, plan: OutputPlan | None, expected: int, notify: Notify) -> None:
-        self.plan = plan
-        self.expected = expected
-        self.notify = notify
-        self.saved: list[Path] = []
-        self.received = 0
-        self.warnings: list[str] = []
-
-    def preflight(self) -> None:
-        """Refuse, before the call, preview names that exist (unless --force)."""
-        if self.plan is None or self.plan.force:
-            return
-        for number in range(1, self.expected + 1):
-            path = partial_path(self.plan.first, number)
-            if path.exists() or path.is_symlink():
-                raise UsageError(
-                    f"partial image {path} already exists; nothing was sent",
-                    hints=("Choose another --out, or add --force to overwrite it.",),
-                )
-
-    def save(self, spool: Spool, seconds: float) -> None:
-        """Write one preview (when the call writes files) and say so on stderr."""
-        self.received += 1
-        if self.plan is None:
-            self.notify(f"partial image {self.received} received ({seconds:.1f} s)")
-            return
-        target = OutputPlan(partial_path(self.plan.first, self.received), 1, self.plan.force)
-        file_spool = None
-        try:
-            file_spool = target.new_spool(0)
-            file_spool.write(spool.getvalue())
-            path, _info = target.commit(file_spool, 0)
-        except (ImagegateError, OSError) as exc:
-            self.warnings.append(f"partial image {self.received} was not saved: {exc}")
-            return
-        except BaseException:  # Ctrl-C or SIGTERM: no temp file may remain
-            if file_spool is not None:
-                file_spool.discard()
-            raise
-        self.warnings += target.warnings
-        self.saved.append(path)
-        self.notify(f"partial image {self.received} saved: {path} ({seconds:.1f} s)")
 
 
 def receive(
@@ -91,47 +159,55 @@ def receive(
     chunks: Iterator[bytes],
     deadline: Deadline,
     new_spool: Callable[[], Spool],
-    partials: Partials,
     expected: int,
+    *,
+    on_partial: OnPartial,
+    on_failure: Callable[[ImagegateError], None],
+    notify: Notify,
+    warn: Notify,
 ) -> Answer:
-    """Read events until ``expected`` final images have arrived (or the stream ends)."""
-    images: list[ImageRef] = []
-    answer = Answer(images)
+    """Read events until ``expected`` final images have arrived (or the stream ends).
+
+    A failure before any final image goes to ``on_failure`` and is raised; after one it is only a
+    warning (``warn``): what arrived was paid for and is kept.
+    """
+    answer = Answer([])
+    partials = 0
     stream = _decoded(adapter, chunks)
     try:
         for decoded in stream:
             if isinstance(decoded, Partial):
-                partials.save(decoded.ref.data, deadline.elapsed())
+                partials += 1
+                on_partial(decoded.ref.data, deadline.elapsed())
             elif isinstance(decoded, Final):
                 _collect(decoded.answer, answer, new_spool)
-                partials.notify(f"image {len(images)} of {expected} received ({deadline.elapsed():.1f} s)")
-                if len(images) >= expected:
+                notify(f"image {len(answer.images)} of {expected} received ({deadline.elapsed():.1f} s)")
+                if len(answer.images) >= expected:
                     break
     except ImagegateError as exc:
-        if not images:
-            if partials.saved:
-                exc.hints = (
-                    *exc.hints,
-                    f"Partial previews were saved: {', '.join(map(str, partials.saved))}",
-                )
+        if not answer.images:
+            on_failure(exc)
             raise
-        partials.warnings.append(f"the stream failed after {len(images)} of {expected} image(s): {exc}")
+        warn(f"the stream failed after {len(answer.images)} of {expected} image(s): {exc}")
     finally:
-        stream.close()
-        closer = getattr(chunks, "close", None)
-        if closer is not None:
-            closer()  # the body's generator closes the connection, even when we stopped early
-    if not images:
-        raise UnusableAnswer(
-            f"the stream ended without a final image ({partials.received} partial image(s) arrived)"
-        )
+        _close(stream, chunks)
+    if not answer.images:
+        raise UnusableAnswer(f"the stream ended without a final image ({partials} partial image(s) arrived)")
     return answer
+
+
+def _close(stream: Generator[Partial | Final, None, None], chunks: Iterator[bytes]) -> None:
+    """Stop reading events, and close the body: its generator closes the connection, even early."""
+    stream.close()
+    closer = getattr(chunks, "close", None)
+    if closer is not None:
+        closer()
 
 
 def _decoded(adapter: Adapter, chunks: Iterator[bytes]) -> Generator[Partial | Final, None, None]:
     """The adapter's reading of each event, base64 images already decoded into memory spools."""
     try:
-        for event in sse.events(chunks):
+        for event in events(chunks):
             if event.data.strip() in END_MARKERS:
                 continue
             document = parse([event.data.encode("utf-8")], adapter.stream_b64_fields, MemorySpool)
@@ -142,7 +218,7 @@ def _decoded(adapter: Adapter, chunks: Iterator[bytes]) -> Generator[Partial | F
                 yield decoded
     except InvalidAnswer as exc:
         raise UnusableAnswer(f"an event of the stream is {exc}") from None
-    except sse.EventTooLarge as exc:
+    except EventTooLarge as exc:
         raise UnusableAnswer(f"the stream is unusable: {exc}") from None
 
 

@@ -19,10 +19,9 @@ import pytest
 
 from imagegate import batch, dispatch, spool
 from imagegate.adapter import Adapter
-from imagegate.output import OutputPlan
+from imagegate.output import OutputPlan, Previews
 from imagegate.providers.openai import OpenAIAdapter
 from imagegate.spool import rescue_dir
-from imagegate.streaming import Partials
 
 from .support.faultserver import Reply, configured_server, image_reply
 from .support.helpers import FullDisk, b64, images_answer, png
@@ -406,11 +405,11 @@ def test_an_interrupted_preview_leaves_no_temp_file(isolated, monkeypatch) -> No
         raise KeyboardInterrupt
 
     monkeypatch.setattr(OutputPlan, "commit", interrupted)
-    partials = Partials(OutputPlan(isolated / "kite.png", 1), 1, lambda text: None)
+    previews = Previews(OutputPlan(isolated / "kite.png", 1), 1, lambda text: None)
     preview = spool.MemorySpool()
     preview.write(png())
     with pytest.raises(KeyboardInterrupt):
-        partials.save(preview, 0.1)
+        previews.save(preview, 0.1)
     assert leftovers(isolated) == []
 
 

@@ -143,10 +143,11 @@ def _check_fields(fields: dict[str, Any]) -> None:
 def _verify_profile(path: Path, name: str | None) -> tuple[Any, Any]:
     """The checks every run makes before sending (schema, key, provider, endpoint, the profile's
     defaults such as size and timeout)."""
+    from .. import plugins
     from ..addresses import check_endpoint
-    from ..dispatch import resolve_adapter
 
-    profile, adapter = resolve_adapter(path, name, None)
+    adapter = plugins.bind(path, name)
+    profile = adapter.profile
     transport = adapter.transport()
     check_endpoint(adapter.base_url, frozenset(transport.schemes if transport else ()))
     check(Asked(prompt="config check").resolved(profile.settings))

@@ -13,7 +13,7 @@ import typing
 from collections.abc import Iterable
 from typing import Any
 
-from ..errors import EXIT_CODES, EXIT_INTERRUPTED, ImagegateError, UsageError
+from ..errors import EXIT_CODES, EXIT_INTERRUPTED, ImagegateError, UsageError, internal_error
 from ..secret import redact
 from ..untrusted import HINT_LIMIT, untrusted
 
@@ -117,7 +117,7 @@ def report(error: BaseException) -> int:
         for hint in error.hints:
             say(f"hint: {redact(hint)}")
         return error.exit_code
-    say(f"error: internal error: {type(error).__name__}: {untrusted(redact(str(error)))}")
+    say(f"error: {internal_error(error)}")
     say("hint: this is a bug in imagegate; please report it with the command you ran (not your key)")
     return 1
 

@@ -6,7 +6,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from imagegate.sse import Event, EventTooLarge, Parser, events
+from imagegate.streaming import Event, EventParser, EventTooLarge, events
 
 LINE_TEXT = st.text(st.characters(blacklist_characters="\r\n", blacklist_categories=("Cs",)), max_size=30)
 NAME = st.text(
@@ -80,9 +80,9 @@ def test_multibyte_characters_split_across_pieces() -> None:
 
 
 def test_an_event_that_never_ends_is_refused_at_the_limit() -> None:
-    parser = Parser(max_event=100)
+    parser = EventParser(max_event=100)
     parser.feed("data: " + "a" * 50 + "\n")
     with pytest.raises(EventTooLarge):
         parser.feed("data: " + "b" * 60)
     with pytest.raises(EventTooLarge):
-        Parser(max_event=100).feed("x" * 101)
+        EventParser(max_event=100).feed("x" * 101)
