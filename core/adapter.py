@@ -19,11 +19,13 @@ from typing import TYPE_CHECKING, Any, ClassVar, Literal
 from urllib.parse import urlencode
 
 from .errors import UnusableAnswer
+from .jsonstream import loads
 from .options import EDIT, GENERATE, MASK
 from .options import OPERATIONS as OPERATIONS  # re-exported: plugins import them from here
 from .options import POLL as POLL
 from .options import STREAM as STREAM
 from .reply import Headers, LocalTransport, Reply, Transport
+from .spool import Spool
 
 if TYPE_CHECKING:
     from .config import Profile
@@ -281,7 +283,7 @@ def parse_error_body(status: int, body: bytes) -> ProviderError:
     """``{"error": {"message", "type", "code", "param"}}`` (or a bare message) with its kind."""
     message, etype, code, param = "", None, None, None
     try:
-        document = json.loads(body)
+        document = loads(body)  # any nesting or size: at worst not JSON, never a crash
     except ValueError:
         document = None
     error = document.get("error") if isinstance(document, dict) else None
@@ -325,8 +327,10 @@ def _image_ref(entry: Any, index: int) -> ImageRef:
         raise UnusableAnswer(f"data[{index}] is not an object")
     revised = entry.get("revised_prompt") if isinstance(entry.get("revised_prompt"), str) else None
     payload = entry.get("b64_json")
-    if payload is not None and not isinstance(payload, str):
-        return ImageRef(data=payload, revised_prompt=revised)  # a spool from the core's decoder
+    if isinstance(payload, Spool):
+        return ImageRef(data=payload, revised_prompt=revised)  # the core's decoder filled it
+    if payload is not None:  # anything else there (a number, an object) holds no image
+        raise UnusableAnswer(f"data[{index}].b64_json is not a base64 string")
     url = entry.get("url")
     if isinstance(url, str) and url:
         return ImageRef(url=url, revised_prompt=revised)

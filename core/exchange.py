@@ -21,7 +21,7 @@ from .addresses import check_endpoint, check_url, is_private_host
 from .deadline import Deadline, timeout_error
 from .errors import ImagegateError, Interrupted, ProviderFailure, UnusableAnswer
 from .http import send, verdict
-from .jsonstream import InvalidAnswer, parse
+from .jsonstream import InvalidAnswer, caps, parse
 from .progress import Progress
 from .reply import iter_body
 from .retry import Limiter, RetryPolicy
@@ -121,7 +121,9 @@ def run(
 def _read(link: _Link, reply: Reply, job: Pending | None) -> Answer | Pending:
     """A 2xx JSON reply through decode() (the submit) or poll() (``job``'s next step)."""
     try:
-        document = parse(iter_body(reply, link.deadline), link.adapter.b64_fields, link.new_spool)
+        document = parse(
+            iter_body(reply, link.deadline), link.adapter.b64_fields, link.new_spool, **caps(link.adapter)
+        )
     except InvalidAnswer as exc:
         kind = reply.headers.get("content-type", "unknown content type").split(";")[0]
         raise UnusableAnswer(

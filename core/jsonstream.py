@@ -88,6 +88,15 @@ def parse(
         raise InvalidAnswer("not JSON (nested too deeply)") from None
 
 
+def caps(adapter: Any) -> dict[str, int]:
+    """The ``parse`` caps a call's profile sets (``answer_max_bytes``, ``image_max_bytes``)."""
+    profile = getattr(adapter, "profile", None)
+    return {
+        "max_bytes": int(getattr(profile, "answer_max_bytes", ANSWER_MAX_BYTES)),
+        "max_image_bytes": int(getattr(profile, "image_max_bytes", IMAGE_MAX_BYTES)),
+    }
+
+
 def loads(body: bytes) -> Any:
     """``json.loads`` for what a provider sent (an error body): never more than InvalidAnswer.
 

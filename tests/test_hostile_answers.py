@@ -150,21 +150,71 @@ def test_an_answer_past_its_cap_is_not_read_further() -> None:
     assert len(read) <= 17
 
 
-def test_a_gzip_bomb_answer_is_stopped_at_the_image_cap(cli, server, monkeypatch) -> None:
-    from imagegate import jsonstream
+def _bomb(size: int) -> bytes:
+    """A gzip answer whose one image string decodes to ``size`` bytes (a PNG header, then zeros)."""
+    body = b'{"data": [{"b64_json": "' + b64(png()[:9]).encode() + b"A" * (size * 4 // 3) + b'"}]}'
+    return gzip.compress(body)
 
-    monkeypatch.setattr(jsonstream, "IMAGE_MAX_BYTES", 1_000_000)
-    monkeypatch.setattr(
-        jsonstream.parse, "__kwdefaults__", {"max_bytes": 1 << 30, "max_image_bytes": 1_000_000}
-    )
-    body = b'{"data": [{"b64_json": "' + b64(png()[:9]).encode() + b"A" * 30_000_000 + b'"}]}'
+
+def test_a_gzip_bomb_answer_is_stopped_at_the_image_cap(cli, make_config, server) -> None:
+    make_config({"api_key": API_KEY, "base_url": server.base_url, "image_max_bytes": 1_000_000})
     server.generations(
-        Reply(body=gzip.compress(body), headers={"Content-Encoding": "gzip"}, content_type="application/json")
+        Reply(body=_bomb(30_000_000), headers={"Content-Encoding": "gzip"}, content_type="application/json")
     )
     run = cli("--prompt", "p", "--out", "a.png")
     assert run.code == 6, run.err
     assert "image_max_bytes" in run.err
     assert files_in(Path.cwd()) == []
+
+
+def test_a_gzip_bomb_answer_is_stopped_at_the_answer_cap(cli, make_config, server) -> None:
+    make_config({"api_key": API_KEY, "base_url": server.base_url, "answer_max_bytes": 2_000_000})
+    server.generations(
+        Reply(body=_bomb(30_000_000), headers={"Content-Encoding": "gzip"}, content_type="application/json")
+    )
+    run = cli("--prompt", "p", "--out", "a.png")
+    assert run.code == 6, run.err
+    assert "answer_max_bytes" in run.err
+    assert files_in(Path.cwd()) == []
+
+
+def test_a_streamed_image_past_its_cap_stops_the_stream(cli, make_config, server) -> None:
+    make_config({"api_key": API_KEY, "base_url": server.base_url, "image_max_bytes": 100_000})
+    event = sse(
+        "image_generation.completed",
+        {"type": "image_generation.completed", "b64_json": b64(png()[:9]) + "A" * 1_000_000},
+    )
+    server.generations(
+        stream_reply(
+            [gzip.compress(event)], content_type="text/event-stream", headers={"Content-Encoding": "gzip"}
+        )
+    )
+    run = cli("--prompt", "p", "--out", "a.png", "--stream")
+    assert run.code == 6, run.err
+    assert "image_max_bytes" in run.err or "larger than" in run.err
+    assert files_in(Path.cwd()) == []
+
+
+def test_a_stream_of_empty_lines_is_stopped_at_the_event_cap(cli, make_config, server) -> None:
+    make_config({"api_key": API_KEY, "base_url": server.base_url, "image_max_bytes": 100_000})
+    flood = gzip.compress(b"data:\n" * 3_000_000)
+    server.generations(
+        stream_reply([flood], content_type="text/event-stream", headers={"Content-Encoding": "gzip"})
+    )
+    run = cli("--prompt", "p", "--out", "a.png", "--stream")
+    assert run.code == 6, run.err
+    assert "larger than" in run.err
+
+
+def test_a_stream_past_the_answer_cap_is_not_read_further(cli, make_config, server) -> None:
+    make_config({"api_key": API_KEY, "base_url": server.base_url, "answer_max_bytes": 1_000_000})
+    chatter = gzip.compress(b": keep-alive\n\n" * 1_000_000)
+    server.generations(
+        stream_reply([chatter], content_type="text/event-stream", headers={"Content-Encoding": "gzip"})
+    )
+    run = cli("--prompt", "p", "--out", "a.png", "--stream")
+    assert run.code == 6, run.err
+    assert "answer_max_bytes" in run.err
 
 
 # -- the config file: one descriptor, a private folder ---------------------------------------------
