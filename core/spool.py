@@ -69,6 +69,16 @@ class MemorySpool(Spool):
         return self._buffer.getvalue()
 
 
+class DroppedSpool(Spool):
+    """Reads an image the call did not ask for (beyond ``--n``) and keeps nothing of it but its head."""
+
+    def _write(self, data: bytes) -> None:
+        pass
+
+    def getvalue(self) -> bytes:
+        return b""
+
+
 class FileSpool(Spool):
     """A hidden temp file in the output's own folder, so committing it is a rename."""
 
