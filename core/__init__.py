@@ -186,7 +186,8 @@ def _with_call(options: dict[str, Any], out: Any, force: Any, dry_run: Any) -> d
 
 def _call(prompt: str, images: list[Path], mask: Path | None, keywords: dict[str, Any]) -> Result | DryRun:
     from .dispatch import run
-    from .options import Asked, from_keywords
+    from .option_values import from_keywords
+    from .options import Asked
 
     why = "input images are edit's arguments: imagegate.edit(prompt, images, mask=...)"
     fields, call = from_keywords(keywords, call_keys=_CALL_KEYS, refused={"images": why, "mask": why})

@@ -24,7 +24,8 @@ from .dispatch import Call, execute, prepare
 from .errors import ImagegateError, UsageError, internal_error
 from .manifest import MANIFEST_NAME as MANIFEST_NAME
 from .manifest import Manifest
-from .options import Asked, Options, from_keywords
+from .option_values import from_keywords
+from .options import Asked, Options
 from .output import OutputExists, OutputPlan
 from .progress import Notify
 from .retry import Limiter

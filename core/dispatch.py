@@ -19,7 +19,8 @@ from .deadline import Deadline
 from .download import download
 from .errors import ImagegateError, UsageError
 from .inputs import check_inputs
-from .options import MASK, STREAM, Asked, Options, check
+from .option_values import check
+from .options import MASK, STREAM, Asked, Options
 from .output import OutputPlan, Previews, Spools, base_path
 from .progress import Notify, Progress
 from .result import DryRun, Image, Result

@@ -1,6 +1,6 @@
 """Checks the input images and the mask before anything is sent: real files, real images, sizes.
 
-The checks of the options themselves are driven by the option table (``options.check``).
+The checks of the options themselves are driven by the option table (``option_values.check``).
 """
 
 from __future__ import annotations

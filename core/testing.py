@@ -176,6 +176,12 @@ class Part:
     data: bytes
 
 
+def _payload(part: Any) -> bytes:
+    """A multipart part's body as bytes (empty when the parser gives none)."""
+    data = part.get_payload(decode=True)
+    return data if isinstance(data, bytes) else b""
+
+
 @dataclass
 class RecordedRequest:
     """One request the fake provider received."""
@@ -201,10 +207,10 @@ class RecordedRequest:
         message = BytesParser(policy=HTTP).parsebytes(head + self.body)
         return [
             Part(
-                part.get_param("name", header="content-disposition"),
+                str(part.get_param("name", header="content-disposition") or ""),
                 part.get_filename(),
                 part.get_content_type() if part.get_filename() else None,
-                part.get_payload(decode=True) or b"",
+                _payload(part),
             )
             for part in message.iter_parts()
         ]

@@ -12,8 +12,8 @@ from hypothesis import strategies as st
 
 from imagegate.errors import UsageError
 from imagegate.inputs import MAX_INPUT_BYTES, inspect_image
+from imagegate.option_values import check as check_options
 from imagegate.options import Options
-from imagegate.options import check as check_options
 
 from .support.helpers import API_KEY, BASE, png
 

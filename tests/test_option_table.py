@@ -17,7 +17,7 @@ from typing import Any
 import pytest
 
 import imagegate
-from imagegate import options as table
+from imagegate import option_values
 from imagegate.cli.console import Parser
 from imagegate.cli.image import add_image_flags
 from imagegate.config import Profile
@@ -84,7 +84,7 @@ def test_every_flag_of_the_table_is_an_image_flag_with_its_choices() -> None:
 
 
 def test_keyword_aliases_come_from_the_table() -> None:
-    values, _ = table.from_keywords({"format": "webp", "edit_image": "a.png"}, call_keys=())
+    values, _ = option_values.from_keywords({"format": "webp", "edit_image": "a.png"}, call_keys=())
     assert values == {"output_format": "webp", "images": [Path("a.png")]}
 
 
@@ -102,7 +102,7 @@ def test_keyword_aliases_come_from_the_table() -> None:
 )
 def test_values_outside_their_row_are_refused_with_the_flag_named(changes: dict[str, Any], words: str):
     with pytest.raises(imagegate.UsageError, match="^" + words.replace("(", r"\(")):
-        table.check(Options(prompt="p").with_changes(**changes))
+        option_values.check(Options(prompt="p").with_changes(**changes))
 
 
 if __name__ == "__main__":

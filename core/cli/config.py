@@ -15,7 +15,8 @@ from typing import Any
 from ..config import config_command, read_document, resolve_path, select_profile
 from ..config_write import add_profile, render, write_private
 from ..errors import ConfigError, ImagegateError, UsageError
-from ..options import Asked, check
+from ..option_values import check
+from ..options import Asked
 from ..schema import first_error, load_schema
 from ..secret import Secret, key_problem
 from .console import Parser, emit, refuse_key_flags

@@ -16,7 +16,8 @@ from typing import Any
 
 from .. import __version__
 from ..errors import UsageError
-from ..options import TABLE, Asked, Option, is_utf8
+from ..option_values import is_utf8
+from ..options import TABLE, Asked, Option
 from ..progress import Progress
 from ..verbose import verbose_logging
 from .console import EPILOG, Parser, emit, refuse_key_flags
