@@ -143,6 +143,8 @@ def output_path(job: Job, options: Options, out_dir: Path) -> Path:
     if job.out is None:
         extension = EXTENSIONS.get(options.output_format or "png", ".png")
         return out_dir / f"{job.number:03d}-{slug(options.prompt)}{extension}"
+    if "\0" in job.out:
+        raise UsageError(f"out {job.out!r} holds a NUL character, which no file name can")
     path = (out_dir / job.out).resolve()
     if not path.is_relative_to(out_dir.resolve()):
         raise UsageError(f"out {job.out!r} must be a file name inside {out_dir}")

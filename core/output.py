@@ -55,6 +55,8 @@ def base_path(
     """
     if out is None or str(out) == "":
         return _timestamped(Path.cwd(), output_format, now, count)
+    if "\0" in str(out):  # no file system takes it: refused before paying, not after
+        raise UsageError("--out holds a NUL character, which no file name can; nothing was sent")
     path = Path(out).expanduser().absolute()
     if str(out).endswith(("/", os.sep)) or _is_dir(path):
         return _timestamped(path, output_format, now, count)

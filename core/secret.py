@@ -8,6 +8,7 @@ import html
 import io
 import json
 import logging
+import os
 import re
 import sys
 import threading
@@ -134,8 +135,6 @@ def remember_url(url: Any) -> None:
 
 def remember_environment_urls() -> None:
     """Register the user info of the proxies the environment names (``HTTPS_PROXY=http://u:p@host``)."""
-    import os
-
     for name, value in os.environ.items():
         if name.lower().endswith("_proxy"):
             remember_url(value)
@@ -485,12 +484,18 @@ def guarded_streams() -> Iterator[None]:
         yield
         return
     saved = sys.stdout, sys.stderr
-    sys.stdout, sys.stderr = RedactingStream(saved[0]), RedactingStream(saved[1])
-    try:
-        yield
-    finally:
-        guards = sys.stdout, sys.stderr
-        sys.stdout, sys.stderr = saved
-        for guard in guards:
-            with contextlib.suppress(Exception):
-                guard.flush()
+    with contextlib.ExitStack() as stack:
+        # A process started with stdout or stderr closed has None there: what it says goes nowhere.
+        targets = [
+            stream if stream is not None else stack.enter_context(open(os.devnull, "w", encoding="utf-8"))
+            for stream in saved
+        ]
+        sys.stdout, sys.stderr = RedactingStream(targets[0]), RedactingStream(targets[1])
+        try:
+            yield
+        finally:
+            guards = sys.stdout, sys.stderr
+            sys.stdout, sys.stderr = saved
+            for guard in guards:
+                with contextlib.suppress(Exception):
+                    guard.flush()

@@ -57,11 +57,17 @@ def untrusted(text: object, limit: int | None = MESSAGE_LIMIT) -> str:
 def safe_lines(text: object) -> str:
     """Like :func:`untrusted` without a length limit, keeping line breaks (for multi-line log records).
 
-    Every line break is made a plain LF, so a CR cannot overwrite what came before it.
+    Every line break is made a plain LF, so a CR cannot overwrite what came before it, and every
+    line after the first is indented, so no text inside a record can start a line of its own
+    (a forged ``error:`` or ``imagegate:`` line).
     """
     text = text if isinstance(text, str) else str(text)
-    lines = re.split(r"\r\n|[\n\r\v\f\x1c-\x1e\x85\u2028\u2029]", text)
-    return "\n".join(untrusted(line, None) for line in lines)
+    first, *rest = re.split(r"\r\n|[\n\r\v\f\x1c-\x1e\x85\u2028\u2029]", text)
+    lines = [untrusted(first, None)]
+    for line in rest:
+        line = untrusted(line, None)
+        lines.append(line if line.startswith((" ", "\t")) or not line else "   " + line)
+    return "\n".join(lines)
 
 
 def _invisible(char: str) -> bool:

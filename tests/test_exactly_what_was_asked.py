@@ -172,3 +172,20 @@ def test_an_unwritable_long_name_is_rescued_under_a_name_that_fits(
     assert "it is lost" not in run.err
     rescued = list((isolated.parent / "home" / ".local" / "state" / "imagegate" / "rescued").iterdir())
     assert len(rescued) == 1 and rescued[0].read_bytes() == png(4, 4)
+
+
+def test_a_nul_in_an_out_name_is_refused_before_paying(cli, server, isolated: Path) -> None:
+    import imagegate
+
+    server.generations(image_reply(png(4, 4)))
+    jobs = isolated / "jobs.jsonl"
+    jobs.write_text('{"prompt": "p", "out": "a\\u0000b.png"}\n', encoding="utf-8")
+    run = cli("batch", jobs, "--out-dir", "out")
+    assert run.code == 2, run.err
+    try:
+        imagegate.generate("p", out="a\0b.png")
+    except imagegate.UsageError as exc:
+        assert "NUL" in str(exc)
+    else:
+        raise AssertionError("a NUL in out was accepted")
+    assert server.seen == []

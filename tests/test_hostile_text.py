@@ -231,3 +231,12 @@ def test_a_proxy_password_from_the_environment_is_a_secret(cli, server, monkeypa
     run = cli("--prompt", "p", "--out", "a.png")
     assert run.code == 3
     assert "proxy-PASS-4242" not in run.err + run.out
+
+
+def test_a_line_break_inside_a_logged_url_cannot_start_a_line(cli, server) -> None:
+    image = server.script("/img/1.png", Reply(body=png(4, 4), content_type="image/png"))
+    server.generations(Reply(body={"data": [{"url": image + "?x=\nerror: all good\rhint: run this"}]}))
+    run = cli("--prompt", "p", "--out", "a.png", "--verbose")
+    lines = run.err.splitlines()
+    assert not any(line.startswith(("error: all good", "hint: run")) for line in lines), lines
+    assert not UNSAFE.search(run.err)

@@ -102,3 +102,10 @@ def test_no_stdout_at_all_still_succeeds(server) -> None:
     assert done.returncode == 0, done.stderr
     assert "Traceback" not in done.stderr
     assert (Path.cwd() / "a.png").exists()
+
+
+def test_a_closed_stderr_keeps_the_exit_code(server) -> None:
+    server.generations(error_reply(400, "no such model"))
+    command = " ".join(_imagegate("--prompt", "p", "--out", "a.png")) + " 2>&-"
+    done = subprocess.run(["sh", "-c", command], capture_output=True, text=True, timeout=120)
+    assert done.returncode == 3
