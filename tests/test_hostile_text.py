@@ -240,3 +240,26 @@ def test_a_line_break_inside_a_logged_url_cannot_start_a_line(cli, server) -> No
     lines = run.err.splitlines()
     assert not any(line.startswith(("error: all good", "hint: run")) for line in lines), lines
     assert not UNSAFE.search(run.err)
+
+
+def test_a_polled_jobs_id_in_progress_lines_is_inert(cli, make_config) -> None:
+    from imagegate.testing import registered
+
+    from .support.jobs import JobsAdapter
+
+    hostile_id = "job-7\x1b]52;c;eA==\x07\rerror: all good"
+    with registered(JobsAdapter), FaultServer() as jobs:
+        make_config(
+            {"provider": "jobs", "api_key": API_KEY, "base_url": jobs.base_url, "poll_interval": 0.01}
+        )
+        jobs.script("/v1/jobs", Reply(body={"id": hostile_id, "polling_url": jobs.root + "/v1/poll"}))
+        jobs.script(
+            "/v1/poll",
+            Reply(body={"status": "Queued"}),
+            Reply(body={"status": "Ready", "result": {"b64": base64.b64encode(png()).decode()}}),
+        )
+        run = cli("--prompt", "p", "--out", "a.png")
+    assert run.code == 0, run.err
+    assert "job-7" in run.err
+    assert not UNSAFE.search(run.err), repr(run.err)
+    assert not any(line.startswith("error:") for line in run.err.splitlines())

@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, TextIO
 
 from ..errors import EXIT_INTERRUPTED, UsageError
+from ..untrusted import HINT_LIMIT, untrusted
 from ..verbose import verbose_logging
 from .console import EPILOG, Parser, emit, refuse_key_flags
 from .image import add_image_flags, asked_from_args
@@ -219,7 +220,7 @@ class BatchStatus:
     def _line(self, text: str) -> None:
         with self._lock:
             prefix = "\r\033[K" if self.live else ""
-            self.stream.write(f"{prefix}{text}\n")
+            self.stream.write(f"{prefix}{untrusted(text, HINT_LIMIT)}\n")  # job lines repeat provider text
             self.stream.flush()
 
     def _tick(self) -> None:
