@@ -80,7 +80,7 @@ def dry_run(call: Call, plan: OutputPlan | None) -> DryRun:
     """Describe the request without sending it; the key never appears."""
     request = call.request
     headers = redact_headers(request.headers, request.secret_headers)
-    body = dict(request.json) if request.json is not None else dict(request.form)
+    body = _abridged(dict(request.json) if request.json is not None else dict(request.form))
     files = [
         {"field": part.field, "path": str(part.path), "content_type": part.content_type}
         for part in request.files
@@ -97,6 +97,21 @@ def dry_run(call: Call, plan: OutputPlan | None) -> DryRun:
         outputs,
         list(call.warnings),
     )
+
+
+#: Longer strings in a dry run's body (inline images as base64 or data URLs) are shown by their start.
+SHOWN_CHARACTERS = 1024
+
+
+def _abridged(value: Any) -> Any:
+    """The body with each very long string cut to its start and its length, so a dry run stays readable."""
+    if isinstance(value, dict):
+        return {key: _abridged(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [_abridged(item) for item in value]
+    if isinstance(value, str) and len(value) > SHOWN_CHARACTERS:
+        return f"{value[:64]}... ({len(value)} characters in all, not shown)"
+    return value
 
 
 def execute(

@@ -151,6 +151,8 @@ def _attempt(
     try:
         reply = transports.send(request, deadline)
     except NotSent as exc:
+        if exc.blocked:  # refused the same way on every try: never retried
+            raise _network_blocked(request.url) from None
         reason = "a connection timeout" if exc.timed_out else "a connection failure"
         raise _Retry(
             None, reason, NetworkError(f"could not connect to {site(request.url)}: {exc.reason}")
@@ -171,6 +173,19 @@ def _attempt(
     if 200 <= reply.status < 300:
         return reply
     raise _failure(reply, adapter, deadline, repeatable)
+
+
+def _network_blocked(url: str) -> NetworkError:
+    """The OS refused to open the connection (EPERM/EACCES), as a sandbox without network access does."""
+    return NetworkError(
+        f"could not connect to {site(url)}: network access is blocked here (a sandbox?); "
+        "nothing was sent, nothing was billed",
+        hints=(
+            "The operating system refused the connection (operation not permitted), so it was not retried.",
+            "Run the command where network access is allowed: outside the sandbox, with approval, or "
+            "with the sandbox's network access turned on.",
+        ),
+    )
 
 
 def _unsendable(exc: Unsendable, url: str) -> UsageError:

@@ -13,6 +13,7 @@ from __future__ import annotations
 import errno
 import hashlib
 import os
+import tempfile
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -220,14 +221,40 @@ def rescue_name(name: str) -> str:
 
 
 def _ensure_writable_dir(directory: Path) -> None:
+    """Refuse, before any request, a folder that cannot be made or written, saying what blocks it."""
     try:
         directory.mkdir(parents=True, exist_ok=True)
     except FileExistsError:
         raise UsageError(f"cannot write into {directory}: it is a file, not a folder") from None
     except OSError as exc:
-        raise UsageError(f"cannot create output folder {directory}: {exc.strerror or exc}") from None
+        raise _unwritable(f"cannot create output folder {directory}", exc) from None
+    try:  # os.access alone misses some sandboxes: make (and at once drop) a nameless file there
+        with tempfile.TemporaryFile(dir=directory):
+            pass
+    except OSError as exc:
+        raise _unwritable(f"cannot write into {directory}", exc) from None
     if not os.access(directory, os.W_OK | os.X_OK):
-        raise UsageError(f"cannot write into {directory}: permission denied; nothing was sent")
+        raise _unwritable(f"cannot write into {directory}", OSError(errno.EACCES, "permission denied"))
+
+
+#: Why a folder cannot be written, for the errors that say more than their strerror.
+_DENIED = "permission denied (the folder's permissions, or a sandbox that allows writing only elsewhere)"
+_BLOCKED = {
+    errno.EROFS: "the file system is read-only (a read-only sandbox or mount?)",
+    errno.EACCES: _DENIED,
+    errno.EPERM: _DENIED,
+}
+
+
+def _unwritable(what: str, exc: OSError) -> UsageError:
+    """``what``: the reason (read-only, permission denied and their likely cause); nothing was sent."""
+    reason = _BLOCKED.get(exc.errno or 0)
+    if reason is None:
+        return UsageError(f"{what}: {exc.strerror or exc}; nothing was sent")
+    hint = "Save into a folder this command may write (inside a sandbox, usually the workspace)."
+    if exc.errno == errno.EROFS:
+        hint += " Where nothing is writable, the command must run outside the sandbox."
+    return UsageError(f"{what}: {reason}; nothing was sent", hints=(hint,))
 
 
 def _matching_extension(path: Path, info: ImageInfo) -> Path:

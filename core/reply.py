@@ -131,11 +131,17 @@ class TransportFailure(Exception):
 
 
 class NotSent(TransportFailure):
-    """No byte of the request left (a refused connection, a name that does not resolve, a connect timeout)."""
+    """No byte of the request left (a refused connection, a name that does not resolve, a connect timeout).
 
-    def __init__(self, reason: str = "", backend: str = "", *, timed_out: bool = False) -> None:
+    ``blocked``: the operating system itself refused to connect (EPERM or EACCES, as sandboxes do).
+    """
+
+    def __init__(
+        self, reason: str = "", backend: str = "", *, timed_out: bool = False, blocked: bool = False
+    ) -> None:
         super().__init__(reason, backend)
         self.timed_out = timed_out
+        self.blocked = blocked
 
 
 class SentThenFailed(TransportFailure):

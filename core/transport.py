@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import contextlib
 import contextvars
+import errno
 import functools
 import socket
 import threading
@@ -212,7 +213,7 @@ def _connection_failure(exc: Exception, deadline: Deadline, started: bool = True
     if deadline.expired():
         return TimedOut("timed out", type(exc).__name__, sent=started)
     if not started or _not_sent(exc):
-        return NotSent(_reason(exc), type(exc).__name__)
+        return NotSent(_reason(exc), type(exc).__name__, blocked=_refused_by_the_system(exc))
     return SentThenFailed(_reason(exc), type(exc).__name__)
 
 
@@ -397,24 +398,34 @@ def _shortfall(exc: BaseException) -> str:
     return _reason(exc)
 
 
-def _not_sent(exc: BaseException) -> bool:
-    """Whether a connection error happened before any byte of the request left (safe to retry)."""
+def _causes(exc: BaseException) -> Iterator[BaseException]:
+    """``exc`` and what it was raised from, down to the socket's own error (urllib3 nests them)."""
     import urllib3
 
     seen: set[int] = set()
     current: BaseException | None = exc
     while current is not None and id(current) not in seen:
         seen.add(id(current))
-        if isinstance(
-            current, (urllib3.exceptions.NewConnectionError, urllib3.exceptions.NameResolutionError)
-        ):
-            return True
+        yield current
         if isinstance(current, urllib3.exceptions.MaxRetryError):
             current = current.reason
             continue
         nested = current.args[0] if current.args and isinstance(current.args[0], BaseException) else None
         current = current.__cause__ or current.__context__ or nested
-    return False
+
+
+def _not_sent(exc: BaseException) -> bool:
+    """Whether a connection error happened before any byte of the request left (safe to retry)."""
+    import urllib3
+
+    kinds = (urllib3.exceptions.NewConnectionError, urllib3.exceptions.NameResolutionError)
+    return any(isinstance(cause, kinds) for cause in _causes(exc))
+
+
+def _refused_by_the_system(exc: BaseException) -> bool:
+    """Whether the socket itself was refused by the OS (EPERM/EACCES at socket or connect): a sandbox."""
+    blocked = (errno.EPERM, errno.EACCES)
+    return any(isinstance(cause, OSError) and cause.errno in blocked for cause in _causes(exc))
 
 
 def _reason(exc: BaseException) -> str:

@@ -22,7 +22,7 @@ def test_stray_words_are_not_echoed_and_the_commands_are_named(capsys: pytest.Ca
     assert main(["bacth", "sk-secretish"]) == 2
     err = capsys.readouterr().err
     assert "sk-secretish" not in err and "bacth" not in err
-    assert "commands are: batch, config, providers" in err
+    assert "commands are: batch, config, mcp, providers" in err
 
 
 def test_providers_lists_poll_for_a_provider_that_answers_later() -> None:

@@ -97,3 +97,25 @@ def test_dry_run_function_describes_the_request_and_writes_nothing(isolated: Pat
     assert isinstance(planned, imagegate.DryRun)
     assert planned.to_json()["output_paths"] == [str(isolated / "x.png")]
     assert not (isolated / "x.png").exists()
+
+
+class _InlineAdapter(PlaceholderAdapter):
+    """Sends its input image inline, as JSON-bodied providers do."""
+
+    name = "inline-test"
+    is_default = False
+
+    def build_request(self, options):
+        request = super().build_request(options)
+        assert request.json is not None
+        request.json.update({"image": "data:image/png;base64," + "A" * 5000, "note": "short"})
+        return request
+
+
+def test_a_dry_run_shows_an_inline_image_by_its_start_and_length_not_in_full() -> None:
+    with registered(_InlineAdapter):
+        planned = imagegate.dry_run("p", provider="inline-test")
+    assert planned.body["note"] == "short"
+    shown = planned.body["image"]
+    assert shown.startswith("data:image/png;base64,") and "5022 characters" in shown
+    assert len(shown) < 200

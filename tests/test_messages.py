@@ -16,7 +16,7 @@ def test_a_usage_mistake_is_one_error_line_and_a_hint_not_a_usage_block(cli) -> 
 def test_an_unknown_word_is_counted_and_the_commands_are_named(cli) -> None:
     run = cli("nosuchcommand")
     assert run.code == 2
-    assert "1 other word(s), not shown; commands are: batch, config, providers" in run.err
+    assert "1 other word(s), not shown; commands are: batch, config, mcp, providers" in run.err
     assert "nosuchcommand" not in run.err
 
 

@@ -67,9 +67,8 @@ def emit(document: dict[str, Any]) -> None:
     A closed stdout (a reader that went away, ``>&-``) does not undo what the command did: the
     images it saved are named on stderr instead, and the run keeps its exit code.
     """
-    text = json.dumps(_finite(document), indent=2, default=str, allow_nan=False)
     try:
-        sys.stdout.write(redact(text) + "\n")
+        sys.stdout.write(render(document) + "\n")
         sys.stdout.flush()
     except (OSError, ValueError, AttributeError) as exc:  # closed, broken pipe, or no stdout at all
         _stdout_closed(document, exc)
@@ -97,6 +96,11 @@ def say(line: str) -> None:
     """One line on stderr; a closed stderr loses it rather than fail the command."""
     with contextlib.suppress(OSError, ValueError, AttributeError):
         print(line, file=sys.stderr)
+
+
+def render(document: dict[str, Any]) -> str:
+    """The JSON text of a command's answer, key scrubbed (also the text of the MCP server's results)."""
+    return redact(json.dumps(_finite(document), indent=2, default=str, allow_nan=False))
 
 
 def _finite(value: Any) -> Any:

@@ -51,26 +51,30 @@ def _table(rows: list[dict[str, object]]) -> list[str]:
     ]
 
 
-def command(argv: list[str]) -> int:
-    """List the providers; a provider name offered twice is reported as an error (exit 2)."""
+def json_listing() -> tuple[dict[str, Any], list[Any]]:
+    """What ``--json`` prints (also the MCP server's list_providers), and the name conflicts found."""
     from .. import plugins
 
+    errors = [plugins.conflict_error(name, records) for name, records in sorted(plugins.conflicts().items())]
+    listing = {
+        "ok": not errors,
+        "providers": describe(),
+        "errors": [error.message for error in errors],
+        "plugin_failures": plugins.failures(),
+    }
+    return listing, errors
+
+
+def command(argv: list[str]) -> int:
+    """List the providers; a provider name offered twice is reported as an error (exit 2)."""
     parser = Parser(prog="imagegate providers", description="List the installed providers.")
     parser.add_argument("--json", action="store_true", help="print JSON for machines")
     args = parser.parse_args(argv)
-    rows = describe()
-    errors = [plugins.conflict_error(name, records) for name, records in sorted(plugins.conflicts().items())]
+    listing, errors = json_listing()
     if args.json:
-        emit(
-            {
-                "ok": not errors,
-                "providers": rows,
-                "errors": [error.message for error in errors],
-                "plugin_failures": plugins.failures(),
-            }
-        )
+        emit(listing)
     else:
-        print("\n".join(_table(rows)))
+        print("\n".join(_table(listing["providers"])))
         sys.stdout.flush()
     if not errors:
         return 0

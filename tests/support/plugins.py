@@ -22,6 +22,8 @@ import pytest
 ROOT = Path(__file__).resolve().parents[2]
 PLUGINS = Path(__file__).resolve().parents[1] / "plugins"
 AZURE = ROOT / "examples" / "imagegate-azure"
+#: The example plugins, by distribution name (the other names are folders of tests/plugins).
+EXAMPLES = {"imagegate-azure": AZURE, "imagegate-bfl": ROOT / "examples" / "imagegate-bfl"}
 
 
 def install(source: Path, workdir: Path) -> Path:
@@ -42,13 +44,13 @@ def install(source: Path, workdir: Path) -> Path:
 def installed(tmp_path_factory: pytest.TempPathFactory) -> Callable[[str], Path]:
     """``installed("imagegate-tiny")``: the target folder of that distribution, installed once per worker.
 
-    Names are folders of tests/plugins, or ``imagegate-azure`` for the example plugin.
+    Names are folders of tests/plugins, or an example plugin (``imagegate-azure``, ``imagegate-bfl``).
     """
     cache: dict[str, Path] = {}
 
     def get(name: str) -> Path:
         if name not in cache:
-            source = AZURE if name == "imagegate-azure" else PLUGINS / name
+            source = EXAMPLES.get(name, PLUGINS / name)
             cache[name] = install(source, tmp_path_factory.mktemp(name))
         return cache[name]
 

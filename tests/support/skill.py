@@ -6,12 +6,27 @@ lines, name <= 64 and description <= 1024 characters, agents/openai.yaml with `i
 skill-creator's validator and openai.yaml reference (openai/skills: allowed front matter keys,
 hyphen-case name, no angle brackets in the description, short_description of 25-64 characters,
 string values quoted, body under 500 lines).
+
+Two more rule sets, for Claude Code and any Agent Skills client (read from their public sources):
+- the Agent Skills reference validator, agentskills/agentskills ``skills-ref/src/skills_ref/
+  validator.py`` and ``parser.py``: the file starts with ``---`` and is split on the first two
+  ``---``; strictyaml parses the front matter (no flow style, anchors or tags); allowed fields
+  name, description, license, allowed-tools, metadata, compatibility; the NFKC-normalised name is
+  at most 64 characters, lowercase, letters, digits and hyphens, no hyphen at either end, no
+  ``--``, and equals the skill's folder name; description 1-1024 characters; compatibility at most
+  500; allowed-tools a string or a list of strings;
+- Anthropic's validator, anthropics/skills ``skills/skill-creator/scripts/quick_validate.py``:
+  front matter matched by ``^---\n(.*?)\n---``, the same allowed fields, name ``^[a-z0-9-]+$``
+  with no hyphen at either end and no ``--``, at most 64; description without ``<`` or ``>``, at
+  most 1024 after stripping; compatibility a non-empty string of at most 500; and the Agent
+  Skills overview's platform rules: no XML tags, and no "anthropic" or "claude" in the name.
 """
 
 from __future__ import annotations
 
 import re
 import shlex
+import unicodedata
 from pathlib import Path, PurePosixPath
 from typing import Any
 
@@ -163,15 +178,24 @@ def code_blocks(markdown: str, language: str) -> list[str]:
     return [match.group(1) for match in pattern.finditer(markdown)]
 
 
-def imagegate_commands(markdown: str) -> list[list[str]]:
-    """The arguments of every ``imagegate ...`` line in the sh code blocks (after the word imagegate)."""
-    commands = []
+#: How SKILL.md spells the skill's own imagegate: the wrapper in the skill folder it stands in.
+WRAPPER = "SKILL_DIR/scripts/imagegate"
+
+
+def shell_lines(markdown: str) -> list[list[str]]:
+    """The words of every command line in the sh code blocks (continuation lines joined)."""
+    lines = []
     for block in code_blocks(markdown, "sh"):
         for line in block.replace("\\\n", " ").splitlines():
             words = shlex.split(line, comments=True)
-            if words and words[0] == "imagegate":
-                commands.append(words[1:])
-    return commands
+            if words:
+                lines.append(words)
+    return lines
+
+
+def imagegate_commands(markdown: str) -> list[list[str]]:
+    """The arguments of every imagegate line in the sh code blocks (after the wrapper's path)."""
+    return [words[1:] for words in shell_lines(markdown) if words[0] in (WRAPPER, "imagegate")]
 
 
 def skill_files_codex_would_load(root: Path, max_depth: int = 6) -> list[Path]:
@@ -188,3 +212,115 @@ def skill_files_codex_would_load(root: Path, max_depth: int = 6) -> list[Path]:
             elif entry.is_file() and entry.name == "SKILL.md":
                 found.append(entry)
     return found
+
+
+AGENT_SKILLS_FIELDS = ALLOWED_FRONT_MATTER | {"compatibility"}
+MAX_COMPATIBILITY = 500
+
+
+def _mapping(front: str) -> dict[str, Any] | str:
+    """The front matter as a mapping, or the reason it is not one."""
+    try:
+        data = yaml.safe_load(front)
+    except yaml.YAMLError as exc:
+        return f"front matter is not valid YAML: {exc}"
+    return data if isinstance(data, dict) else "front matter is not a mapping"
+
+
+def agent_skills_violations(text: str, folder_name: str) -> list[str]:
+    """Every way SKILL.md in a folder named ``folder_name`` fails the Agent Skills reference validator."""
+    if not text.startswith("---"):
+        return ["SKILL.md must start with YAML front matter (---)"]
+    parts = text.split("---", 2)
+    if len(parts) < 3:
+        return ["front matter is not closed with ---"]
+    data = _mapping(parts[1])
+    if isinstance(data, str):
+        return [data]
+    problems = strictyaml_violations(parts[1])
+    problems += [f"field {key!r} is not allowed" for key in sorted(set(data) - AGENT_SKILLS_FIELDS)]
+    name = data.get("name")
+    if not isinstance(name, str) or not name.strip():
+        problems.append("name must be a non-empty string")
+    else:
+        name = unicodedata.normalize("NFKC", name.strip())
+        problems += _agent_skills_name(name)
+        if unicodedata.normalize("NFKC", folder_name) != name:
+            problems.append(f"folder name {folder_name!r} must match skill name {name!r}")
+    description = data.get("description")
+    if not isinstance(description, str) or not description.strip():
+        problems.append("description must be a non-empty string")
+    elif len(description) > MAX_DESCRIPTION:
+        problems.append(f"description exceeds {MAX_DESCRIPTION} characters")
+    problems += _compatibility_violations(data)
+    tools = data.get("allowed-tools", "")
+    if not isinstance(tools, str) and not (
+        isinstance(tools, list) and all(isinstance(t, str) for t in tools)
+    ):
+        problems.append("allowed-tools must be a string or a list of strings")
+    return problems
+
+
+def _agent_skills_name(name: str) -> list[str]:
+    problems = []
+    if len(name) > MAX_NAME:
+        problems.append(f"name exceeds {MAX_NAME} characters")
+    if name != name.lower():
+        problems.append("name must be lowercase")
+    if name.startswith("-") or name.endswith("-") or "--" in name:
+        problems.append("name cannot start or end with a hyphen or contain consecutive hyphens")
+    if not all(char.isalnum() or char == "-" for char in name):
+        problems.append("name may hold only letters, digits and hyphens")
+    return problems
+
+
+def _compatibility_violations(data: dict[str, Any]) -> list[str]:
+    if "compatibility" not in data:
+        return []
+    value = data["compatibility"]
+    if not isinstance(value, str) or not value:
+        return ["compatibility must be a non-empty string"]
+    return [f"compatibility exceeds {MAX_COMPATIBILITY} characters"] if len(value) > MAX_COMPATIBILITY else []
+
+
+def strictyaml_violations(front: str) -> list[str]:
+    """YAML that strictyaml (the reference validator's parser) refuses: flow style, anchors, tags."""
+    problems = []
+    for token in yaml.scan(front):
+        if isinstance(token, (yaml.FlowMappingStartToken, yaml.FlowSequenceStartToken)):
+            problems.append(
+                f"line {token.start_mark.line + 1}: flow style ({{}} or []) is refused by strictyaml"
+            )
+        elif isinstance(token, (yaml.AnchorToken, yaml.AliasToken, yaml.TagToken)):
+            problems.append(
+                f"line {token.start_mark.line + 1}: anchors, aliases and tags are refused by strictyaml"
+            )
+    return problems
+
+
+def anthropic_violations(text: str) -> list[str]:
+    """Every way SKILL.md fails Anthropic's skill validator and the Agent Skills platform rules."""
+    match = re.match(r"^---\n(.*?)\n---", text, re.DOTALL)
+    if not match:
+        return ["no front matter in the form ---, YAML, ---"]
+    data = _mapping(match.group(1))
+    if isinstance(data, str):
+        return [data]
+    problems = [f"key {key!r} is not allowed" for key in sorted(set(data) - AGENT_SKILLS_FIELDS)]
+    name, description = data.get("name"), data.get("description")
+    if not isinstance(name, str) or not isinstance(description, str):
+        return [*problems, "name and description must both be present, as strings"]
+    name, description = name.strip(), description.strip()
+    if name and not re.match(r"^[a-z0-9-]+$", name):
+        problems.append("name must be kebab-case: lowercase letters, digits and hyphens")
+    if name.startswith("-") or name.endswith("-") or "--" in name:
+        problems.append("name cannot start or end with a hyphen or contain consecutive hyphens")
+    if len(name) > MAX_NAME:
+        problems.append(f"name is longer than {MAX_NAME} characters")
+    if any(word in name for word in ("anthropic", "claude")):
+        problems.append("name contains a reserved word (anthropic, claude)")
+    if "<" in description or ">" in description:  # no XML tags either, then
+        problems.append("description cannot contain angle brackets (< or >)")
+    if len(description) > MAX_DESCRIPTION:
+        problems.append(f"description is longer than {MAX_DESCRIPTION} characters")
+    return problems + _compatibility_violations(data)
