@@ -63,8 +63,11 @@ class Manifest:
         record = self.done.get(key)
         if record is None:
             return None
+        folder = self.path.parent.resolve()
         paths = [self.path.parent / name for name in record["paths"]]
-        return [str(path) for path in paths] if all(path.exists() for path in paths) else None
+        if not all(path.exists() and path.resolve().is_relative_to(folder) for path in paths):
+            return None  # gone, or a link out of the folder: not this batch's file
+        return [str(path) for path in paths]
 
     def record(self, key: str, job: Any, paths: list[str]) -> str | None:
         """Note a finished job; returns why it could not be written (disk full...), else None.

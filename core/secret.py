@@ -363,8 +363,8 @@ def redact_headers(headers: Mapping[str, str | Secret], secret_names: Collection
     header the config sets (:func:`hide_header`) and every header whose value is a :class:`Secret`.
     """
     hidden = {name.lower() for name in secret_names} | ALWAYS_SECRET | _hidden_headers
-    return {
-        key: REDACTED if key.lower() in hidden or isinstance(value, Secret) else redact(value)
+    return {  # names too: a server may echo a key as a header's name
+        redact(key): REDACTED if key.lower() in hidden or isinstance(value, Secret) else redact(value)
         for key, value in headers.items()
     }
 

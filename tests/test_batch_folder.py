@@ -159,3 +159,23 @@ def test_the_lock_file_is_left_and_reused(isolated) -> None:
     Manifest(folder / MANIFEST_NAME).close()
     assert (folder / LOCK_NAME).exists()
     Manifest(folder / MANIFEST_NAME).close()
+
+
+@pytest.mark.skipif(sys.platform == "win32", reason="symbolic links")
+def test_a_recorded_file_that_links_out_of_the_folder_is_not_done(cli, server, isolated) -> None:
+    server.generations(image_reply(png(4, 4)))
+    jobs = isolated / "jobs.jsonl"
+    jobs.write_text("a red kite\n", encoding="utf-8")
+    first = cli("batch", jobs, "--out-dir", "out")
+    assert first.code == 0, first.err
+    made = Path(first.json["jobs"][0]["paths"][0])
+    outside = isolated / "private.txt"
+    outside.write_text("secret", encoding="utf-8")
+    made.unlink()
+    made.symlink_to(outside)
+    again = cli("batch", jobs, "--out-dir", "out")
+    assert again.code == 2, (
+        again.out
+    )  # not "skipped" with a path outside: the job is redone, and the link is refused
+    assert "already exists" in again.err
+    assert str(outside) not in again.out + again.err

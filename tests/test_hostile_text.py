@@ -263,3 +263,15 @@ def test_a_polled_jobs_id_in_progress_lines_is_inert(cli, make_config) -> None:
     assert "job-7" in run.err
     assert not UNSAFE.search(run.err), repr(run.err)
     assert not any(line.startswith("error:") for line in run.err.splitlines())
+
+
+def test_a_key_echoed_as_a_header_name_is_redacted_where_headers_are_shown(cli, server) -> None:
+    from imagegate.secret import redact_headers, remember
+
+    remember(API_KEY)
+    shown = redact_headers({f"X-{API_KEY}": "echo"})
+    assert all(API_KEY[-12:] not in name for name in shown)
+    server.generations(Reply(body=images_answer(png()), headers={f"X-{API_KEY}": "echo"}))
+    run = cli("--prompt", "p", "--out", "a.png", "--verbose")
+    assert run.code == 0, run.err
+    assert API_KEY not in run.err and API_KEY[-12:] not in run.err
