@@ -275,3 +275,10 @@ def test_a_key_echoed_as_a_header_name_is_redacted_where_headers_are_shown(cli, 
     run = cli("--prompt", "p", "--out", "a.png", "--verbose")
     assert run.code == 0, run.err
     assert API_KEY not in run.err and API_KEY[-12:] not in run.err
+
+
+def test_a_password_in_base_url_is_never_taken_on_the_command_line(cli, config_dir) -> None:
+    run = cli("config", "init", "--base-url", "https://gwuser:gw-PASSWORD-7777@gw.example.test/v1")
+    assert run.code == 2
+    assert "gw-PASSWORD-7777" not in run.err + run.out
+    assert not (config_dir / "config.json").exists()
