@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import contextlib
+import errno
 import html
 import io
 import json
@@ -474,6 +475,16 @@ class RedactingStream(io.TextIOBase):
         return self.target.fileno()
 
 
+class _Closed(io.TextIOBase):
+    """Stands for a standard stream the process was started without: every write fails (EBADF)."""
+
+    def write(self, text: str) -> int:
+        raise OSError(errno.EBADF, "Bad file descriptor")
+
+    def isatty(self) -> bool:
+        return False
+
+
 @contextlib.contextmanager
 def guarded_streams() -> Iterator[None]:
     """While active, everything written to sys.stdout and sys.stderr passes through :func:`redact`.
@@ -485,12 +496,14 @@ def guarded_streams() -> Iterator[None]:
         return
     saved = sys.stdout, sys.stderr
     with contextlib.ExitStack() as stack:
-        # A process started with stdout or stderr closed has None there: what it says goes nowhere.
-        targets = [
-            stream if stream is not None else stack.enter_context(open(os.devnull, "w", encoding="utf-8"))
-            for stream in saved
-        ]
-        sys.stdout, sys.stderr = RedactingStream(targets[0]), RedactingStream(targets[1])
+        # A process started with stdout or stderr closed has None there. Writing the result to a
+        # missing stdout fails like writing to a closed one (the command then says so on stderr);
+        # what goes to a missing stderr is lost.
+        out = saved[0] if saved[0] is not None else _Closed()
+        err = (
+            saved[1] if saved[1] is not None else stack.enter_context(open(os.devnull, "w", encoding="utf-8"))
+        )
+        sys.stdout, sys.stderr = RedactingStream(out), RedactingStream(err)
         try:
             yield
         finally:

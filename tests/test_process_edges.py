@@ -101,6 +101,7 @@ def test_no_stdout_at_all_still_succeeds(server) -> None:
     done = subprocess.run(["sh", "-c", command], stderr=subprocess.PIPE, text=True, timeout=120)
     assert done.returncode == 0, done.stderr
     assert "Traceback" not in done.stderr
+    assert str(Path.cwd() / "a.png") in done.stderr  # named, since stdout could not carry it
     assert (Path.cwd() / "a.png").exists()
 
 
