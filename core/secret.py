@@ -499,7 +499,7 @@ def guarded_streams() -> Iterator[None]:
         # A process started with stdout or stderr closed has None there. Writing the result to a
         # missing stdout fails like writing to a closed one (the command then says so on stderr);
         # what goes to a missing stderr is lost.
-        out = saved[0] if saved[0] is not None else _Closed()
+        out: Any = saved[0] if saved[0] is not None else _Closed()
         err = (
             saved[1] if saved[1] is not None else stack.enter_context(open(os.devnull, "w", encoding="utf-8"))
         )
