@@ -61,8 +61,8 @@ class Manifest:
     def finished(self, key: str) -> list[str] | None:
         """The paths a job made in an earlier run, if it finished and they are all still there."""
         record = self.done.get(key)
-        if record is None:
-            return None
+        if record is None or not record["paths"]:
+            return None  # not done, or "done" with no image (as an older version could record): redo it
         folder = self.path.parent.resolve()
         paths = [self.path.parent / name for name in record["paths"]]
         if not all(path.exists() and path.resolve().is_relative_to(folder) for path in paths):

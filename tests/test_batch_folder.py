@@ -179,3 +179,20 @@ def test_a_recorded_file_that_links_out_of_the_folder_is_not_done(cli, server, i
     )  # not "skipped" with a path outside: the job is redone, and the link is refused
     assert "already exists" in again.err
     assert str(outside) not in again.out + again.err
+
+
+def test_a_job_recorded_done_with_no_image_is_made_again(cli, server, isolated) -> None:
+    server.generations(image_reply(png(4, 4)))
+    jobs = isolated / "jobs.jsonl"
+    jobs.write_text("a red kite\n", encoding="utf-8")
+    first = cli("batch", jobs, "--out-dir", "out")
+    manifest = isolated / "out" / MANIFEST_NAME
+    document = json.loads(manifest.read_text(encoding="utf-8"))
+    for record in document["done"].values():
+        record["paths"] = []  # what an answer without a usable image used to leave
+    manifest.write_text(json.dumps(document), encoding="utf-8")
+    for path in first.json["jobs"][0]["paths"]:
+        Path(path).unlink()
+    again = cli("batch", jobs, "--out-dir", "out")
+    assert again.code == 0, again.err
+    assert again.json["counts"]["ok"] == 1 and len(server.seen) == 2
