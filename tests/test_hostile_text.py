@@ -282,3 +282,9 @@ def test_a_password_in_base_url_is_never_taken_on_the_command_line(cli, config_d
     assert run.code == 2
     assert "gw-PASSWORD-7777" not in run.err + run.out
     assert not (config_dir / "config.json").exists()
+
+
+def test_a_flag_with_control_characters_is_named_inert(cli) -> None:
+    run = cli("--prompt", "p", "--x\x1b]52;c;eA==\x07\rerror: fake")
+    assert run.code == 2
+    assert_inert(run.err)

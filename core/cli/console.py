@@ -47,7 +47,7 @@ class Parser(argparse.ArgumentParser):
         message = re.sub(r"(invalid choice|invalid [\w ]+ value): (['\"]).*?\2", r"\1", message)
         message = re.sub(r"^(argument [^:]+: )(['\"]).*?\2 ", r"\1the value ", message)
         # One line, like every other error, instead of argparse's usage block.
-        sys.stderr.write(f"error: {redact(message)}\nhint: see {self.prog} --help\n")
+        sys.stderr.write(f"error: {untrusted(redact(message))}\nhint: see {self.prog} --help\n")
         raise SystemExit(2)
 
 
