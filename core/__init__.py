@@ -215,6 +215,9 @@ def run_batch(
     concurrency: int = 4,
     force: bool = False,
     fail_fast: bool = False,
+    remote: bool = False,
+    wait: bool = True,
+    cancel: bool = False,
     **defaults: Unpack[ImageOptions],
 ) -> Iterator[JobResult]:
     """Run many jobs (prompt strings or option dicts) into ``out_dir``; yields results as they finish.
@@ -222,11 +225,24 @@ def run_batch(
     Every job is checked before anything is sent. ``concurrency`` jobs run at a time; ``force``
     redoes jobs already done; ``fail_fast`` starts no new job after a failure. Other keywords are
     any option :func:`generate` takes, as the default of every job. Finished jobs are recorded in
-    a manifest in ``out_dir``, so running the same jobs again skips them.
+    a manifest in ``out_dir``, so running the same jobs again skips them. ``remote=True`` runs them
+    on the provider's batch engine (half price, within 24 hours): ``wait=False`` only submits (the
+    jobs come back ``submitted``; call again to collect), ``cancel=True`` cancels the folder's
+    unfinished remote batches and collects what they finished.
     """
     from .batch import run_batch as run
 
-    return run(jobs, out_dir, concurrency=concurrency, force=force, fail_fast=fail_fast, **defaults)
+    return run(
+        jobs,
+        out_dir,
+        concurrency=concurrency,
+        force=force,
+        fail_fast=fail_fast,
+        remote=remote,
+        wait=wait,
+        cancel=cancel,
+        **defaults,
+    )
 
 
 def __getattr__(name: str) -> Any:

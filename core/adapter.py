@@ -18,8 +18,10 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar, Literal
 from urllib.parse import urlencode
 
+from .batch_engine import UPLOAD_IMAGE, UPLOAD_LINES, BatchEngine, BatchLine, BatchState, LineResult
+from .errorbody import MESSAGE_LIMIT, error_fields, one_line
 from .errors import UnusableAnswer
-from .jsonstream import loads
+from .options import BATCH as BATCH
 from .options import EDIT, GENERATE, MASK
 from .options import OPERATIONS as OPERATIONS  # re-exported: plugins import them from here
 from .options import POLL as POLL
@@ -33,14 +35,19 @@ if TYPE_CHECKING:
     from .secret import Secret
 
 __all__ = [
+    "BATCH",
     "EDIT",
     "GENERATE",
     "MASK",
     "OPERATIONS",
     "POLL",
     "STREAM",
+    "UPLOAD_IMAGE",
+    "UPLOAD_LINES",
     "Adapter",
     "Answer",
+    "BatchLine",
+    "BatchState",
     "ErrorKind",
     "Failed",
     "FilePart",
@@ -48,6 +55,7 @@ __all__ = [
     "Headers",
     "HttpRequest",
     "ImageRef",
+    "LineResult",
     "LocalTransport",
     "Partial",
     "Pending",
@@ -180,7 +188,7 @@ class Failed:
     error: ProviderError
 
 
-class Adapter(abc.ABC):
+class Adapter(BatchEngine, abc.ABC):
     """Base class for provider adapters: set ``name`` and write :meth:`build_request`; the rest is opt-in.
 
     An adapter instance is bound to one config profile. ``operations`` lists what it supports:
@@ -277,25 +285,15 @@ class Adapter(abc.ABC):
 #: Error codes by which OpenAI-style providers say "content policy" (exit 4, never retried).
 CONTENT_CODES = frozenset({"moderation_blocked", "content_policy_violation", "content_filter"})
 QUOTA_CODES = frozenset({"insufficient_quota"})
+#: Codes by which gateways say "this endpoint is not offered" (with an HTTP 501).
+MISSING_CODES = frozenset({"api_not_implemented"})
 
 
 def parse_error_body(status: int, body: bytes) -> ProviderError:
-    """``{"error": {"message", "type", "code", "param"}}`` (or a bare message) with its kind."""
-    message, etype, code, param = "", None, None, None
-    try:
-        document = loads(body)  # any nesting or size: at worst not JSON, never a crash
-    except ValueError:
-        document = None
-    error = document.get("error") if isinstance(document, dict) else None
-    if isinstance(error, dict):
-        message = str(error.get("message") or "")
-        etype, code, param = (str_or_none(error.get(key)) for key in ("type", "code", "param"))
-    elif isinstance(error, str):
-        message = error
-    elif isinstance(document, dict) and isinstance(document.get("message"), str):
-        message = document["message"]
+    """The error in OpenAI's shape or another common one (core/errorbody.py), with its kind."""
+    message, etype, code, param = error_fields(body)
     return ProviderError(
-        status, message or excerpt(body), etype, code, param, error_kind(status, etype, code)
+        status, message or excerpt(body, MESSAGE_LIMIT), etype, code, param, error_kind(status, etype, code)
     )
 
 
@@ -305,6 +303,8 @@ def error_kind(status: int, etype: str | None, code: str | None) -> ErrorKind | 
         return "content"
     if code in QUOTA_CODES or etype in QUOTA_CODES:
         return "quota"
+    if status == 501 or code in MISSING_CODES:
+        return "not_found"  # the gateway has no such endpoint: nothing ran, nothing was billed
     return None
 
 
@@ -318,7 +318,7 @@ def decode_images_answer(document: Any) -> Answer:
         raise UnusableAnswer(f"the answer has no images (no non-empty 'data' list; top-level keys: {keys})")
     images = [_image_ref(entry, index) for index, entry in enumerate(data)]
     usage = document.get("usage") if isinstance(document.get("usage"), dict) else None
-    extras = {key: document[key] for key in EXTRA_KEYS if key in document}
+    extras = {key: document[key] for key in EXTRA_KEYS if document.get(key) is not None}
     return Answer(images, usage, extras)
 
 
@@ -326,10 +326,11 @@ def _image_ref(entry: Any, index: int) -> ImageRef:
     if not isinstance(entry, dict):
         raise UnusableAnswer(f"data[{index}] is not an object")
     revised = entry.get("revised_prompt") if isinstance(entry.get("revised_prompt"), str) else None
-    payload = entry.get("b64_json")
+    payload = entry.get("b64_json")  # an empty string (an empty spool) counts as absent
     if isinstance(payload, Spool):
-        return ImageRef(data=payload, revised_prompt=revised)  # the core's decoder filled it
-    if payload is not None:  # anything else there (a number, an object) holds no image
+        if payload.size > 0:
+            return ImageRef(data=payload, revised_prompt=revised)  # the core's decoder filled it
+    elif payload is not None and not isinstance(payload, str):  # a number, an object: no image
         raise UnusableAnswer(f"data[{index}].b64_json is not a base64 string")
     url = entry.get("url")
     if isinstance(url, str) and url:
@@ -359,7 +360,7 @@ def describe_error(error: ProviderError, lead: str = "") -> str:
     )
     if detail:
         parts.append(f"({detail})")
-    return " ".join(parts) + f": {error.message}"
+    return " ".join(parts) + f": {one_line(error.message)}"
 
 
 def form_value(value: Any) -> str:

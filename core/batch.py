@@ -22,8 +22,8 @@ from typing import Any
 
 from .dispatch import Call, execute, prepare
 from .errors import ImagegateError, UsageError, internal_error
-from .manifest import MANIFEST_NAME as MANIFEST_NAME
-from .manifest import Manifest
+from .manifest import MANIFEST_NAME as MANIFEST_NAME  # re-exported: the batch command names it
+from .manifest import Manifest as Manifest
 from .option_values import from_keywords
 from .options import Asked, Options
 from .output import OutputExists, OutputPlan
@@ -319,6 +319,14 @@ def _run_one(item: Planned, manifest: Manifest, limiter: Limiter) -> JobResult:
     return JobResult(item.job, "ok", paths, seconds=time.monotonic() - started, warnings=warnings)
 
 
+def _closing(results: Iterator[JobResult], manifest: Manifest) -> Iterator[JobResult]:
+    """``results``, then the folder's lock released (also when the caller stops early)."""
+    try:
+        yield from results
+    finally:
+        manifest.close()
+
+
 def defaults_from_keywords(keywords: dict[str, Any]) -> Job:
     """The batch-wide defaults from library keywords (the same names a job object uses)."""
     blank = Job(0, 0, Asked(prompt=""))
@@ -333,10 +341,15 @@ def run_batch(
     force: bool = False,
     fail_fast: bool = False,
     limiter: Limiter | None = None,
+    remote: bool = False,
+    wait: bool = True,
+    cancel: bool = False,
     **defaults: Any,
 ) -> Iterator[JobResult]:
     """Check every job now, then return an iterator of results in the order they finish.
 
+    ``remote`` runs them on the provider's batch engine (``wait=False``: submit only, the jobs
+    come back ``submitted``; ``cancel``: cancel the folder's unfinished remote batches).
     The folder stays locked against another batch until the iterator is finished (or dropped).
     """
     base = defaults_from_keywords(defaults)
@@ -348,6 +361,10 @@ def run_batch(
     except BaseException:
         manifest.close()
         raise
+    if remote or cancel:
+        from .remote import run_remote
+
+        return _closing(run_remote(todo, skipped, manifest, wait=wait, cancel=cancel), manifest)
 
     def results() -> Iterator[JobResult]:
         try:

@@ -209,6 +209,8 @@ def _result(
 ) -> Result:
     revised = next((ref.revised_prompt for ref in answer.images if ref.revised_prompt), None)
     warnings = call.warnings + previews.warnings + (plan.warnings if plan else []) + list(dropped)
+    if len(images) < call.options.n:
+        warnings.append(f"{call.options.n} images were asked for; {len(images)} arrived")
     result = Result(  # what the provider said is scrubbed of the key, in case it echoed it
         images,
         call.profile.provider or "",
@@ -220,6 +222,7 @@ def _result(
         warnings,
         redact_data(answer.extras),
         previews.saved,
+        redact_data(answer.text),
     )
     result.note_missing_alpha(call.options.background)
     return result

@@ -7,7 +7,9 @@ addresses; loopback and private addresses only when the provider itself lives on
 
 from __future__ import annotations
 
+import base64
 import logging
+import re
 import time
 from urllib.parse import urljoin, urlsplit
 
@@ -28,6 +30,22 @@ MAX_REDIRECTS = 5
 _REDIRECTS = frozenset({301, 302, 303, 307, 308})
 
 
+_DATA_URL = re.compile(r"data:image/[\w.+-]+;base64,([A-Za-z0-9+/=\s]*)", re.IGNORECASE)
+
+
+def inline_image(url: str, max_bytes: int) -> bytes:
+    """The bytes of a ``data:image/...;base64,`` URL; UnusableAnswer when it is not one."""
+    found = _DATA_URL.fullmatch(url)
+    if found is None:
+        raise UnusableAnswer("the provider's answer holds an image link that is not http(s) or base64 data:")
+    if len(found.group(1)) * 3 // 4 > max_bytes:
+        raise UnusableAnswer(f"the provider's inline image is over download_max_bytes ({max_bytes:,} bytes)")
+    try:
+        return base64.b64decode("".join(found.group(1).split()), validate=True)
+    except ValueError:
+        raise UnusableAnswer("the provider's answer holds an image that is not valid base64") from None
+
+
 def download(
     url: str,
     spool: Spool,
@@ -37,7 +55,13 @@ def download(
     base_url: str,
     transports: Transports | None = None,
 ) -> None:
-    """Stream ``url`` into ``spool`` with credential-free requests (redirects followed and checked)."""
+    """Stream ``url`` into ``spool`` with credential-free requests (redirects followed and checked).
+
+    A base64 ``data:`` URL (an image a model put in its text) is decoded: nothing is fetched.
+    """
+    if url.startswith("data:"):
+        spool.write(inline_image(url, max_bytes))
+        return
 
     allow_private = is_private_host(urlsplit(base_url).hostname or "")
     current = url

@@ -21,7 +21,7 @@ from .addresses import check_endpoint, check_url, is_private_host
 from .deadline import Deadline, timeout_error
 from .errors import ImagegateError, Interrupted, ProviderFailure, UnusableAnswer
 from .http import send, verdict
-from .jsonstream import InvalidAnswer, caps, parse
+from .jsonstream import InvalidAnswer, InvalidImage, caps, parse
 from .progress import Progress
 from .reply import iter_body
 from .retry import Limiter, RetryPolicy
@@ -124,6 +124,8 @@ def _read(link: _Link, reply: Reply, job: Pending | None) -> Answer | Pending:
         document = parse(
             iter_body(reply, link.deadline), link.adapter.b64_fields, link.new_spool, **caps(link.adapter)
         )
+    except InvalidImage as exc:  # the address is right: the image payload is bad
+        raise UnusableAnswer(f"the provider's answer (HTTP {reply.status}) holds {exc}") from None
     except InvalidAnswer as exc:
         kind = reply.headers.get("content-type", "unknown content type").split(";")[0]
         raise UnusableAnswer(

@@ -218,7 +218,7 @@ def _failure(reply: Reply, adapter: Adapter, deadline: Deadline, repeatable: boo
             hints=("Set base_url to the final address; the key is never sent on across a redirect.",),
         )
     body = read_limited(reply, deadline, ERROR_BODY_LIMIT)
-    log.debug("   body: %s", redact(excerpt(body, 300)))
+    log.debug("   body: %s", redact(excerpt(body, ERROR_BODY_LIMIT)))  # --verbose shows all of it
     error = adapter.parse_error(status, body)
     error = replace(error, message=redact(error.message))
     exception, retry = verdict(error, repeatable=repeatable)

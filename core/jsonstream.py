@@ -3,8 +3,10 @@
 ``parse(chunks, b64_fields, new_spool)`` returns the document with every string found at one of
 the ``b64_fields`` patterns (tuples of keys, ``"*"`` matching any array index or key) replaced
 by the :class:`~imagegate.spool.Spool` that holds its decoded bytes. A ``data:image/...;base64,``
-prefix is accepted. Invalid JSON or base64 raises :class:`InvalidAnswer`, exactly when
-``json.loads`` followed by ``base64.b64decode(..., validate=True)`` would fail.
+prefix is accepted; a string there that is an ``http://`` or ``https://`` link is kept as text (some
+answers carry a data URL or a link in the same field, for the core to download). Invalid JSON or
+base64 raises :class:`InvalidAnswer`, exactly when ``json.loads`` followed by
+``base64.b64decode(..., validate=True)`` would fail.
 
 Memory stays flat whatever the size or number of images: only about one chunk of text is held
 at a time, and each image string is decoded chunk by chunk into its spool. Big strings are
@@ -36,6 +38,9 @@ _WHITESPACE = re.compile(r"[ \t\n\r]*")
 _LINE_SPACE = re.compile(r"[ \t\r]*")  # inside one line of JSON Lines: a line break ends the document
 _ESCAPE = re.compile(r"\\(?:u([0-9a-fA-F]{4})|(.))", re.DOTALL)
 _B64_ALPHABET = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/=")
+#: The starts of an image field's string that make it a link, not base64.
+_LINKS = ("http://", "https://")
+_LINK_WINDOW = len('"https:\\/\\/')  # slashes may come escaped
 #: How far into an image string a ``data:...;base64,`` prefix may reach.
 PREFIX_LIMIT = 1024
 #: ``binascii.a2b_base64(strict_mode=...)`` is new in Python 3.11; 3.10 checks with this pattern.
@@ -57,6 +62,10 @@ MAX_DEPTH = 32
 
 class InvalidAnswer(ValueError):
     """The body is not JSON, or an image string in it is not valid base64."""
+
+
+class InvalidImage(InvalidAnswer):
+    """The body is JSON, but an image string in it is not valid base64 (``str``: "an image that ...")."""
 
 
 def matches(path: tuple[Any, ...], pattern: tuple[str, ...]) -> bool:
@@ -196,7 +205,7 @@ class _Base64Sink:
             self.pending, text = self.pending + text[:cut], text[cut:]
         self.tail += text
         if len(self.tail) > 64:
-            raise InvalidAnswer("an image string is not valid base64 (data after the padding)")
+            raise InvalidImage("an image that is not valid base64 (data after the padding)")
 
     def _decode(self, text: str) -> None:
         """Decode all but the last quad (and what follows it), which wait for the end."""
@@ -214,9 +223,7 @@ class _Base64Sink:
 
     def _write(self, data: bytes) -> None:
         if self.spool.size + len(data) > self.max_bytes:
-            raise InvalidAnswer(
-                f"an image in it is larger than {self.max_bytes} bytes (config key image_max_bytes)"
-            )
+            raise InvalidImage(f"an image larger than {self.max_bytes} bytes (config key image_max_bytes)")
         self.spool.write(data)
 
 
@@ -228,7 +235,7 @@ def _a2b(text: str) -> bytes:
             raise binascii.Error("Only base64 data is allowed")
         return binascii.a2b_base64(text)
     except (binascii.Error, ValueError) as exc:
-        raise InvalidAnswer(f"an image string is not valid base64 ({exc})") from None
+        raise InvalidImage(f"an image that is not valid base64 ({exc})") from None
 
 
 def _unescape(segment: str) -> str:
@@ -244,7 +251,7 @@ def _unescape(segment: str) -> str:
 def _base64_escape(match: re.Match[str]) -> str:
     char = chr(int(match.group(1), 16)) if match.group(1) else match.group(2)
     if (match.group(2) is not None and char != "/") or char not in _B64_ALPHABET:
-        raise InvalidAnswer("an image string is not valid base64 (it holds an escaped non-base64 character)")
+        raise InvalidImage("an image that is not valid base64 (it holds an escaped non-base64 character)")
     return char
 
 
@@ -386,15 +393,15 @@ class _Parser:
         if char == "[" and self._leads(path):
             return self._array(path)
         if any(matches(path, pattern) for pattern in self.patterns):
-            if char == '"':
+            if char == '"' and not self._link():
                 self.pos += 1
                 spool = self.new_spool()
                 self._image_string(spool)
                 return spool
             value = self._scan(self.json.raw_decode)
-            if value is not None:  # a number, true, an object...: no image, and not "no image field"
+            if value is not None and not isinstance(value, str):  # a number, true, an object: no image
                 where = ".".join(map(str, path))
-                raise InvalidAnswer(f"its image field {where} holds {_kind(value)}, not a base64 string")
+                raise InvalidImage(f"{_kind(value)} where an image belongs ({where}), not a base64 string")
             return value
         return self._scan(self.json.raw_decode)
 
@@ -442,6 +449,12 @@ class _Parser:
         raise InvalidAnswer(f"not JSON (expecting ',' or '{closing}', found {char!r})")
 
     # -- image strings -----------------------------------------------------------
+
+    def _link(self) -> bool:
+        """Whether the string at ``pos`` starts as an http(s) link (read as text, not as base64)."""
+        while len(self.text) - self.pos < _LINK_WINDOW and self._more():
+            pass
+        return self.text[self.pos + 1 : self.pos + _LINK_WINDOW].replace("\\/", "/").startswith(_LINKS)
 
     def _image_string(self, spool: Spool) -> None:
         """Decode the string that starts at ``pos`` (after its quote) into ``spool``."""

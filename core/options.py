@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any, Literal, TypedDict
 
 __all__ = [
+    "BATCH",
     "EDIT",
     "GENERATE",
     "MASK",
@@ -38,7 +39,8 @@ EDIT = "edit"
 MASK = "mask"
 STREAM = "stream"
 POLL = "poll"  # the provider answers later: the core polls until the image is ready
-OPERATIONS = (GENERATE, EDIT, MASK, STREAM, POLL)
+BATCH = "batch"  # the provider runs many jobs on its own batch engine (imagegate batch --remote)
+OPERATIONS = (GENERATE, EDIT, MASK, STREAM, POLL, BATCH)
 
 #: Where a row lives: an Asked/Options field, a keyword of the call itself, or a profile key only.
 Role = Literal["option", "call", "profile"]

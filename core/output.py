@@ -334,8 +334,13 @@ class Spools:
 
     @property
     def full(self) -> bool:
-        """Whether every image the call asked for has its spool: any further one is not kept."""
-        return self.limit is not None and len(self.made) - self.dropped >= self.limit
+        """Whether every image the call asked for has its spool: any further one is not kept.
+
+        A finished spool that holds nothing (an empty image string, which counts as absent) takes
+        no place.
+        """
+        taken = [s for s in self.made if not isinstance(s, DroppedSpool) and (s.size or not s.complete)]
+        return self.limit is not None and len(taken) >= self.limit
 
     def new(self) -> Spool:
         """A spool for the next image of the answer; past ``limit``, one that keeps nothing."""

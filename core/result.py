@@ -74,6 +74,8 @@ class Result:
     extras: dict[str, Any] = field(default_factory=dict)
     #: Partial previews saved by a streamed call (``NAME.partial-1.png`` ...).
     partials: list[Path] = field(default_factory=list)
+    #: What the model said besides the image (answers of multimodal models), if anything.
+    text: str | None = None
 
     @property
     def output_paths(self) -> list[Path]:
@@ -104,6 +106,7 @@ class Result:
             "warnings": self.warnings,
             **({"partial_paths": [str(path) for path in self.partials]} if self.partials else {}),
             **({"provider_extras": self.extras} if self.extras else {}),
+            **({"text": self.text} if self.text else {}),
         }
 
 

@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING
 from .adapter import Adapter, Answer, Failed, Final, Partial
 from .errors import ImagegateError, UnusableAnswer
 from .http import verdict
-from .jsonstream import InvalidAnswer, capped, caps, parse
+from .jsonstream import InvalidAnswer, InvalidImage, capped, caps, parse
 from .spool import MemorySpool, Spool
 
 if TYPE_CHECKING:
@@ -233,6 +233,8 @@ def _decoded(adapter: Adapter, chunks: Iterator[bytes]) -> Generator[Partial | F
                 raise verdict(decoded.error, lead="the provider stopped the stream with an error")[0]
             if decoded is not None:
                 yield decoded
+    except InvalidImage as exc:
+        raise UnusableAnswer(f"an event of the stream holds {exc}") from None
     except InvalidAnswer as exc:
         raise UnusableAnswer(f"an event of the stream is {exc}") from None
     except EventTooLarge as exc:

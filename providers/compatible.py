@@ -1,8 +1,10 @@
 """The ``compatible`` provider: any OpenAI-style gateway, with its differences set in the config.
 
-Keys: ``image_field`` (``image[]`` or ``image`` repeated), ``auth_header``/``auth_scheme``
+Keys: ``image_field`` (``image[]`` or ``image`` for every input image; by default ``image``
+for one and ``image[]`` for several), ``auth_header``/``auth_scheme``
 (``api-key`` with no scheme for Azure-style gateways), ``paths``, ``query``, ``headers``,
-``drop_params``, ``response_format`` and ``stream``.
+``drop_params``, ``response_format``, ``stream``, and ``edit_encoding`` (``multipart`` or ``json``)
+with ``json_image_key`` (``image_url``, OpenAI's spec, or ``url``, xAI's).
 """
 
 from __future__ import annotations
@@ -27,8 +29,8 @@ class CompatibleAdapter(OpenAIAdapter):
     schema_file = "compatible.schema.json"
 
     def supports(self, operation: str) -> bool:
-        if operation == "stream":
-            return bool(self.profile.settings.get("stream"))
+        if operation in ("stream", "batch"):
+            return operation in self.operations and bool(self.profile.settings.get(operation))
         return super().supports(operation)
 
     def endpoint(self, operation: str) -> str:
@@ -57,8 +59,11 @@ class CompatibleAdapter(OpenAIAdapter):
     def secret_headers(self) -> frozenset[str]:
         return frozenset({self.auth_header_name()})
 
-    def image_field(self) -> str:
-        return self.profile.settings.get("image_field") or "image[]"
+    def image_field(self, count: int = 1) -> str:
+        return self.profile.settings.get("image_field") or super().image_field(count)
+
+    def json_image_key(self) -> str:
+        return self.profile.settings.get("json_image_key") or "image_url"
 
     def response_format(self) -> str | None:
         return self.profile.settings.get("response_format")
@@ -69,8 +74,15 @@ class CompatibleAdapter(OpenAIAdapter):
         if response_format and "response_format" not in self.profile.extra_body:
             body["response_format"] = response_format
         for name in self.profile.settings.get("drop_params") or ():
-            body.pop(name, None)
+            if name != "model":  # gateways substitute dall-e-2 without one
+                body.pop(name, None)
         return body
+
+    def check(self, options: Options) -> list[str]:
+        warnings = super().check(options)
+        if "model" in (self.profile.settings.get("drop_params") or ()):
+            warnings.append("drop_params: model is always sent (gateways put in another model without it)")
+        return warnings
 
 
 @hookimpl

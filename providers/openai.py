@@ -1,12 +1,14 @@
 """The ``openai`` provider: the OpenAI Images API, the reference shape every other adapter varies.
 
 Generations go as JSON to ``{base_url}/images/generations``; edits as multipart to
-``{base_url}/images/edits`` with each input image as an ``image[]`` part and the mask as ``mask``.
+``{base_url}/images/edits`` with the input image as an ``image`` part (several as ``image[]``) and the
+mask as ``mask``, or as JSON with data URLs (``edit_encoding: "json"``).
 What each model accepts is the table :data:`MODEL_RULES`, checked before any paid call.
 """
 
 from __future__ import annotations
 
+import base64
 import logging
 import re
 from dataclasses import dataclass
@@ -15,6 +17,7 @@ from typing import Any, ClassVar
 
 from imagegate import hookimpl
 from imagegate.adapter import (
+    BATCH,
     EDIT,
     GENERATE,
     MASK,
@@ -34,6 +37,7 @@ from imagegate.adapter import (
 )
 from imagegate.errors import UnusableAnswer, UsageError
 from imagegate.options import Options
+from imagegate.providers.openai_batch import BatchProtocol
 from imagegate.secret import Secret
 from imagegate.sniff import sniff_file
 
@@ -293,16 +297,16 @@ def _check_square_png(model: str, path: Path, limit: int) -> None:
         )
 
 
-class OpenAIAdapter(Adapter):
-    """OpenAI's Images API: Bearer auth, JSON generations, multipart edits with ``image[]``."""
+class OpenAIAdapter(BatchProtocol, Adapter):
+    """OpenAI's Images API: Bearer auth, JSON generations, multipart (or JSON) edits; the Batch API."""
 
     name = "openai"
     description = "OpenAI Images API (api.openai.com)"
-    operations = frozenset({GENERATE, EDIT, MASK, STREAM})
+    operations = frozenset({GENERATE, EDIT, MASK, STREAM, BATCH})
     is_default = True
     default_base_url = "https://api.openai.com/v1"
     default_model = "gpt-image-2"
-    stream_b64_fields = (("b64_json",),)
+    stream_b64_fields: ClassVar[tuple[tuple[str, ...], ...]] = (("b64_json",),)
     schema_file: ClassVar[str] = "openai.schema.json"
     #: Paths appended to base_url per operation.
     paths: ClassVar[dict[str, str]] = {GENERATE: "/images/generations", EDIT: "/images/edits"}
@@ -365,10 +369,26 @@ class OpenAIAdapter(Adapter):
         if rules is None:
             log.info("model %r is not in imagegate's model table; passing it through unchecked", model)
             return warnings
+        if options.images and self.edit_encoding() == "json" and not rules.gpt_params:
+            raise UsageError(
+                f'edit_encoding "json": {model} edits only as multipart; JSON edits take the GPT image models'
+            )
         return warnings + check_model(model, rules, options)
 
-    def image_field(self) -> str:
-        return "image[]"
+    def image_field(self, count: int = 1) -> str:
+        """The part name of the input images: ``image`` for one, ``image[]`` for several.
+
+        That is what OpenAI's SDK sends; strict servers refuse ``image[]`` for a single file.
+        """
+        return "image" if count == 1 else "image[]"
+
+    def edit_encoding(self) -> str:
+        """How edits are sent: ``multipart`` (files, the default) or ``json`` (images as data URLs)."""
+        return self.profile.settings.get("edit_encoding") or "multipart"
+
+    def json_image_key(self) -> str:
+        """The key of each image object in a JSON edit (OpenAI's spec: ``image_url``)."""
+        return "image_url"
 
     def build_request(self, options: Options) -> HttpRequest:
         operation = options.operation
@@ -384,8 +404,11 @@ class OpenAIAdapter(Adapter):
         if operation == GENERATE:
             request.json = body
             return request
+        if self.edit_encoding() == "json":
+            request.json = json_edit_body(body, options.images, options.mask, self.json_image_key())
+            return request
         request.form = [(key, form_value(value)) for key, value in body.items() if value is not None]
-        field = self.image_field()
+        field = self.image_field(len(options.images))
         request.files = [FilePart.of(field, path) for path in options.images]
         if options.mask is not None:
             request.files.append(FilePart.of("mask", options.mask))
@@ -407,7 +430,7 @@ class OpenAIAdapter(Adapter):
         if kind in _PARTIAL_EVENTS:
             return Partial(ImageRef(data=payload))
         usage = document.get("usage") if isinstance(document.get("usage"), dict) else None
-        extras = {key: document[key] for key in EVENT_EXTRA_KEYS if key in document}
+        extras = {key: document[key] for key in EVENT_EXTRA_KEYS if document.get(key) is not None}
         revised = document.get("revised_prompt") if isinstance(document.get("revised_prompt"), str) else None
         return Final(Answer([ImageRef(data=payload, revised_prompt=revised)], usage, extras))
 
@@ -425,6 +448,27 @@ def stream_error(error: Any) -> ProviderError:
 
 _PARTIAL_EVENTS = frozenset({"image_generation.partial_image", "image_edit.partial_image"})
 _FINAL_EVENTS = frozenset({"image_generation.completed", "image_edit.completed"})
+
+
+def data_url(path: Path) -> str:
+    """The file as a ``data:image/...;base64,`` URL, with its real content type (sniffed)."""
+    part = FilePart.of("image", path)
+    return f"data:{part.content_type};base64," + base64.b64encode(Path(path).read_bytes()).decode("ascii")
+
+
+def json_edit_body(
+    body: dict[str, Any], images: list[Path], mask: Path | None, key: str = "image_url"
+) -> dict[str, Any]:
+    """The JSON form of an edit: the same fields, each input image as ``{"image_url": data URL}``.
+
+    The mask likewise; ``key`` names the URL inside each image object (xAI reads ``url``).
+    Fields left unset (None) are not sent, as in the multipart form.
+    """
+    edit = {name: value for name, value in body.items() if value is not None}
+    edit["images"] = [{key: data_url(path)} for path in images]
+    if mask is not None:
+        edit["mask"] = {key: data_url(mask)}
+    return edit
 
 
 @hookimpl

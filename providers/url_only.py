@@ -8,6 +8,7 @@ links expire within minutes to hours.
 from __future__ import annotations
 
 from imagegate import hookimpl
+from imagegate.adapter import BATCH
 from imagegate.providers.compatible import CompatibleAdapter
 
 
@@ -16,6 +17,8 @@ class UrlOnlyAdapter(CompatibleAdapter):
 
     name = "url-only"
     description = "OpenAI-style providers that answer with image URLs (downloaded at once, without the key)"
+    #: No batch engine: a batch's results are read hours later, when such links have expired.
+    operations = CompatibleAdapter.operations - {BATCH}
 
     def response_format(self) -> str | None:
         return self.profile.settings.get("response_format", "url")

@@ -92,12 +92,14 @@ def test_openai_edit_sends_each_image_as_image_brackets_with_real_types(
     assert document["prompt"] == "merge" and document["model"] == "gpt-image-2"
 
 
-def test_single_edit_image_also_goes_as_image_brackets(cli, make_config, requests_mock, inputs) -> None:
+def test_a_single_edit_image_goes_as_image_as_the_official_sdk_sends_it(
+    cli, make_config, requests_mock, inputs
+) -> None:
     make_config()
     requests_mock.post(EDITS, json=images_answer(png()))
     assert cli("--prompt", "p", "--out", "e.png", "--edit-image", inputs["a.png"]).code == 0
     parts = parse_multipart(*_multipart(requests_mock.request_history[0]))
-    assert [name for name, filename, _, _ in parts if filename] == ["image[]"]
+    assert [name for name, filename, _, _ in parts if filename] == ["image"]
     assert "image/octet-stream" not in str(parts) and "application/octet-stream" not in str(parts)
 
 

@@ -122,7 +122,7 @@ def test_dry_run_shows_the_request_redacted_and_sends_nothing(
     assert doc["dry_run"] is True and doc["url"] == EDITS
     assert doc["headers"]["Authorization"] == "***redacted***"
     assert doc["body"]["moderation"] == "low" and doc["body"]["prompt"] == "p"
-    assert doc["files"] == [{"field": "image[]", "path": "in.png", "content_type": "image/png"}]
+    assert doc["files"] == [{"field": "image", "path": "in.png", "content_type": "image/png"}]
     assert API_KEY not in run.out + run.err and KEY_TAIL not in run.out + run.err
     assert not Path("o.png").exists()
 

@@ -14,7 +14,7 @@ import pytest
 from imagegate.download import DEFAULT_MAX_BYTES
 
 from .support.faultserver import FaultServer, Reply, configured_server, local_config
-from .support.helpers import API_KEY, BASE, GEN, png
+from .support.helpers import API_KEY, BASE, GEN, b64, png
 
 CREDENTIAL_HEADERS = ("authorization", "cookie", "proxy-authorization")
 
@@ -93,13 +93,33 @@ def test_a_redirect_to_a_forbidden_place_is_refused(cli, provider, host, isolate
 
 @pytest.mark.parametrize(
     "url",
-    ["file:///etc/passwd", "ftp://files.example.test/a.png", "gopher://x/1", "data:image/png;base64,AAAA"],
+    ["file:///etc/passwd", "ftp://files.example.test/a.png", "gopher://x/1", "data:text/plain,hello"],
 )
 def test_only_http_and_https_urls_are_fetched(cli, provider, isolated, url) -> None:
     answer_with_url(provider, url)
     run = run_once(cli)
     assert run.code == 6
-    assert "only http(s) is fetched" in run.err
+    assert "only http(s) is fetched" in run.err or "not http(s) or base64 data:" in run.err
+    assert files_in(isolated) == []
+
+
+def test_a_base64_data_url_is_decoded_not_fetched(cli, provider, isolated) -> None:
+    answer_with_url(provider, f"data:image/png;base64,{b64(png(6, 6))}")
+    run = run_once(cli)
+    assert run.code == 0, run.err
+    assert (isolated / "kite.png").read_bytes() == png(6, 6)
+    assert len(provider.seen) == 1  # the call itself: nothing was fetched
+    answer_with_url(provider, "data:image/png;base64,AAAA")
+    assert cli("--prompt", "p", "--out", "bad.png").code == 6
+    assert files_in(isolated) == ["kite.png"]
+
+
+def test_an_inline_image_over_the_cap_is_refused(cli, make_config, isolated) -> None:
+    with FaultServer() as provider:
+        local_config(make_config, provider, download_max_bytes=500)
+        answer_with_url(provider, f"data:image/png;base64,{b64(png(6, 6) + bytes(1000))}")
+        run = run_once(cli)
+    assert run.code == 6 and "over download_max_bytes (500 bytes)" in run.err
     assert files_in(isolated) == []
 
 

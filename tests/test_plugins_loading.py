@@ -200,7 +200,7 @@ def test_unknown_provider_lists_the_installed_ones(cli, fresh_plugins) -> None:
     run = cli("--provider", "nope", "--prompt", "p", "--out", "a.png")
     assert run.code == 2
     assert "unknown provider 'nope'" in run.err
-    assert "compatible, openai, placeholder, url-only" in run.err
+    assert "chat, compatible, openai, placeholder, responses, url-only" in run.err
 
 
 def test_unknown_provider_points_at_a_failed_plugin_and_at_the_filter(
@@ -242,7 +242,7 @@ def test_providers_json_shows_distribution_version_operations_and_schema(fake_di
     assert rows["one"]["version"] == "2.5"
     assert rows["one"]["operations"] == ["generate"]
     assert rows["one"]["config_schema"].endswith(".A0.config_schema")
-    assert rows["openai"]["operations"] == ["generate", "edit", "mask", "stream"]
+    assert rows["openai"]["operations"] == ["generate", "edit", "mask", "stream", "batch"]
     assert rows["openai"]["config_schema"] == "imagegate.schemas/openai.schema.json"
     assert rows["openai"]["default"] is True
 
@@ -293,5 +293,5 @@ def test_every_hookspec_is_listed_in_specs() -> None:
 def test_builtins_load_from_a_source_tree_without_installed_metadata(monkeypatch, fresh_plugins) -> None:
     monkeypatch.setattr(plugins, "_entry_points", lambda: [])
     found = plugins.providers()
-    assert set(found) == {"openai", "compatible", "url-only", "placeholder"}
+    assert set(found) == {"openai", "compatible", "url-only", "placeholder", "responses", "chat"}
     assert {record.distribution for record in found.values()} == {"imagegate"}

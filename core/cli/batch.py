@@ -30,6 +30,10 @@ DIR), n, size, quality, format, background, edit_images, mask, model, provider, 
 other option of the image command. Blank lines and # comments are skipped. Paths of input images
 are relative to the jobs file. Finished jobs are recorded in DIR/.imagegate-batch.json: running
 the same command again sends only the jobs that are not done yet (--force redoes all).
+
+--remote runs the same jobs on the provider's batch engine (half the price, results within 24
+hours): it waits and collects (--no-wait: submit and exit; run again to collect), and a rerun
+never submits a job twice. --cancel cancels this folder's unfinished remote batches.
 """
 
 
@@ -44,13 +48,23 @@ def batch_parser() -> argparse.ArgumentParser:
     parser.add_argument("--out-dir", required=True, metavar="DIR", help="folder for the images")
     parser.add_argument("--concurrency", type=int, default=4, metavar="N", help="jobs in flight (default 4)")
     parser.add_argument("--fail-fast", action="store_true", help="start no new job after a failure")
+    remote = parser.add_argument_group("on the provider's batch engine (half price, within 24 hours)")
+    remote.add_argument("--remote", action="store_true", help="run the jobs on the provider's batch engine")
+    remote.add_argument(
+        "--no-wait", action="store_true", help="with --remote: submit, then exit (rerun to collect)"
+    )
+    remote.add_argument(
+        "--cancel",
+        action="store_true",
+        help="cancel this folder's unfinished remote batches; collect what they did",
+    )
     add_image_flags(parser, batch=True)
     return parser
 
 
 def command(argv: list[str]) -> int:
     """``imagegate batch JOBS.jsonl --out-dir DIR``."""
-    from ..batch import MANIFEST_NAME, Job, Manifest, plan_jobs, read_jobs
+    from ..batch import MANIFEST_NAME, Job, Manifest, read_jobs
 
     refuse_key_flags(argv)
     args = batch_parser().parse_args(argv)
@@ -64,13 +78,32 @@ def command(argv: list[str]) -> int:
     out_dir = Path(args.out_dir).expanduser().absolute()
     manifest = Manifest(out_dir / MANIFEST_NAME)  # locks the folder against a second batch
     try:
-        todo, skipped = plan_jobs(jobs, out_dir, manifest, args.force)
-        if args.dry_run:
-            return _dry_run(todo, skipped)
-        with verbose_logging(args.verbose):
-            return _run(args, todo, skipped, manifest, len(jobs))
+        return _planned(args, jobs, out_dir, manifest)
     finally:
         manifest.close()
+
+
+def _planned(args: argparse.Namespace, jobs: list[Any], out_dir: Path, manifest: Any) -> int:
+    """Plan every job, then run them (locally or on the provider's batch engine)."""
+    from ..batch import plan_jobs
+
+    todo, skipped = plan_jobs(jobs, out_dir, manifest, args.force)
+    remote = args.remote or args.cancel
+    if args.no_wait and not remote:
+        raise UsageError("--no-wait goes with --remote (a local batch always waits for its jobs)")
+    if remote:
+        from ..remote import check_remote
+
+        check_remote(todo)
+    if args.dry_run:
+        return _dry_run(todo, skipped)
+
+    with verbose_logging(args.verbose):
+        if remote:
+            from .batch_remote import run_remote
+
+            return run_remote(args, todo, skipped, manifest)
+        return _run(args, todo, skipped, manifest, len(jobs))
 
 
 def _read_lines(name: str) -> tuple[str, Path, list[str]]:
@@ -139,9 +172,19 @@ def _exit_code(results: list[JobResult]) -> int:
     return 0
 
 
-def summary(results: list[JobResult], manifest: Path, seconds: float, interrupted: bool) -> dict[str, Any]:
-    """The one JSON object on stdout: counts and, per job, its status and paths or error."""
-    counts = {status: 0 for status in ("ok", "skipped", "failed", "not run")}
+def summary(
+    results: list[JobResult],
+    manifest: Path,
+    seconds: float,
+    interrupted: bool,
+    remote: list[dict[str, Any]] | None = None,
+) -> dict[str, Any]:
+    """The one JSON object on stdout: counts and, per job, its status and paths or error.
+
+    A remote batch adds the ``submitted`` count and, per batch at the provider, its id, status and counts.
+    """
+    statuses = ("ok", "skipped", "failed", "not run") + (("submitted",) if remote is not None else ())
+    counts = {status: 0 for status in statuses}
     for result in results:
         counts[result.status] += 1
     ok = not interrupted and counts["failed"] == counts["not run"] == 0
@@ -151,6 +194,7 @@ def summary(results: list[JobResult], manifest: Path, seconds: float, interrupte
         "manifest": str(manifest),
         "seconds": round(seconds, 3),
         **({"interrupted": True} if interrupted else {}),
+        **({"remote_batches": remote} if remote is not None else {}),
         "jobs": [result.to_json() for result in sorted(results, key=lambda r: r.job.number)],
     }
 

@@ -20,11 +20,12 @@ API_KEY = "sk-test-imagegate-9f8e7d6c5b4a39281706f5e4d3c2b1a0"
 KEY_TAIL = API_KEY[-12:]
 #: Set as OPENAI_API_KEY in every test's environment: imagegate must never read or send it.
 CANARY_ENV_KEY = "sk-env-canary-must-never-be-read-0123456789"
-#: The public OpenAI description of the two endpoints (MIT, see tests/data/openai-openapi.LICENSE):
-#: the project's shared reference when it sits beside the clone, else the copy kept in tests/data.
+#: The public OpenAI description of the two endpoints and the Responses image tool (MIT, see
+#: tests/data/README.md): the copy kept in tests/data, which holds the project's shared reference
+#: subset (when it sits beside the clone) unchanged (tests/test_packaging.py checks it).
 SHARED_REFERENCE = Path(__file__).resolve().parents[3] / "shared" / "reference" / "openai-images.openapi.json"
 VENDORED_REFERENCE = Path(__file__).resolve().parents[1] / "data" / "openai-images.openapi.json"
-REFERENCE = SHARED_REFERENCE if SHARED_REFERENCE.exists() else VENDORED_REFERENCE
+REFERENCE = VENDORED_REFERENCE
 #: The provider address of the default test config (make_config), and its two endpoints.
 BASE = "https://api.example.test/v1"
 GEN = f"{BASE}/images/generations"
