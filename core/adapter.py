@@ -26,6 +26,7 @@ from .options import EDIT, GENERATE, MASK
 from .options import OPERATIONS as OPERATIONS  # re-exported: plugins import them from here
 from .options import POLL as POLL
 from .options import STREAM as STREAM
+from .prices import PriceTable
 from .reply import Headers, LocalTransport, Reply, Transport
 from .spool import Spool
 
@@ -59,6 +60,7 @@ __all__ = [
     "LocalTransport",
     "Partial",
     "Pending",
+    "PriceTable",
     "ProviderError",
     "Reply",
     "Transport",
@@ -280,6 +282,12 @@ class Adapter(BatchEngine, abc.ABC):
     def request_id(self, headers: Headers) -> str | None:
         """The provider's id of this call (default: the ``x-request-id`` header)."""
         return next((value for name, value in headers.items() if name.lower() == "x-request-id"), None)
+
+    def estimate_cost(self, options: Options, usage: dict[str, Any] | None) -> float | None:
+        """What the call costs in USD: from ``usage`` (the answer's token counts) when given, else from
+        the provider's published prices (a :class:`PriceTable`). None when unknown, never a guess;
+        a profile with a budget then refuses the call unless it allows unknown models."""
+        return None
 
 
 #: Error codes by which OpenAI-style providers say "content policy" (exit 4, never retried).

@@ -2,7 +2,7 @@
 
 A job is a prompt or an object of per-job options. Every job is checked (options, config, input
 files, output paths) before the first request is sent. Jobs then run ``concurrency`` at a time;
-they share one :class:`~imagegate.retry.Limiter`, so a 429 seen by one job slows all of them. Each
+they share one :class:`~imagegate.pacing.Pacer` per profile, so a 429 seen by one job slows all of them. Each
 finished job is recorded at once, atomically, in a manifest in the output folder; running the
 same batch again skips what the manifest says is done, so a crash loses nothing that was paid for.
 """
@@ -20,6 +20,8 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
+from . import spend
+from .budget import OverBudget
 from .dispatch import Call, execute, prepare
 from .errors import ImagegateError, UsageError, internal_error
 from .manifest import MANIFEST_NAME as MANIFEST_NAME  # re-exported: the batch command names it
@@ -27,8 +29,9 @@ from .manifest import Manifest as Manifest
 from .option_values import from_keywords
 from .options import Asked, Options
 from .output import OutputExists, OutputPlan
+from .pacing import Concurrency, Rate, parse_rate
+from .pacing import Pacer as Limiter
 from .progress import Notify
-from .retry import Limiter
 from .sniff import EXTENSIONS
 
 DEFAULT_CONCURRENCY = 4
@@ -234,7 +237,8 @@ def run_jobs(
     still in flight come back as failed (they go on, and are recorded if they finish), then the
     rest as ``not run``.
     """
-    limiter = limiter or Limiter()
+    gate = Concurrency(concurrency)
+    pacers = _Pacers(gate, limiter)
     queue = iter(todo)
     stopped = abandoned = False
     interrupted: BaseException | None = None  # the first Ctrl-C or SIGTERM, raised again at the end
@@ -242,11 +246,16 @@ def run_jobs(
     running: dict[Future[JobResult], Planned] = {}
     try:
         while True:
-            while not stopped and len(running) < max(1, concurrency):
+            while not stopped and len(running) < gate.limit:
                 item = next(queue, None)
                 if item is None:
                     break
-                running[pool.submit(_run_one, item, manifest, limiter)] = item
+                try:
+                    pacer, reservation = _start(item, pacers)
+                except OverBudget as exc:  # the cap is reached: this job and the rest are not run
+                    stopped, queue = True, _not_started(item, queue, exc.message)
+                    break
+                running[pool.submit(_run_one, item, manifest, pacer, reservation, notify)] = item
             if not running:
                 break
             try:
@@ -268,9 +277,51 @@ def run_jobs(
     finally:
         pool.shutdown(wait=not abandoned)
     for item in queue:
-        yield JobResult(item.job, "not run")
+        yield item if isinstance(item, JobResult) else JobResult(item.job, "not run")
     if interrupted is not None:
         raise interrupted
+
+
+class _Pacers:
+    """One pacer per profile (its key's rate limits), all sharing the batch's concurrency; or the caller's."""
+
+    def __init__(self, gate: Concurrency, given: Limiter | None) -> None:
+        self.gate, self.given = gate, given
+        self.made: dict[tuple[str, str], Limiter] = {}
+        if given is not None and given.concurrency is None:
+            given.concurrency = gate
+
+    def of(self, item: Planned) -> Limiter:
+        if self.given is not None:
+            return self.given
+        profile = item.call.profile
+        key = (profile.label, profile.provider or "")
+        if key not in self.made:
+            self.made[key] = Limiter(_rate_of(profile.settings), concurrency=self.gate)
+        return self.made[key]
+
+
+def _rate_of(settings: dict[str, Any]) -> Rate | None:
+    """The profile's ``rate_limit`` (the schema has checked its form)."""
+    text = settings.get("rate_limit")
+    try:
+        return parse_rate(text) if isinstance(text, str) else None
+    except ValueError:
+        return None
+
+
+def _start(item: Planned, pacers: _Pacers) -> tuple[Limiter, int]:
+    """The job's pacer, and its budget reservation: checked (counting the jobs in flight) before it starts."""
+    call = item.call
+    return pacers.of(item), spend.reserve(
+        call.profile, call.model, spend.estimate(call.adapter, call.options)
+    )
+
+
+def _not_started(first: Planned, rest: Iterator[Planned], reason: str) -> Iterator[Any]:
+    """The jobs a budget stopped: each ``not run``, with the reason (exit 2: nothing was sent)."""
+    for item in (first, *rest):
+        yield JobResult(item.job, "not run", error=reason, exit_code=2)
 
 
 def _abandoned(running: dict[Future[JobResult], Planned], queue: Iterator[Planned]) -> Iterator[JobResult]:
@@ -290,10 +341,20 @@ def _abandoned(running: dict[Future[JobResult], Planned], queue: Iterator[Planne
         yield JobResult(item.job, "not run")
 
 
-def _run_one(item: Planned, manifest: Manifest, limiter: Limiter) -> JobResult:
-    started = time.monotonic()
+def _run_one(
+    item: Planned, manifest: Manifest, limiter: Limiter, reservation: int, notify: Notify | None = None
+) -> JobResult:
     try:
-        result = execute(item.call, item.plan, limiter=limiter)
+        return _run_paced(item, manifest, limiter, notify)
+    finally:
+        spend.GUARD.release(reservation)  # its ledger line (if it was paid) is written by now
+
+
+def _run_paced(item: Planned, manifest: Manifest, limiter: Limiter, notify: Notify | None) -> JobResult:
+    started = time.monotonic()
+    tell = None if notify is None else lambda text: notify(f"{item.job.where}: {text}")
+    try:
+        result = execute(item.call, item.plan, limiter=limiter, notify=tell, budget_checked=True)
     except ImagegateError as exc:
         seconds = time.monotonic() - started
         return JobResult(  # the hints name images that were kept and links to paid ones

@@ -11,7 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from . import exchange, plugins
+from . import exchange, plugins, spend
 from .adapter import Adapter, Answer, HttpRequest, Transport
 from .addresses import check_endpoint
 from .config import Profile
@@ -22,9 +22,10 @@ from .inputs import check_inputs
 from .option_values import check
 from .options import MASK, STREAM, Asked, Options
 from .output import OutputPlan, Previews, Spools, base_path
+from .pacing import Pacer as Limiter
 from .progress import Notify, Progress
 from .result import DryRun, Image, Result
-from .retry import DEFAULT_RETRIES, Limiter, RetryPolicy
+from .retry import DEFAULT_RETRIES, RetryPolicy
 from .secret import redact, redact_data, redact_headers
 from .streaming import receive
 from .transport import Transports
@@ -96,6 +97,7 @@ def dry_run(call: Call, plan: OutputPlan | None) -> DryRun:
         files,
         outputs,
         list(call.warnings),
+        spend.estimate(call.adapter, call.options),
     )
 
 
@@ -121,15 +123,33 @@ def execute(
     limiter: Limiter | None = None,
     notify: Notify | None = None,
     progress: Progress | None = None,
+    budget_checked: bool = False,
 ) -> Result:
-    """Send the call, read the answer and save (or keep) the images.
+    """Send the call, read the answer and save (or keep) the images; the paid call goes in the ledger.
 
     What arrived whole was paid for, so it is kept whatever stops the call (another image's
-    failure, Ctrl-C, SIGTERM); the error raised names where it went.
+    failure, Ctrl-C, SIGTERM); the error raised names where it went. A call whose estimate would
+    take its profile past a budget is refused first (``budget_checked``: a batch did that).
     """
     deadline = Deadline(call.options.timeout)
     if plan is not None:
         plan.preflight()
+    with spend.within_budget(
+        call.profile, call.model, spend.estimate(call.adapter, call.options), checked=budget_checked
+    ):
+        result = _send(call, plan, deadline, limiter, notify, progress)
+        _record(call, result)
+    return result
+
+
+def _send(
+    call: Call,
+    plan: OutputPlan | None,
+    deadline: Deadline,
+    limiter: Limiter | None,
+    notify: Notify | None,
+    progress: Progress | None,
+) -> Result:
     progress = progress or Progress.silent()
     previews = Previews(plan, call.options.partial_images or 0, progress.note)
     if call.request.stream:
@@ -195,6 +215,23 @@ def _retry_policy(call: Call) -> RetryPolicy:
         retries=DEFAULT_RETRIES if retries is None else retries,
         max_wait=call.profile.max_retry_wait,
     )
+
+
+def _record(call: Call, result: Result) -> None:
+    """The call's cost (from its usage when given) on the result and, with what it made, in the ledger."""
+    result.estimated_cost_usd = spend.estimate(call.adapter, call.options, result.usage)
+    warning = spend.record(
+        call.profile,
+        call.model,
+        call.options,
+        images=len(result.images),
+        usage=result.usage,
+        cost=result.estimated_cost_usd,
+        request_id=result.request_id,
+        paths=result.output_paths,
+    )
+    if warning is not None:
+        result.warnings.append(warning)
 
 
 def _result(

@@ -2,7 +2,9 @@
 
 The provider's session (with its Authorization header) is never used here: no key, no cookies,
 no .netrc, and every redirect is checked again. Only http(s); never link-local or cloud-metadata
-addresses; loopback and private addresses only when the provider itself lives on one.
+addresses; loopback and private addresses only when the provider itself lives on one. The URL is
+checked as the connection reads it, and the connection judges every address the host resolves to
+before connecting to one of them (core/addresses.py holds the rules).
 """
 
 from __future__ import annotations
@@ -14,13 +16,13 @@ import time
 from urllib.parse import urljoin, urlsplit
 
 from .adapter import HttpRequest
-from .addresses import check_url, is_private_host, site
+from .addresses import check_url, download_guard, is_private_host, site
 from .deadline import Deadline, timeout_error
 from .errors import ImagegateError, NetworkError, UnusableAnswer
 from .reply import Reply, TransportFailure, iter_body
 from .secret import redact
 from .spool import Spool
-from .transport import Transports
+from .transport import Transports, guarding
 from .verbose import describe_response
 
 log = logging.getLogger("imagegate.download")
@@ -69,9 +71,9 @@ def download(
     transports = transports or Transports()
     try:
         for _ in range(MAX_REDIRECTS + 1):
-            check_url(current, allow_private=allow_private)
+            check_url(current, allow_private=allow_private, deadline_seconds=deadline.remaining())
             try:
-                reply = _get(transports, current, deadline)
+                reply = _get(transports, current, deadline, allow_private)
                 if not (reply.status in _REDIRECTS and "location" in reply.headers):
                     _save(reply, current, spool, deadline, max_bytes)
                     return
@@ -91,11 +93,12 @@ def download(
     raise UnusableAnswer(f"the image URL redirected more than {MAX_REDIRECTS} times")
 
 
-def _get(transports: Transports, url: str, deadline: Deadline) -> Reply:
+def _get(transports: Transports, url: str, deadline: Deadline, allow_private: bool) -> Reply:
     log.debug("-> GET %s (separate request: no key, no cookies)", redact(url))
     started = time.monotonic()
     try:
-        reply = transports.send(HttpRequest("GET", url, credentials=False), deadline)
+        with guarding(download_guard(allow_private), fetches=True):
+            reply = transports.send(HttpRequest("GET", url, credentials=False), deadline)
     except TransportFailure as exc:
         if deadline.expired():
             raise timeout_error(deadline.seconds, "downloading the image", sent=True) from None

@@ -17,16 +17,17 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
 from .adapter import Answer, HttpRequest, Pending
-from .addresses import check_endpoint, check_url, is_private_host
+from .addresses import check_endpoint, check_url, download_guard, is_private_host
 from .deadline import Deadline, timeout_error
 from .errors import ImagegateError, Interrupted, ProviderFailure, UnusableAnswer
 from .http import send, verdict
 from .jsonstream import InvalidAnswer, InvalidImage, caps, parse
+from .pacing import Pacer as Limiter
 from .progress import Progress
 from .reply import iter_body
-from .retry import Limiter, RetryPolicy
+from .retry import RetryPolicy
 from .streaming import is_event_stream
-from .transport import Transports
+from .transport import Transports, guarding
 
 if TYPE_CHECKING:
     from .adapter import Adapter
@@ -64,16 +65,17 @@ class _Link:
     progress: Progress
 
     def send(self, request: HttpRequest, *, repeatable: bool = False) -> Reply:
-        return send(
-            self.transports,
-            request,
-            self.adapter,
-            self.deadline,
-            self.policy,
-            self.limiter,
-            self.notify,
-            repeatable=repeatable,
-        )
+        with guarding(download_guard(_provider_is_local(self.adapter)), fetches=True):
+            return send(
+                self.transports,
+                request,
+                self.adapter,
+                self.deadline,
+                self.policy,
+                self.limiter,
+                self.notify,
+                repeatable=repeatable,
+            )
 
 
 def run(
@@ -202,8 +204,17 @@ def _checked_next(link: _Link, request: HttpRequest) -> HttpRequest:
     if request.credentials:
         check_endpoint(request.url, link.transports.local_schemes)
     else:
-        check_url(request.url, allow_private=is_private_host(urlsplit(link.adapter.base_url).hostname or ""))
+        check_url(
+            request.url,
+            allow_private=_provider_is_local(link.adapter),
+            deadline_seconds=link.deadline.remaining(),
+        )
     return request
+
+
+def _provider_is_local(adapter: Adapter) -> bool:
+    """Whether the provider lives on a loopback or private address (its fetches may go there too)."""
+    return is_private_host(urlsplit(adapter.base_url).hostname or "")
 
 
 def _unfinished(link: _Link, exc: BaseException, job: Pending) -> BaseException:
@@ -228,9 +239,10 @@ def _cancel(link: _Link, job: Pending) -> str:
         return "; it was not cancelled"
     try:
         deadline = Deadline(CANCEL_SECONDS)
-        reply = send(
-            link.transports, _checked_next(link, request), link.adapter, deadline, RetryPolicy(retries=0)
-        )
+        with guarding(download_guard(_provider_is_local(link.adapter)), fetches=True):
+            reply = send(
+                link.transports, _checked_next(link, request), link.adapter, deadline, RetryPolicy(retries=0)
+            )
         reply.close()
     except (ImagegateError, OSError) as exc:
         log.debug("cancelling job %s failed: %s", job.job_id, exc)

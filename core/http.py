@@ -14,18 +14,21 @@ from .adapter import ProviderError, describe_error, excerpt
 from .addresses import checked_proxies, site
 from .deadline import Deadline, timeout_error
 from .errors import ContentRefused, ImagegateError, NetworkError, ProviderRefused, UsageError
+from .pacing import Pacer
 from .reply import NotSent, SentThenFailed, TimedOut, Unsendable, read_limited
-from .retry import Limiter, RetryPolicy, retry_after
+from .retry import RetryPolicy, retry_after
 from .secret import redact
 from .transport import Transports
 from .verbose import describe_request, describe_response
 
 if TYPE_CHECKING:
-    from .adapter import Adapter, HttpRequest
+    from .adapter import Adapter, Headers, HttpRequest
     from .reply import Reply
 
 log = logging.getLogger("imagegate.http")
 ERROR_BODY_LIMIT = 256 * 1024
+#: A request rate-limited this many times waits as asked; after that, at least the backoff as well.
+EXACT_REFUSALS = 3
 BILLING_HINT = (
     "The request was sent: the provider may have made and billed the image. "
     "It was not retried, so you are not charged twice."
@@ -57,9 +60,17 @@ def verdict(error: ProviderError, *, lead: str = "", repeatable: bool = False) -
 class _Retry(Exception):
     """One try that may be repeated: after ``wait`` (None: back off), for ``reason``, else ``error``."""
 
-    def __init__(self, wait: float | None, reason: str, error: ImagegateError) -> None:
+    def __init__(
+        self,
+        wait: float | None,
+        reason: str,
+        error: ImagegateError,
+        status: int | None = None,
+        headers: Headers | None = None,
+    ) -> None:
         super().__init__(reason)
         self.wait, self.reason, self.error = wait, reason, error
+        self.status, self.headers = status, headers or {}
 
 
 def send(
@@ -68,7 +79,7 @@ def send(
     adapter: Adapter,
     deadline: Deadline,
     policy: RetryPolicy,
-    limiter: Limiter | None = None,
+    limiter: Pacer | None = None,
     notify: Callable[[str], None] | None = None,
     *,
     repeatable: bool = False,
@@ -76,29 +87,48 @@ def send(
     """Send ``request`` and return the (streaming) 2xx reply, retrying only what is safe.
 
     ``repeatable`` (a poll) is also retried when the connection failed after sending, and on any 5xx.
+    Every answer's rate-limit headers go to the pacer (``limiter``, shared by a batch's jobs). A
+    rate-limit 429 was not billed, so it is tried again whenever the pacer allows, within the
+    deadline, without using up ``--retries`` (which count connection failures and 503s).
     ``notify`` hears one line per retry (the CLI shows it on stderr unless --quiet).
     """
-    limiter = limiter or Limiter()
-    attempt = 0
+    pacer = limiter if limiter is not None else Pacer()
+    attempt = refusals = 0
+    waited = 0.0  # this request's own waits: however time is kept, they never add up past the deadline
     while True:
-        limiter.wait(deadline.remaining())
+        ticket = pacer.acquire(deadline.remaining())
         deadline.check("waiting to send the request", sent=False)
-        log.debug("%s", describe_request(request, attempt))
+        log.debug("%s", describe_request(request, attempt + refusals))
         try:
-            return _attempt(transports, request, adapter, deadline, repeatable)
+            reply = _attempt(transports, request, adapter, deadline, repeatable)
         except _Retry as exc:
             retry = exc
         except BaseException as exc:
             _stop(deadline, exc)
             raise
+        else:
+            pacer.observe(ticket, reply.status, reply.headers)
+            return reply
         try:
-            wait = _retry_wait(retry.wait, retry.error, attempt, policy, deadline)
+            if retry.status == 429:
+                asked = pacer.observe(ticket, 429, retry.headers)
+                wait = _rate_limit_wait(asked, retry.error, refusals, policy, deadline, waited)
+                message = f"rate limited, resuming in {_seconds(wait)}"
+                refusals += 1
+            else:
+                if retry.status is not None:
+                    pacer.observe(ticket, retry.status, retry.headers)
+                wait = _retry_wait(retry.wait, retry.error, attempt, policy, deadline)
+                message = (
+                    f"{retry.reason}: retrying in {wait:.1f} s (retry {attempt + 1} of {policy.retries})"
+                )
+                attempt += 1
         except BaseException as exc:
             _stop(deadline, exc)
             raise
-        attempt += 1
-        _announce(f"{retry.reason}: retrying in {wait:.1f} s (retry {attempt} of {policy.retries})", notify)
-        limiter.hold(wait)
+        _announce(message, notify)
+        pacer.hold(wait)
+        waited += wait
 
 
 def _announce(message: str, notify: Callable[[str], None] | None) -> None:
@@ -134,6 +164,34 @@ def _retry_wait(
     if wait > deadline.remaining():
         raise _with_hint(error, f"A retry would have to wait {wait:.1f} s, past the --timeout; not retried.")
     return wait
+
+
+def _rate_limit_wait(
+    asked: float | None,
+    error: ImagegateError,
+    refusals: int,
+    policy: RetryPolicy,
+    deadline: Deadline,
+    waited: float,
+) -> float:
+    """How long a rate-limited request waits: what the provider asked (backing off once it asks
+    again and again, or says nothing), never past max_retry_wait or the deadline."""
+    backoff = policy.backoff(refusals)
+    wait = backoff if asked is None else (max(asked, backoff) if refusals >= EXACT_REFUSALS else asked)
+    if wait > policy.max_wait:
+        raise _with_hint(
+            error,
+            f"The provider asked to wait {wait:.0f} s, longer than max_retry_wait "
+            f"({policy.max_wait:g} s); not waited. Try again later.",
+        )
+    if wait > deadline.remaining() or waited + wait > deadline.seconds:
+        tries = f"{refusals + 1} rate-limited attempt" + ("s" if refusals else "")
+        raise _with_hint(error, f"Gave up after {tries}: the next waits {wait:.1f} s, past the --timeout.")
+    return wait
+
+
+def _seconds(wait: float) -> str:
+    return f"{wait:.0f} s" if wait >= 1 else f"{wait:.1f} s"
 
 
 def _with_hint(error: ImagegateError, hint: str) -> ImagegateError:
@@ -223,5 +281,5 @@ def _failure(reply: Reply, adapter: Adapter, deadline: Deadline, repeatable: boo
     error = replace(error, message=redact(error.message))
     exception, retry = verdict(error, repeatable=repeatable)
     if retry:
-        return _Retry(retry_after(reply.headers), f"HTTP {status}", exception)
+        return _Retry(retry_after(reply.headers), f"HTTP {status}", exception, status, reply.headers)
     return exception

@@ -78,8 +78,24 @@ class Option:
 
 
 SIZE = r"auto|[1-9][0-9]{0,5}x[1-9][0-9]{0,5}"
+#: A profile's known rate limit: requests per period (``5/min``, ``50/min``, ``2/s``).
+RATE = r"\s*[0-9]+(\.[0-9]+)?\s*/\s*(s|sec|second|m|min|minute|h|hour|d|day)\s*"
+#: A profile's spend caps in USD (either or both), checked before each paid call.
+BUDGET: Mapping[str, Any] = {
+    "type": "object",
+    "properties": {
+        "daily_usd": {"type": "number", "minimum": 0},
+        "monthly_usd": {"type": "number", "minimum": 0},
+        "ledger": {"type": "string", "minLength": 1},
+    },
+    "additionalProperties": False,
+    "minProperties": 1,
+}
 SIZE_HELP = "WIDTHxHEIGHT or auto"
-RETRIES_HELP = "retries of rate limits (429), 503 and unsent connections; never of a sent request (default 2)"
+RETRIES_HELP = (
+    "retries of 503s and unsent connections, never of a sent request (default 2); "
+    "rate limits (429) wait as the provider asks, within --timeout"
+)
 TABLE: tuple[Option, ...] = (
     Option("prompt", flags=("--prompt",), batch=False,
            help="the image prompt or edit instruction (required)"),
@@ -109,6 +125,11 @@ TABLE: tuple[Option, ...] = (
            profile="download_max_bytes"),
     Option("image_max_bytes", int, "profile", low=1, default=64 * 1024 * 1024, profile="image_max_bytes"),
     Option("answer_max_bytes", int, "profile", low=1, default=1024 * 1024 * 1024, profile="answer_max_bytes"),
+    Option("rate_limit", str, "profile", pattern=RATE, profile="rate_limit",
+           schema={"type": "string", "pattern": f"^(?:{RATE})$"}),
+    Option("budget", dict, "profile", profile="budget", schema=BUDGET),
+    Option("budget_unknown_models", choices=("refuse", "allow"), role="profile",
+           profile="budget_unknown_models"),
     Option("size", pattern=SIZE, default="1024x1024", profile="size", fill=True, flags=("--size",),
            help=SIZE_HELP, body=True),
     Option("quality", choices=("low", "medium", "high", "auto", "standard", "hd"), default="auto",

@@ -26,6 +26,8 @@ if TYPE_CHECKING:
 DOWNLOAD_SECONDS = 6 * 3600.0
 #: The largest JSON answer of a protocol step (a file or batch object) read into memory.
 ANSWER_LIMIT = 8 * 1024 * 1024
+#: The transport's cap on one body, decompressed: a result file may be tens of gigabytes.
+RESULT_MAX_BYTES = 256 * 1024**3
 
 
 class Wire:
@@ -36,7 +38,7 @@ class Wire:
         self.timeout = timeout
         self.notify = notify
         self.policy = RetryPolicy(max_wait=adapter.profile.max_retry_wait)
-        self.transports = Transports(adapter.transport())
+        self.transports = Transports(adapter.transport(), max_body_bytes=RESULT_MAX_BYTES)
 
     def _send(self, request: HttpRequest, deadline: Deadline, repeatable: bool) -> Any:
         """The 2xx reply to ``request``, which goes only where the key may go."""

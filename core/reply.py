@@ -28,6 +28,7 @@ __all__ = [
     "TimedOut",
     "Transport",
     "TransportFailure",
+    "Unreadable",
     "Unsendable",
     "iter_body",
     "read_limited",
@@ -164,6 +165,11 @@ class CutOff(TransportFailure):
     """The body ended before the length it announced."""
 
 
+class Unreadable(TransportFailure):
+    """The body cannot be read as sent: a content coding that is unknown, corrupt, stacked too deep,
+    or that decompresses past the cap. ``reason`` says which."""
+
+
 class Unsendable(TransportFailure):
     """The request could not be built or sent; ``what`` says which part (never its text)."""
 
@@ -190,6 +196,8 @@ def iter_body(
             f"the answer was cut off while {what}: {exc.reason}",
             hints=("The provider may have billed the image; nothing was saved.",),
         ) from None
+    except Unreadable as exc:
+        raise UnusableAnswer(f"the answer could not be read while {what}: {exc.reason}") from None
     except TransportFailure as exc:
         raise NetworkError(f"the connection failed while {what}: {exc.reason}") from None
     finally:

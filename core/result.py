@@ -76,6 +76,8 @@ class Result:
     partials: list[Path] = field(default_factory=list)
     #: What the model said besides the image (answers of multimodal models), if anything.
     text: str | None = None
+    #: What the call cost by the provider's price table (from its token usage when given); None: unknown.
+    estimated_cost_usd: float | None = None
 
     @property
     def output_paths(self) -> list[Path]:
@@ -102,6 +104,7 @@ class Result:
             "usage": self.usage,
             "revised_prompt": self.revised_prompt,
             "request_id": self.request_id,
+            "estimated_cost_usd": _cost(self.estimated_cost_usd),
             "seconds": round(self.seconds, 3),
             "warnings": self.warnings,
             **({"partial_paths": [str(path) for path in self.partials]} if self.partials else {}),
@@ -123,6 +126,8 @@ class DryRun:
     files: list[dict[str, str]]
     outputs: list[str]
     warnings: list[str] = field(default_factory=list)
+    #: What the call would cost by the provider's price table; None: no estimate.
+    estimated_cost_usd: float | None = None
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -136,5 +141,10 @@ class DryRun:
             "body": self.body,
             "files": self.files,
             "output_paths": self.outputs,
+            "estimated_cost_usd": _cost(self.estimated_cost_usd),
             "warnings": self.warnings,
         }
+
+
+def _cost(value: float | None) -> float | None:
+    return None if value is None else round(value, 6)

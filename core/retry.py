@@ -1,4 +1,4 @@
-"""When to retry, how long to wait, and one limiter that all concurrent calls share.
+"""When to retry and how long to wait (the pace all calls share is :mod:`imagegate.pacing`).
 
 Only what cannot have been billed is retried: connection failures before the request was sent,
 429 rate limits (not an exhausted quota) and 503. A timeout or other 5xx after sending is
@@ -9,9 +9,8 @@ from __future__ import annotations
 
 import email.utils
 import random
-import threading
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 DEFAULT_RETRIES = 2
@@ -20,8 +19,8 @@ RETRYABLE_STATUS = frozenset({429, 503})
 #: The first backoff wait in seconds (then doubling, up to BACKOFF_CAP); tests make it tiny.
 BACKOFF_BASE = 0.5
 BACKOFF_CAP = 8.0
-#: How limiters sleep unless given their own ``sleep``; a module attribute so tests of the whole
-#: call path (which cannot reach the limiter) can record waits instead of waiting.
+#: How a call's own pacer sleeps when it is given none; a module attribute so tests of the whole
+#: call path (which cannot reach the pacer) can record waits instead of waiting.
 _sleep = time.sleep
 
 
@@ -65,35 +64,3 @@ def retry_after(headers: Mapping[str, str], now: float | None = None) -> float |
         return None
     current = time.time() if now is None else now
     return max(0.0, when.timestamp() - current)
-
-
-class Limiter:
-    """A shared "not before" time: a 429 seen by one call pauses every call that shares it.
-
-    ``clock`` and ``sleep`` default to the monotonic clock and ``time.sleep``; tests pass fakes.
-    """
-
-    def __init__(
-        self, clock: Callable[[], float] = time.monotonic, sleep: Callable[[float], None] | None = None
-    ) -> None:
-        self._lock = threading.Lock()
-        self._not_before = 0.0
-        self._clock = clock
-        self._sleep = sleep
-
-    def hold(self, seconds: float) -> None:
-        """No call may start within the next ``seconds`` (a shorter hold never shortens a longer one)."""
-        with self._lock:
-            self._not_before = max(self._not_before, self._clock() + seconds)
-
-    def delay(self) -> float:
-        """How long a call must still wait before sending."""
-        with self._lock:
-            return max(0.0, self._not_before - self._clock())
-
-    def wait(self, budget: float) -> float:
-        """Sleep until calls may start again, at most ``budget`` seconds; returns the time slept."""
-        pause = min(self.delay(), budget)
-        if pause > 0:
-            (self._sleep or _sleep)(pause)
-        return pause

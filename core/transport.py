@@ -13,13 +13,17 @@ import contextlib
 import contextvars
 import errno
 import functools
+import ipaddress
 import socket
+import sys
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
 from .deadline import Deadline
+from .decoding import content_codings, decoded
 from .reply import (
     CutOff,
     NotSent,
@@ -28,6 +32,7 @@ from .reply import (
     TimedOut,
     Transport,
     TransportFailure,
+    Unreadable,
     Unsendable,
 )
 from .secret import REDACTED, Secret, guarded_streams, redact, reveal_headers
@@ -37,10 +42,28 @@ if TYPE_CHECKING:
 
     from .adapter import HttpRequest
 
-__all__ = ["RequestsTransport", "Transports", "environ_proxies", "plain_session", "select_proxy", "use"]
+__all__ = [
+    "MAX_BODY_BYTES",
+    "Guard",
+    "RequestsTransport",
+    "Transports",
+    "environ_proxies",
+    "guarding",
+    "parse_url",
+    "plain_session",
+    "resolve",
+    "select_proxy",
+    "use",
+]
 
 CHUNK = 64 * 1024
 USER_AGENT = "imagegate"
+#: The content codings imagegate asks for and decodes itself (bounded, see core/decoding.py).
+ACCEPT_ENCODING = "gzip, deflate"
+#: The default cap on one answer body, counted after decompression (profile key answer_max_bytes).
+MAX_BODY_BYTES = 1024 * 1024 * 1024
+#: The most interim (1xx) responses skipped before one answer; more is a broken server.
+MAX_INTERIM = 100
 
 
 # -- the network transport -------------------------------------------------------------------------
@@ -53,20 +76,22 @@ class RequestsTransport:
 
     schemes: tuple[str, ...] = ()
 
-    def __init__(self) -> None:
+    def __init__(self, max_body_bytes: int = MAX_BODY_BYTES) -> None:
         self._session: requests.Session | None = None
+        self.max_body_bytes = max_body_bytes
 
     def send(self, request: HttpRequest, deadline: Deadline) -> Reply:
-        if request.credentials:
-            if self._session is None:
-                self._session = plain_session()
-            return _send(self._session, request, deadline, closing=False)
-        session = plain_session()  # a fetch of its own: closed with its reply
-        try:
-            return _send(session, request, deadline, closing=True)
-        except BaseException:
-            session.close()
-            raise
+        with guarding(_guard_for(request)):
+            if request.credentials:
+                if self._session is None:
+                    self._session = plain_session()
+                return _send(self._session, request, deadline, closing=False, cap=self.max_body_bytes)
+            session = plain_session()  # a fetch of its own: closed with its reply
+            try:
+                return _send(session, request, deadline, closing=True, cap=self.max_body_bytes)
+            except BaseException:
+                session.close()
+                raise
 
     def close(self) -> None:
         if self._session is not None:
@@ -93,10 +118,10 @@ def use(transport: Transport) -> Iterator[Transport]:
 class Transports:
     """The transports of one call: the adapter's own for its schemes, the network for the rest."""
 
-    def __init__(self, local: Transport | None = None) -> None:
+    def __init__(self, local: Transport | None = None, *, max_body_bytes: int = MAX_BODY_BYTES) -> None:
         self.local = local
         with _override_lock:
-            self.network: Transport = _override[-1] if _override else RequestsTransport()
+            self.network: Transport = _override[-1] if _override else RequestsTransport(max_body_bytes)
 
     @property
     def local_schemes(self) -> frozenset[str]:
@@ -125,6 +150,7 @@ def plain_session() -> requests.Session:
     session = requests.Session()
     session.trust_env = False  # no .netrc; proxies are taken from the environment explicitly
     session.headers["User-Agent"] = USER_AGENT
+    session.headers["Accept-Encoding"] = ACCEPT_ENCODING  # only what core/decoding.py decodes
     watched = _watched_transport()
     session.mount("http://", watched())
     session.mount("https://", watched())
@@ -145,7 +171,89 @@ def select_proxy(url: str, proxies: dict[str, str]) -> str | None:
     return requests.utils.select_proxy(url, proxies)
 
 
-def _send(session: requests.Session, request: HttpRequest, deadline: Deadline, *, closing: bool) -> Reply:
+def parse_url(url: str) -> tuple[str, str, int | None]:
+    """Scheme, host and port of ``url`` exactly as the connection reads them (requests prepares the
+    URL, then urllib3 parses what it prepared); ValueError for a URL requests would refuse."""
+    import requests
+    import urllib3
+
+    try:
+        parts = urllib3.util.parse_url(_requests_url(url))
+    except (requests.exceptions.RequestException, ValueError, UnicodeError) as exc:
+        raise ValueError(type(exc).__name__) from None
+    return (parts.scheme or "").lower(), parts.host or "", parts.port
+
+
+def resolve(host: str, port: int | None, seconds: float | None = None, family: int = 0) -> list[Any]:
+    """``getaddrinfo`` for a TCP connection, given up after ``seconds`` (raises TimeoutError).
+
+    A lookup cannot be interrupted, so under a time limit it runs in a thread of its own, which is
+    left to finish on its own when the time is up.
+    """
+    if seconds is None:
+        return socket.getaddrinfo(host, port, family, socket.SOCK_STREAM)
+    found: list[Any] = []
+    failed: list[BaseException] = []
+
+    def lookup() -> None:
+        try:
+            found.extend(socket.getaddrinfo(host, port, family, socket.SOCK_STREAM))
+        except BaseException as exc:  # handed to the caller's thread
+            failed.append(exc)
+
+    worker = threading.Thread(target=lookup, name="imagegate-resolve", daemon=True)
+    worker.start()
+    worker.join(max(seconds, 0.001))
+    if worker.is_alive():
+        raise TimeoutError("the host name did not resolve in the time left")
+    if failed:
+        raise failed[0]
+    return found
+
+
+# -- guards: what a connection may be made to ------------------------------------------------------
+Judge = Callable[[str, list[Any]], None]
+
+
+@dataclass(frozen=True)
+class Guard:
+    """Judges a host and every address it resolved to, right before connecting (raise to refuse).
+
+    ``target`` judges a direct connection, ``proxy`` the connection to a proxy (which then reaches
+    the target itself). Built by core/addresses.py, which holds the policy.
+    """
+
+    target: Judge | None = None
+    proxy: Judge | None = None
+
+
+_current_guard: contextvars.ContextVar[Guard | None] = contextvars.ContextVar("imagegate_guard", default=None)
+_fetch_guard: contextvars.ContextVar[Guard | None] = contextvars.ContextVar("imagegate_fetch", default=None)
+
+
+@contextlib.contextmanager
+def guarding(guard: Guard, *, fetches: bool = False) -> Iterator[None]:
+    """Connections opened meanwhile obey ``guard`` (``fetches``: the rule for credential-free fetches)."""
+    variable = _fetch_guard if fetches else _current_guard
+    token = variable.set(guard)
+    try:
+        yield
+    finally:
+        variable.reset(token)
+
+
+def _guard_for(request: HttpRequest) -> Guard:
+    """The plaintext rule for a request with the key; the download rules for a credential-free fetch."""
+    from . import addresses  # addresses asks this module to parse and resolve: imported when sending
+
+    if request.credentials:
+        return addresses.key_guard(request.url)
+    return _fetch_guard.get() or addresses.download_guard(allow_private=False)
+
+
+def _send(
+    session: requests.Session, request: HttpRequest, deadline: Deadline, *, closing: bool, cap: int
+) -> Reply:
     """One try on ``session``: the reply, or a neutral :class:`TransportFailure`."""
     import requests
 
@@ -171,14 +279,24 @@ def _send(session: requests.Session, request: HttpRequest, deadline: Deadline, *
     finally:
         _sending.reset(token)
     _forget_key(response, request)
-    return _reply(response, deadline, session if closing else None)
+    return _reply(response, deadline, session if closing else None, cap)
 
 
 def _request(session: requests.Session, request: HttpRequest, deadline: Deadline) -> requests.Response:
     """The backend call itself: files open only while sending, sockets watched by the deadline."""
     remaining = max(deadline.remaining(), 0.001)
     web = urlsplit(request.url).scheme in ("http", "https")
+    proxies = environ_proxies(request.url) if web else {}
+    url = request.url
+    headers = reveal_headers(request.headers) if request.credentials else _keyless(request)
+    proxy = select_proxy(url, proxies) if proxies else None
+    if proxy and proxy.lower().startswith("socks"):  # its connections would not be the watched ones
+        raise Unsendable("other", backend="SOCKS proxies are not supported (use an http:// proxy)")
     with contextlib.ExitStack() as stack:
+        if not request.credentials and proxy:
+            url, host, name = _pinned(url, deadline)
+            headers = {**headers, "Host": host} if host else headers
+            stack.enter_context(_naming(name))
         files = [
             (part.field, (part.path.name, stack.enter_context(open(part.path, "rb")), part.content_type))
             for part in request.files
@@ -186,16 +304,72 @@ def _request(session: requests.Session, request: HttpRequest, deadline: Deadline
         stack.enter_context(watching(deadline))
         return session.request(
             request.method,
-            request.url,
-            headers=reveal_headers(request.headers) if request.credentials else _keyless(request),
+            url,
+            headers=headers,
             json=request.json,
             data=request.form or None,
             files=files or None,
             stream=True,
             timeout=(min(30.0, remaining), remaining),
             allow_redirects=False,
-            proxies=environ_proxies(request.url) if web else {},
+            proxies=proxies,
         )
+
+
+_server_name: contextvars.ContextVar[str | None] = contextvars.ContextVar("imagegate_sni", default=None)
+
+
+@contextlib.contextmanager
+def _naming(name: str | None) -> Iterator[None]:
+    """TLS opened meanwhile names ``name`` (SNI and the certificate check), whatever address is asked for."""
+    token = _server_name.set(name)
+    try:
+        yield
+    finally:
+        _server_name.reset(token)
+
+
+def _pinned(url: str, deadline: Deadline) -> tuple[str, str | None, str | None]:
+    """A fetch through a proxy names the address judged here, not a name the proxy resolves again.
+
+    Returns the URL with the host replaced by that address, the Host header that keeps the name,
+    and the name TLS must still check (https only). A literal address is left as it is.
+    """
+    import urllib3
+
+    scheme, host, port = parse_url(url)
+    bare = host.strip("[]")
+    try:
+        ipaddress.ip_address(bare)
+        return url, None, None
+    except ValueError:
+        pass
+    try:
+        infos = resolve(bare, port or (443 if scheme == "https" else 80), deadline.remaining())
+    except TimeoutError:
+        raise NotSent("timed out", "TimeoutError", timed_out=True) from None
+    except OSError as exc:
+        raise NotSent("the host name does not resolve", type(exc).__name__) from None
+    if not infos:
+        raise NotSent("the host name does not resolve", "gaierror")
+    addresses = [ipaddress.ip_address(str(info[4][0]).split("%")[0]) for info in infos]
+    guard = _current_guard.get()
+    if guard is not None and guard.target is not None:
+        guard.target(bare, addresses)
+    chosen = str(addresses[0])
+    literal = f"[{chosen}]" if ":" in chosen else chosen
+    prepared = _requests_url(url)
+    pinned = urllib3.util.parse_url(prepared)._replace(host=literal).url
+    return pinned, host + (f":{port}" if port else ""), bare if scheme == "https" else None
+
+
+def _requests_url(url: str) -> str:
+    """``url`` as requests prepares it (quoted, IDNA-encoded) before urllib3 parses it."""
+    import requests
+
+    prepared = requests.PreparedRequest()
+    prepared.prepare_url(url, None)
+    return prepared.url or ""
 
 
 def _keyless(request: HttpRequest) -> dict[str, str]:
@@ -228,19 +402,32 @@ def _unsendable(exc: Exception) -> Unsendable:
     return Unsendable("other", backend=type(exc).__name__)
 
 
-def _reply(response: requests.Response, deadline: Deadline, session: requests.Session | None) -> Reply:
+def _reply(
+    response: requests.Response, deadline: Deadline, session: requests.Session | None, cap: int
+) -> Reply:
     def close() -> None:
         response.close()
         if session is not None:
             session.close()
 
     reply = Reply(response.status_code, response.headers, (), reason=response.reason or "", on_close=close)
-    reply.chunks = lambda: _chunks(response, deadline)  # type: ignore[method-assign]
+    reply.chunks = lambda: _decoded(response, deadline, cap)  # type: ignore[method-assign]
     return reply
 
 
+def _decoded(response: requests.Response, deadline: Deadline, cap: int) -> Iterator[bytes]:
+    """The body decompressed by imagegate itself, in bounded pieces, stopped past ``cap`` bytes in all."""
+    codings = content_codings(response.headers.get("content-encoding", ""))
+    total = 0
+    for piece in decoded(_chunks(response, deadline), codings, CHUNK):
+        total += len(piece)
+        if total > cap:
+            raise Unreadable(f"it is larger than {cap} bytes decompressed; not read further")
+        yield piece
+
+
 def _chunks(response: requests.Response, deadline: Deadline) -> Iterator[bytes]:
-    """The body in chunks as they arrive, each read bounded by the deadline (a dripping server included)."""
+    """The body in chunks as they arrive (still compressed), each read bounded by the deadline."""
     import urllib3
 
     raw = response.raw
@@ -249,7 +436,10 @@ def _chunks(response: requests.Response, deadline: Deadline) -> Iterator[bytes]:
             if deadline.expired():
                 raise TimedOut("timed out")
             _limit_wait(raw, deadline.remaining())
-            chunk = raw.read1(CHUNK, decode_content=True) if hasattr(raw, "read1") else raw.read(CHUNK)
+            if hasattr(raw, "read1"):
+                chunk = raw.read1(CHUNK, decode_content=False)
+            else:
+                chunk = raw.read(CHUNK, decode_content=False)
             if not chunk:
                 break
             yield chunk
@@ -325,6 +515,11 @@ def _watched_transport() -> type:
             deadline.on_expiry(lambda: _cut(sock))
 
     class Watched(HTTPConnection):
+        response_class = _final_response()
+
+        def _new_conn(self) -> socket.socket:
+            return _open(self)
+
         def connect(self) -> None:
             self.connecting = True  # what connect() sends (a proxy's CONNECT) is not the request
             try:
@@ -338,6 +533,11 @@ def _watched_transport() -> type:
             super().send(data)
 
     class WatchedTLS(HTTPSConnection):
+        response_class = _final_response()
+
+        def _new_conn(self) -> socket.socket:
+            return _open(self)
+
         def connect(self) -> None:
             self.connecting = True
             try:
@@ -351,12 +551,96 @@ def _watched_transport() -> type:
             super().send(data)
 
     class WatchedTransport(HTTPAdapter):
+        def build_connection_pool_key_attributes(self, *args: Any, **kwargs: Any) -> Any:
+            host_params, pool_kwargs = super().build_connection_pool_key_attributes(*args, **kwargs)
+            name = _server_name.get()
+            if name is not None:  # a pinned address: TLS still names (and checks) the host
+                pool_kwargs["server_hostname"] = name  # type: ignore[typeddict-unknown-key]
+            return host_params, pool_kwargs
+
         def get_connection_with_tls_context(self, *args: Any, **kwargs: Any) -> Any:
             pool = super().get_connection_with_tls_context(*args, **kwargs)
             setattr(pool, "ConnectionCls", WatchedTLS if pool.scheme == "https" else Watched)  # noqa: B010
             return pool
 
     return WatchedTransport
+
+
+def _open(connection: Any) -> socket.socket:
+    """The connection's socket: its host resolved once (within the deadline), every address judged by
+    the guard, then a judged address connected to. The socket is cut at the deadline from the start,
+    so a proxy's CONNECT answer and the TLS handshake are under it too. TLS still names the host."""
+    from urllib3.exceptions import ConnectTimeoutError, NameResolutionError, NewConnectionError
+    from urllib3.util.connection import allowed_gai_family
+
+    deadline, guard = _current_deadline.get(), _current_guard.get()
+    host = str(getattr(connection, "_dns_host", connection.host)).strip("[]")
+    try:
+        infos = resolve(
+            host, connection.port, deadline.remaining() if deadline else None, allowed_gai_family()
+        )
+    except socket.gaierror as exc:
+        raise NameResolutionError(connection.host, connection, exc) from exc
+    except TimeoutError as exc:
+        raise ConnectTimeoutError(connection, f"resolving {connection.host} timed out") from exc
+    judge = guard and (guard.proxy if getattr(connection, "proxy", None) else guard.target)
+    if judge:
+        judge(host, [ipaddress.ip_address(str(info[4][0]).split("%")[0]) for info in infos])
+    error: OSError | None = None
+    for family, kind, protocol, _name, address in infos:
+        if deadline is not None and deadline.expired():
+            error = TimeoutError("the deadline passed")
+            break
+        try:
+            sock = _connected(connection, family, kind, protocol, address, deadline)
+        except OSError as exc:
+            error = exc
+            continue
+        sys.audit("http.client.connect", connection, connection.host, connection.port)
+        return sock
+    if isinstance(error, TimeoutError):
+        raise ConnectTimeoutError(connection, f"connecting to {connection.host} timed out") from error
+    raise NewConnectionError(connection, f"Failed to establish a new connection: {error}") from error
+
+
+def _connected(
+    connection: Any, family: int, kind: int, protocol: int, address: Any, deadline: Deadline | None
+) -> socket.socket:
+    """One socket connected to ``address`` (an address the guard judged), cut at the deadline."""
+    sock = socket.socket(family, kind, protocol)
+    try:
+        for option in connection.socket_options or ():
+            sock.setsockopt(*option)
+        if deadline is not None:
+            deadline.on_expiry(lambda: _cut(sock))
+        limit = connection.timeout if isinstance(connection.timeout, (int, float)) else None
+        if deadline is not None:
+            limit = min(limit or deadline.remaining(), deadline.remaining())
+        sock.settimeout(None if limit is None else max(limit, 0.001))
+        if connection.source_address:
+            sock.bind(connection.source_address)
+        sock.connect(address)
+    except BaseException:
+        sock.close()
+        raise
+    return sock
+
+
+@functools.cache
+def _final_response() -> type:
+    """http.client's response, skipping every interim (1xx) answer, not only ``100 Continue``."""
+    import http.client
+
+    class FinalResponse(http.client.HTTPResponse):
+        def _read_status(self) -> tuple[str, int, str]:
+            for _ in range(MAX_INTERIM + 1):
+                version, status, reason = super()._read_status()  # type: ignore[misc]
+                if not 100 <= status < 200 or status == 101:  # 101 was never asked for: not interim
+                    return version, status, reason
+                http.client.parse_headers(self.fp)  # an interim answer's headers, skipped
+            raise http.client.HTTPException(f"more than {MAX_INTERIM} interim (1xx) responses")
+
+    return FinalResponse
 
 
 def _forget_key(holder: Any, request: HttpRequest) -> None:

@@ -30,6 +30,7 @@ from imagegate.adapter import (
     HttpRequest,
     ImageRef,
     Partial,
+    PriceTable,
     ProviderError,
     error_kind,
     form_value,
@@ -45,6 +46,8 @@ from imagegate.sniff import sniff_file
 EVENT_EXTRA_KEYS = ("created_at", "size", "quality", "background", "output_format")
 
 log = logging.getLogger("imagegate.checks")
+#: The price table, a data file of this package (provider knowledge, like MODEL_RULES).
+PRICES = "openai_prices.json"
 
 # -- the model rules: one place to update when a model appears ------------------------------------
 GPT_SIZES = ("1024x1024", "1536x1024", "1024x1536", "auto")
@@ -374,6 +377,13 @@ class OpenAIAdapter(BatchProtocol, Adapter):
                 f'edit_encoding "json": {model} edits only as multipart; JSON edits take the GPT image models'
             )
         return warnings + check_model(model, rules, options)
+
+    def estimate_cost(self, options: Options, usage: dict[str, Any] | None) -> float | None:
+        """From OpenAI's price table (openai_prices.json: its source and date inside): token usage
+        when the answer gave it, else the per-image price; None for a model or size it does not list."""
+        table = PriceTable.load("imagegate.providers", PRICES)
+        model = self.model_for(options)
+        return table.estimate(model, size=options.size, quality=options.quality, n=options.n, usage=usage)
 
     def image_field(self, count: int = 1) -> str:
         """The part name of the input images: ``image`` for one, ``image[]`` for several.

@@ -57,6 +57,9 @@ class PlaceholderAdapter(Adapter):
     def transport(self) -> LocalTransport:
         return LocalTransport(_answer, ("placeholder",))
 
+    def estimate_cost(self, options: Options, usage: dict[str, Any] | None) -> float | None:
+        return 0.0  # free: a budget never refuses it
+
 
 def dimensions(size: str | None) -> tuple[int, int]:
     """Width and height from ``WxH``; ``auto`` or nothing gives a square."""

@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 from hypothesis import settings
 
-from imagegate import plugins
+from imagegate import ledger, plugins
 from imagegate.cli import main
 from imagegate.testing import CliResult
 
@@ -33,6 +33,9 @@ def isolated(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     monkeypatch.setenv("XDG_CONFIG_HOME", str(home / ".config"))
     monkeypatch.setenv("XDG_STATE_HOME", str(home / ".local" / "state"))
     monkeypatch.setenv("OPENAI_API_KEY", CANARY_ENV_KEY)
+    # the account's own ledger (a budget's, whatever the environment says) stays in this test too
+    account_ledger = home / ".local" / "state" / "imagegate" / "ledger.jsonl"
+    monkeypatch.setattr(ledger, "account_ledger_path", lambda: account_ledger)
     for name in (
         "IMAGEGATE_LOAD_PLUGINS",
         "IMAGEGATE_STRICT_PLUGINS",

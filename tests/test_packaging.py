@@ -36,6 +36,7 @@ def test_wheel_holds_one_imagegate_package_with_schemas_and_entry_points(tmp_pat
     assert "imagegate/__init__.py" in names
     assert "imagegate/providers/openai.py" in names
     assert "imagegate/schemas/config.schema.json" in names
+    assert "imagegate/providers/openai_prices.json" in names
     assert not [name for name in names if name.startswith(("core/", "providers/", "schemas/", "tests/"))]
     entry_points = (
         zipfile.ZipFile(wheel).read(next(n for n in names if n.endswith("entry_points.txt"))).decode()

@@ -278,7 +278,7 @@ def test_a_second_ctrl_c_lists_finished_and_unstarted_jobs(cli, isolated, monkey
 def test_a_job_still_in_flight_at_a_second_ctrl_c_is_reported(monkeypatch, isolated) -> None:
     release = threading.Event()
 
-    def slow_job(item, manifest, limiter):
+    def slow_job(item, manifest, *pacing):
         release.wait(10)
         return batch.JobResult(item.job, "ok", [])
 
@@ -289,6 +289,7 @@ def test_a_job_still_in_flight_at_a_second_ctrl_c_is_reported(monkeypatch, isola
         raise KeyboardInterrupt
 
     monkeypatch.setattr(batch, "_run_one", slow_job)
+    monkeypatch.setattr(batch, "_start", lambda item, pacers: (None, 0))  # no call behind these jobs
     monkeypatch.setattr(batch, "wait", interrupted_twice)
     jobs = [batch.Job(n, n, batch.Asked(prompt=f"p{n}")) for n in (1, 2)]
     todo = [batch.Planned(job, None, None, str(job.number)) for job in jobs]  # type: ignore[arg-type]

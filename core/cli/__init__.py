@@ -2,7 +2,8 @@
 
 Errors become one message on stderr and a documented exit code here, and only here.
 
-The first word picks the command from :data:`COMMANDS` (``batch``, ``config``, ``mcp``, ``providers``);
+The first word picks the command from :data:`COMMANDS` (``batch``, ``config``, ``mcp``,
+``providers``, ``usage``);
 anything else is the image command (:mod:`.image`), with the flags and defaults of the
 ``gpt-image-2-apikey`` script this tool replaces (generate, or edit when ``--edit-image`` is
 given). Only the module of the command named is imported, and heavy modules (requests,
@@ -27,7 +28,7 @@ __all__ = ["COMMANDS", "main"]
 
 #: Command word -> the module (in this package) whose ``command(argv) -> int`` runs it.
 #: A new command is one module with a ``command`` function and one line here.
-COMMANDS = {"batch": "batch", "config": "config", "mcp": "mcp", "providers": "providers"}
+COMMANDS = {"batch": "batch", "config": "config", "mcp": "mcp", "providers": "providers", "usage": "usage"}
 
 
 def main(argv: Sequence[str] | None = None) -> int:

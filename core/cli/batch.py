@@ -167,8 +167,8 @@ def _exit_code(results: list[JobResult]) -> int:
     Jobs come back "not run" only after a failure (--fail-fast) or an interruption (handled before).
     """
     for result in results:
-        if result.status == "failed":
-            return result.exit_code or 1
+        if result.status == "failed" or (result.status == "not run" and result.exit_code):
+            return result.exit_code or 1  # a job a budget stopped is "not run" with exit 2
     return 0
 
 
