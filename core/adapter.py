@@ -28,6 +28,7 @@ from .options import POLL as POLL
 from .options import STREAM as STREAM
 from .prices import PriceTable
 from .reply import Headers, LocalTransport, Reply, Transport
+from .spool import Spool
 
 if TYPE_CHECKING:
     from .config import Profile
@@ -334,8 +335,11 @@ def _image_ref(entry: Any, index: int) -> ImageRef:
         raise UnusableAnswer(f"data[{index}] is not an object")
     revised = entry.get("revised_prompt") if isinstance(entry.get("revised_prompt"), str) else None
     payload = entry.get("b64_json")  # an empty string (an empty spool) counts as absent
-    if payload is not None and not isinstance(payload, str) and getattr(payload, "size", 1) > 0:
-        return ImageRef(data=payload, revised_prompt=revised)  # a spool from the core's decoder
+    if isinstance(payload, Spool):
+        if payload.size > 0:
+            return ImageRef(data=payload, revised_prompt=revised)  # the core's decoder filled it
+    elif payload is not None and not isinstance(payload, str):  # a number, an object: no image
+        raise UnusableAnswer(f"data[{index}].b64_json is not a base64 string")
     url = entry.get("url")
     if isinstance(url, str) and url:
         return ImageRef(url=url, revised_prompt=revised)

@@ -146,6 +146,8 @@ def output_path(job: Job, options: Options, out_dir: Path) -> Path:
     if job.out is None:
         extension = EXTENSIONS.get(options.output_format or "png", ".png")
         return out_dir / f"{job.number:03d}-{slug(options.prompt)}{extension}"
+    if "\0" in job.out:
+        raise UsageError(f"out {job.out!r} holds a NUL character, which no file name can")
     path = (out_dir / job.out).resolve()
     if not path.is_relative_to(out_dir.resolve()):
         raise UsageError(f"out {job.out!r} must be a file name inside {out_dir}")
@@ -378,6 +380,14 @@ def _run_paced(item: Planned, manifest: Manifest, limiter: Limiter, notify: Noti
     return JobResult(item.job, "ok", paths, seconds=time.monotonic() - started, warnings=warnings)
 
 
+def _closing(results: Iterator[JobResult], manifest: Manifest) -> Iterator[JobResult]:
+    """``results``, then the folder's lock released (also when the caller stops early)."""
+    try:
+        yield from results
+    finally:
+        manifest.close()
+
+
 def defaults_from_keywords(keywords: dict[str, Any]) -> Job:
     """The batch-wide defaults from library keywords (the same names a job object uses)."""
     blank = Job(0, 0, Asked(prompt=""))
@@ -401,19 +411,27 @@ def run_batch(
 
     ``remote`` runs them on the provider's batch engine (``wait=False``: submit only, the jobs
     come back ``submitted``; ``cancel``: cancel the folder's unfinished remote batches).
+    The folder stays locked against another batch until the iterator is finished (or dropped).
     """
     base = defaults_from_keywords(defaults)
     folder = Path(out_dir).expanduser().absolute()
     made = [make_job(value, Job(number, number, base.options), base) for number, value in enumerate(jobs, 1)]
     manifest = Manifest(folder / MANIFEST_NAME)
-    todo, skipped = plan_jobs(made, folder, manifest, force)
+    try:
+        todo, skipped = plan_jobs(made, folder, manifest, force)
+    except BaseException:
+        manifest.close()
+        raise
     if remote or cancel:
         from .remote import run_remote
 
-        return run_remote(todo, skipped, manifest, wait=wait, cancel=cancel)
+        return _closing(run_remote(todo, skipped, manifest, wait=wait, cancel=cancel), manifest)
 
     def results() -> Iterator[JobResult]:
-        yield from skipped
-        yield from run_jobs(todo, manifest, concurrency=concurrency, fail_fast=fail_fast, limiter=limiter)
+        try:
+            yield from skipped
+            yield from run_jobs(todo, manifest, concurrency=concurrency, fail_fast=fail_fast, limiter=limiter)
+        finally:
+            manifest.close()
 
     return results()

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shlex
 import stat
 import sys
@@ -18,11 +19,25 @@ from typing import Any
 from .errors import ConfigError
 from .options import row
 from .schema import load_schema, validate
-from .secret import Secret, key_problem, remember
+from .secret import (
+    Secret,
+    hide_header,
+    hide_query,
+    key_problem,
+    remember,
+    remember_environment_urls,
+    remember_setting,
+    remember_url,
+)
 
 APP_DIR = "gpt-image-2-apikey"
 #: Keys every profile may carry; anything else belongs to the adapter's own schema.
 COMMON_KEYS = frozenset(load_schema("config.schema.json")["$defs"]["profile"]["properties"])
+#: A config file is small; anything larger is refused before it is read.
+MAX_CONFIG_BYTES = 1024 * 1024
+_OPEN_FLAGS = getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_NOCTTY", 0) | getattr(os, "O_BINARY", 0)
+#: Config keys whose string values are credentials whatever the provider (``api_key``, ``token``...).
+_CREDENTIAL_NAME = re.compile(r"(?i)(^|[_-])(key|token|secret|password|passwd|credentials?)$")
 
 
 @dataclass
@@ -39,6 +54,8 @@ class Profile:
     source: Path | None = None
     max_retry_wait: float = row("max_retry_wait").default  # the longest Retry-After honoured, seconds
     download_max_bytes: int = row("download_max_bytes").default  # the largest image fetched from a URL
+    image_max_bytes: int = row("image_max_bytes").default  # the largest image in an answer, decoded
+    answer_max_bytes: int = row("answer_max_bytes").default  # the largest answer or stream, decompressed
 
     @property
     def label(self) -> str:
@@ -64,13 +81,16 @@ def resolve_path(path: str | os.PathLike[str] | None) -> Path:
     return Path(path).expanduser() if path else default_path()
 
 
-def check_permissions(path: Path) -> None:
-    """Refuse, ssh-style, a config that others can read or that another user owns (not on Windows)."""
-    if sys.platform == "win32":
-        return
-    info = path.stat()
+def check_permissions(path: Path, info: os.stat_result | None = None) -> None:
+    """Refuse, ssh-style, a config that others can read or that another user owns (not on Windows).
+
+    ``info`` is the ``fstat`` of the descriptor the config is read from (else ``path`` is looked at).
+    """
+    info = info or path.stat()
     if not stat.S_ISREG(info.st_mode):  # a FIFO or a device would block the read, or never end
         raise ConfigError(f"config {path} is not a regular file", hints=("Give the path of a JSON file.",))
+    if sys.platform == "win32":
+        return
     if hasattr(os, "getuid") and info.st_uid != os.getuid():
         raise ConfigError(
             f"config {path} is owned by another user; refusing to use a key others control",
@@ -83,6 +103,32 @@ def check_permissions(path: Path) -> None:
             f"config {path} is {access} by other users (mode {mode}); refusing to use its key",
             hints=(f"Fix it with: chmod 600 {path}",),
         )
+
+
+def read_private(path: Path) -> str:
+    """The text of the config file, read from the very descriptor whose owner, mode and type were checked.
+
+    The file is opened once (without blocking, so a FIFO cannot hang the open) and checked with
+    ``fstat``; nothing can swap the file between the check and the read.
+    """
+    flags = (
+        os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_NOCTTY", 0) | getattr(os, "O_BINARY", 0)
+    )
+    fd = os.open(path, flags)
+    try:
+        info = os.fstat(fd)
+        check_permissions(path, info)
+        if info.st_size > MAX_CONFIG_BYTES:
+            raise ConfigError(f"config {path} is larger than {MAX_CONFIG_BYTES} bytes; not a config file")
+        if hasattr(os, "set_blocking"):
+            os.set_blocking(fd, True)
+        with os.fdopen(fd, "rb", closefd=False) as stream:
+            data = stream.read(MAX_CONFIG_BYTES + 1)
+    finally:
+        os.close(fd)
+    if len(data) > MAX_CONFIG_BYTES:
+        raise ConfigError(f"config {path} is larger than {MAX_CONFIG_BYTES} bytes; not a config file")
+    return data.decode("utf-8")
 
 
 def config_command(path: Path | None, words: str) -> str:
@@ -99,15 +145,14 @@ def init_hint(path: Path) -> str:
 def read_document(path: Path) -> dict[str, Any]:
     """Read and parse the config file, check its permissions and validate it against the schema."""
     try:
-        check_permissions(path)
-        text = path.read_text(encoding="utf-8")
+        text = read_private(path)
     except FileNotFoundError:
         raise ConfigError(f"no config file at {path}", hints=(init_hint(path),)) from None
     except (OSError, UnicodeDecodeError) as exc:
         raise ConfigError(f"cannot read config {path}: {os_reason(exc)}") from None
     try:
         document = json.loads(text)
-        _remember_keys(document)
+        remember_secrets(document)
         if not isinstance(document, dict):
             raise ConfigError(f"invalid config {path}: (top level): must be a JSON object")
         validate(document, load_schema("config.schema.json"), str(path))
@@ -163,6 +208,7 @@ def load_profile(
 ) -> Profile:
     """Resolve the profile for one call. With ``required=False`` a missing file gives an empty profile."""
     path = resolve_path(config)
+    remember_environment_urls()  # a proxy's password, should a proxy echo it
     if not required and config is None and profile is None and not path.exists():
         return _profile_from({}, None, None, provider)
     return select_profile(read_document(path), path, profile, provider)
@@ -192,17 +238,36 @@ def _profile_from(raw: dict[str, Any], name: str | None, path: Path | None, prov
         source=path,
         max_retry_wait=float(raw.get("max_retry_wait", row("max_retry_wait").default)),
         download_max_bytes=int(raw.get("download_max_bytes", row("download_max_bytes").default)),
+        image_max_bytes=int(raw.get("image_max_bytes", row("image_max_bytes").default)),
+        answer_max_bytes=int(raw.get("answer_max_bytes", row("answer_max_bytes").default)),
     )
 
 
-def _remember_keys(document: Any) -> None:
-    """Register every api_key value in the document for redaction before anything can echo it."""
+def remember_secrets(document: Any, name: str = "") -> None:
+    """Register every secret the config holds for redaction, before anything can echo one.
+
+    Secrets are: every value under a key named like a credential (``api_key``, ``token``,
+    ``password``, ``*_secret`` ...), every ``headers`` value (shown redacted by name too), every
+    ``query`` value (its parameter shown redacted in URLs), and the user info of every URL.
+    """
     if isinstance(document, dict):
         for key, value in document.items():
-            if key == "api_key" and isinstance(value, str):
-                remember(value)
-            else:
-                _remember_keys(value)
+            if key == "headers" and isinstance(value, dict):
+                for header, text in value.items():
+                    hide_header(str(header))
+                    remember_setting(text)
+            elif key == "query" and isinstance(value, dict):
+                for parameter, text in value.items():
+                    hide_query(str(parameter))
+                    remember_setting(text)
+            remember_secrets(value, str(key))
+    elif isinstance(document, list):
+        for item in document:
+            remember_secrets(item, name)
+    elif isinstance(document, str):
+        if _CREDENTIAL_NAME.search(name):
+            remember(document)
+        remember_url(document)
 
 
 def os_reason(exc: BaseException) -> str:

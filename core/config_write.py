@@ -9,13 +9,14 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import stat
 import sys
 import tempfile
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from .config import config_command, os_reason, select_profile
+from .config import APP_DIR, config_command, os_reason, select_profile
 from .errors import ConfigError
 
 #: The name a flat config's (one profile at the top level, as the
@@ -94,14 +95,36 @@ def write_private(path: Path, text: str, verify: Callable[[Path], None] | None =
 
 
 def make_private_folder(folder: Path) -> None:
-    """Create ``folder`` (and its parents) if missing; the folder itself gets mode 0700."""
-    if folder.is_dir():
+    """Create ``folder`` (and its parents) if missing, with mode 0700; never leave it open to others.
+
+    An existing folder made for the config (``gpt-image-2-apikey``) that others can enter or
+    write to is made 0700 again. Any other folder that others may write to (without the sticky
+    bit that stops them replacing our file) is refused: they could swap the config for their own.
+    """
+    if not folder.is_dir():
+        folder.parent.mkdir(parents=True, exist_ok=True)
+        with contextlib.suppress(FileExistsError):
+            folder.mkdir(mode=0o700)
+            if sys.platform != "win32":
+                os.chmod(folder, 0o700)  # mkdir's mode is reduced by the umask; set it exactly
+    if sys.platform != "win32":
+        _tighten(folder)
+
+
+def _tighten(folder: Path) -> None:
+    """Make the config's own folder private; refuse a folder others could replace the file in."""
+    info = folder.stat()
+    mode = stat.S_IMODE(info.st_mode)
+    ours = hasattr(os, "getuid") and info.st_uid == os.getuid()
+    if folder.name == APP_DIR and ours and mode & 0o077:
+        os.chmod(folder, 0o700)
         return
-    folder.parent.mkdir(parents=True, exist_ok=True)
-    with contextlib.suppress(FileExistsError):
-        folder.mkdir(mode=0o700)
-        if sys.platform != "win32":
-            os.chmod(folder, 0o700)  # mkdir's mode is reduced by the umask; set it exactly
+    if mode & 0o022 and not mode & stat.S_ISVTX:
+        raise ConfigError(
+            f"cannot write config into {folder}: other users can write to that folder "
+            f"(mode {oct(mode)[2:]}) and could replace the file",
+            hints=(f"Fix it with: chmod go-w {folder}, or choose another --config.",),
+        )
 
 
 def _fill(handle: int, text: str) -> None:

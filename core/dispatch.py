@@ -154,7 +154,7 @@ def _send(
     previews = Previews(plan, call.options.partial_images or 0, progress.note)
     if call.request.stream:
         previews.preflight()
-    spools = Spools(plan)
+    spools = Spools(plan, call.options.n or 1)  # at most --n images are kept
     try:
         try:
             answer, request_id = _exchange(call, deadline, spools, previews, progress, limiter, notify)
@@ -163,7 +163,7 @@ def _send(
         images = spools.keep(answer)
     finally:
         spools.discard()  # no-op for committed images; removes anything unfinished
-    return _result(call, answer, images, request_id, deadline.elapsed(), previews, plan)
+    return _result(call, answer, images, request_id, deadline.elapsed(), previews, plan, spools.warnings)
 
 
 def _exchange(
@@ -242,9 +242,10 @@ def _result(
     seconds: float,
     previews: Previews,
     plan: OutputPlan | None,
+    dropped: tuple[str, ...] | list[str] = (),
 ) -> Result:
     revised = next((ref.revised_prompt for ref in answer.images if ref.revised_prompt), None)
-    warnings = call.warnings + previews.warnings + (plan.warnings if plan else [])
+    warnings = call.warnings + previews.warnings + (plan.warnings if plan else []) + list(dropped)
     if len(images) < call.options.n:
         warnings.append(f"{call.options.n} images were asked for; {len(images)} arrived")
     result = Result(  # what the provider said is scrubbed of the key, in case it echoed it
@@ -275,6 +276,9 @@ def _fetch_urls(
     cap = profile.download_max_bytes
     for ref in answer.images:
         if ref.data is None and ref.url:
+            if spools.full:  # an image beyond --n: not fetched, not written
+                spools.drop()
+                continue
             spool = spools.new()
             download(
                 ref.url,

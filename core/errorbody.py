@@ -10,9 +10,10 @@ line: line breaks folded, control and escape characters removed, at most about 1
 
 from __future__ import annotations
 
-import json
 import re
 from typing import Any
+
+from .jsonstream import loads
 
 #: The longest provider message an error line carries.
 MESSAGE_LIMIT = 1000
@@ -29,7 +30,7 @@ def one_line(text: str, limit: int = MESSAGE_LIMIT) -> str:
 def error_fields(body: bytes) -> tuple[str, str | None, str | None, str | None]:
     """(message, type, code, param) of an error body; the message is "" when no shape matches."""
     try:
-        document: Any = json.loads(body)
+        document: Any = loads(body)  # any nesting or size: at worst not JSON, never a crash
     except ValueError:
         return "", None, None, None
     if isinstance(document, list) and document and isinstance(document[0], dict):

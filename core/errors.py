@@ -27,6 +27,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from .secret import redact
+from .untrusted import HINT_LIMIT, untrusted
 
 if TYPE_CHECKING:
     from .adapter import ProviderError
@@ -67,7 +68,7 @@ class ImagegateError(Exception):
 
     @message.setter
     def message(self, text: str) -> None:
-        self._message = redact(text)
+        self._message = untrusted(redact(text))  # a provider's text may drive a terminal: made inert
         self.args = (self._message,)
 
     @property
@@ -76,7 +77,7 @@ class ImagegateError(Exception):
 
     @hints.setter
     def hints(self, texts: tuple[str, ...] | list[str]) -> None:
-        self._hints = tuple(redact(text) for text in texts)
+        self._hints = tuple(untrusted(redact(text), HINT_LIMIT) for text in texts)
 
     def add_hint(self, text: str) -> None:
         """Append one hint (scrubbed of the key like every hint)."""
@@ -111,7 +112,7 @@ class ProviderRefused(ImagegateError):
     ) -> None:
         super().__init__(message, hints=hints)
         self.status = status
-        self.code = redact(code) if code else code
+        self.code = untrusted(redact(code), 200) if code else code
 
 
 class ContentRefused(ProviderRefused):
@@ -187,5 +188,5 @@ EXIT_CODES: dict[int, str] = {
 
 
 def internal_error(error: BaseException) -> str:
-    """The one line that names an unexpected exception (a bug), scrubbed of the key."""
-    return f"internal error: {type(error).__name__}: {redact(str(error))}"
+    """The one line that names an unexpected exception (a bug), scrubbed of the key and inert."""
+    return f"internal error: {type(error).__name__}: {untrusted(redact(str(error)))}"

@@ -21,7 +21,7 @@ from .addresses import check_endpoint, check_url, download_guard, is_private_hos
 from .deadline import Deadline, timeout_error
 from .errors import ImagegateError, Interrupted, ProviderFailure, UnusableAnswer
 from .http import send, verdict
-from .jsonstream import InvalidAnswer, InvalidImage, parse
+from .jsonstream import InvalidAnswer, InvalidImage, caps, parse
 from .pacing import Pacer as Limiter
 from .progress import Progress
 from .reply import iter_body
@@ -123,7 +123,9 @@ def run(
 def _read(link: _Link, reply: Reply, job: Pending | None) -> Answer | Pending:
     """A 2xx JSON reply through decode() (the submit) or poll() (``job``'s next step)."""
     try:
-        document = parse(iter_body(reply, link.deadline), link.adapter.b64_fields, link.new_spool)
+        document = parse(
+            iter_body(reply, link.deadline), link.adapter.b64_fields, link.new_spool, **caps(link.adapter)
+        )
     except InvalidImage as exc:  # the address is right: the image payload is bad
         raise UnusableAnswer(f"the provider's answer (HTTP {reply.status}) holds {exc}") from None
     except InvalidAnswer as exc:

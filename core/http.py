@@ -215,8 +215,9 @@ def _attempt(
         raise _Retry(
             None, reason, NetworkError(f"could not connect to {site(request.url)}: {exc.reason}")
         ) from None
-    except TimedOut:
-        raise timeout_error(deadline.seconds, "waiting for the provider's answer", sent=True) from None
+    except TimedOut as exc:
+        what = "waiting for the provider's answer" if exc.sent else f"connecting to {site(request.url)}"
+        raise timeout_error(deadline.seconds, what, sent=exc.sent) from None
     except SentThenFailed as exc:
         text = f"the connection to {site(request.url)} failed after the request was sent: {exc.reason}"
         if repeatable:

@@ -50,6 +50,14 @@ _STRICT_BASE64 = re.compile(r"[A-Za-z0-9+/]*={0,2}")  # what b64decode(validate=
 VALUE_LIMIT = 8 * 1024 * 1024
 #: Base64 characters gathered before a piece is decoded (small pieces cost calls, not memory).
 DECODE_AT = 4096
+#: The default caps (profile keys ``answer_max_bytes`` and ``image_max_bytes``): what one answer
+#: may hold once decompressed, and one image once decoded. A 200 KB gzip answer can otherwise
+#: become gigabytes on disk.
+ANSWER_MAX_BYTES = 1024 * 1024 * 1024
+IMAGE_MAX_BYTES = 64 * 1024 * 1024
+#: Containers nested deeper than this (outside the image paths) are replaced by None: no provider
+#: sends them, and every later step (redaction, printing JSON) can then walk the document safely.
+MAX_DEPTH = 32
 
 
 class InvalidAnswer(ValueError):
@@ -69,14 +77,69 @@ def parse(
     chunks: Iterable[bytes],
     b64_fields: tuple[tuple[str, ...], ...],
     new_spool: Callable[[], Spool],
+    *,
+    max_bytes: int = ANSWER_MAX_BYTES,
+    max_image_bytes: int = IMAGE_MAX_BYTES,
 ) -> Any:
-    """Read the answer as it arrives and return the document with image strings replaced by spools."""
+    """Read the answer as it arrives and return the document with image strings replaced by spools.
+
+    An answer longer than ``max_bytes`` (as it arrives, decompressed), an image longer than
+    ``max_image_bytes`` once decoded, or anything but a string (or null) where an image string
+    belongs makes the answer invalid. Containers nested deeper than :data:`MAX_DEPTH` come back
+    as None.
+    """
     try:
-        return _Parser(iter(chunks), b64_fields, new_spool).document()
+        parser = _Parser(capped(chunks, max_bytes), b64_fields, new_spool, max_image_bytes)
+        return bounded(parser.document())
     except UnicodeDecodeError as exc:
         raise InvalidAnswer(f"not JSON (not valid text: {exc.reason})") from None
     except RecursionError:
         raise InvalidAnswer("not JSON (nested too deeply)") from None
+
+
+def caps(adapter: Any) -> dict[str, int]:
+    """The ``parse`` caps a call's profile sets (``answer_max_bytes``, ``image_max_bytes``)."""
+    profile = getattr(adapter, "profile", None)
+    return {
+        "max_bytes": int(getattr(profile, "answer_max_bytes", ANSWER_MAX_BYTES)),
+        "max_image_bytes": int(getattr(profile, "image_max_bytes", IMAGE_MAX_BYTES)),
+    }
+
+
+def loads(body: bytes) -> Any:
+    """``json.loads`` for what a provider sent (an error body): never more than InvalidAnswer.
+
+    Deep nesting, huge numbers and invalid text all raise InvalidAnswer; containers nested
+    deeper than :data:`MAX_DEPTH` come back as None.
+    """
+    return parse([body], (), _no_spool)
+
+
+def _no_spool() -> Spool:
+    raise InvalidAnswer("an image where none was expected")  # never called: no image paths
+
+
+def capped(chunks: Iterable[bytes], max_bytes: int, key: str = "answer_max_bytes") -> Iterator[bytes]:
+    """The chunks, stopped with InvalidAnswer once more than ``max_bytes`` have arrived in all."""
+    total = 0
+    for chunk in chunks:
+        total += len(chunk)
+        if total > max_bytes:
+            raise InvalidAnswer(f"larger than {max_bytes} bytes (config key {key}); not read further")
+        yield chunk
+
+
+def bounded(value: Any, depth: int = 0) -> Any:
+    """``value`` with every container nested deeper than :data:`MAX_DEPTH` replaced by None (in place)."""
+    if isinstance(value, dict):
+        for key, item in value.items():
+            if isinstance(item, (dict, list)):
+                value[key] = None if depth + 1 >= MAX_DEPTH else bounded(item, depth + 1)
+    elif isinstance(value, list):
+        for index, item in enumerate(value):
+            if isinstance(item, (dict, list)):
+                value[index] = None if depth + 1 >= MAX_DEPTH else bounded(item, depth + 1)
+    return value
 
 
 @dataclass(frozen=True)
@@ -110,7 +173,7 @@ def documents(
             number += 1
             parser.space = _LINE_SPACE
             try:
-                yield parser._value(())
+                yield bounded(parser._value(()))
             except InvalidAnswer as exc:
                 parser._skip_line()
                 yield BadLine(number, str(exc))
@@ -127,8 +190,9 @@ class _Base64Sink:
     padding) is checked in the same context strict decoding of the whole string would see.
     """
 
-    def __init__(self, spool: Spool) -> None:
+    def __init__(self, spool: Spool, max_bytes: int = IMAGE_MAX_BYTES) -> None:
         self.spool = spool
+        self.max_bytes = max_bytes
         self.pending = ""
         self.tail = ""  # from the first "=" on: at most a character or two if valid
 
@@ -147,15 +211,20 @@ class _Base64Sink:
         """Decode all but the last quad (and what follows it), which wait for the end."""
         ready = (len(text) - 1) // 4 * 4
         if ready >= DECODE_AT:
-            self.spool.write(_a2b(text[:ready]))
+            self._write(_a2b(text[:ready]))
             text = text[ready:]
         self.pending = text
 
     def close(self) -> None:
         ready = max(0, (len(self.pending) - 4) // 4 * 4)
         if ready:
-            self.spool.write(_a2b(self.pending[:ready]))
-        self.spool.write(_a2b(self.pending[ready:] + self.tail))
+            self._write(_a2b(self.pending[:ready]))
+        self._write(_a2b(self.pending[ready:] + self.tail))
+
+    def _write(self, data: bytes) -> None:
+        if self.spool.size + len(data) > self.max_bytes:
+            raise InvalidImage(f"an image larger than {self.max_bytes} bytes (config key image_max_bytes)")
+        self.spool.write(data)
 
 
 def _a2b(text: str) -> bytes:
@@ -204,15 +273,31 @@ def _settled(error: BaseException, available: int) -> bool:
     return error.pos < available - 8  # an escape or literal cut off by the chunk's end is not
 
 
+def _kind(value: Any) -> str:
+    """How a message names a JSON value's type: ``a number``, ``true``, ``an object``."""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, dict):
+        return "an object"
+    if isinstance(value, list):
+        return "an array"
+    return "a string" if isinstance(value, str) else "a number"
+
+
 class _Parser:
     """A pull parser over the chunk iterator; holds only the text not yet consumed."""
 
     def __init__(
-        self, chunks: Iterator[bytes], patterns: tuple[tuple[str, ...], ...], new_spool: Callable[[], Spool]
+        self,
+        chunks: Iterator[bytes],
+        patterns: tuple[tuple[str, ...], ...],
+        new_spool: Callable[[], Spool],
+        max_image_bytes: int = IMAGE_MAX_BYTES,
     ) -> None:
         self.chunks = chunks
         self.patterns = patterns
         self.new_spool = new_spool
+        self.max_image_bytes = max_image_bytes
         self.text = ""
         self.pos = 0
         self.eof = False
@@ -307,11 +392,17 @@ class _Parser:
             return self._object(path)
         if char == "[" and self._leads(path):
             return self._array(path)
-        if char == '"' and any(matches(path, pattern) for pattern in self.patterns) and not self._link():
-            self.pos += 1
-            spool = self.new_spool()
-            self._image_string(spool)
-            return spool
+        if any(matches(path, pattern) for pattern in self.patterns):
+            if char == '"' and not self._link():
+                self.pos += 1
+                spool = self.new_spool()
+                self._image_string(spool)
+                return spool
+            value = self._scan(self.json.raw_decode)
+            if value is not None and not isinstance(value, str):  # a number, true, an object: no image
+                where = ".".join(map(str, path))
+                raise InvalidImage(f"{_kind(value)} where an image belongs ({where}), not a base64 string")
+            return value
         return self._scan(self.json.raw_decode)
 
     def _leads(self, path: tuple[Any, ...]) -> bool:
@@ -368,7 +459,7 @@ class _Parser:
     def _image_string(self, spool: Spool) -> None:
         """Decode the string that starts at ``pos`` (after its quote) into ``spool``."""
         self._skip_data_prefix()
-        sink = _Base64Sink(spool)
+        sink = _Base64Sink(spool, self.max_image_bytes)
         while True:
             quote = self.text.find('"', self.pos)
             end = quote if quote >= 0 else len(self.text)

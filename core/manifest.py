@@ -1,71 +1,88 @@
-"""The manifest of a batch folder: which jobs are done (and where their images are), and its remote batches.
+"""A batch folder's manifest (which jobs are done, their files, its remote batches) and the lock of a
+running batch.
 
-It is rewritten atomically after each finished job, so a crash loses nothing that was paid for;
-past :attr:`Manifest.JOURNAL_AT` jobs, each new one is appended to a journal beside it instead.
+The manifest is read as untrusted input: it may have been edited, truncated or replaced by
+something that is not a file at all. Anything but a regular file holding the shape written here
+is refused with exit 2, and no record may name a file outside its folder. It is rewritten
+atomically after each job, through a temporary file that is created new (never a file or link
+already there).
+
+One batch at a time runs in a folder: a second run refuses at once, before anything is checked or
+sent, instead of paying for the jobs the first one is running.
 """
 
 from __future__ import annotations
 
+import contextlib
+import errno
 import json
 import os
+import secrets
+import stat
 import threading
-from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from pathlib import Path, PurePosixPath, PureWindowsPath
+from typing import Any
 
 from .errors import UsageError
 from .spool import unlink_quietly
 
-if TYPE_CHECKING:
-    from .batch import Job
-
 MANIFEST_NAME = ".imagegate-batch.json"
+LOCK_NAME = ".imagegate-batch.lock"
+#: A manifest is a list of names; anything larger is not one (and would take long to read).
+MAX_MANIFEST_BYTES = 64 * 1024 * 1024
+_WRITE_FLAGS = getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_BINARY", 0)
+_OPEN_FLAGS = getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_BINARY", 0)
+_AFRESH = (
+    "Move it aside to start the batch afresh; then move or delete the images it lists, or give "
+    "the jobs other names (--force would pay for every job again)."
+)
 
 
 class Manifest:
-    """The finished jobs of a batch folder, rewritten atomically after each one.
+    """The finished jobs of a batch folder (and its remote batches), rewritten atomically after each job.
 
     Past :attr:`JOURNAL_AT` finished jobs, each new one is appended to a journal beside the
     manifest instead (folded into it by the next :meth:`save`), so recording a job costs the same
-    at 50,000 jobs as at 5.
+    at 50,000 jobs as at 5. With ``lock`` (the default), the folder is locked for as long as the
+    manifest is open: :meth:`close` (or the end of the process) releases it.
     """
 
     JOURNAL_AT = 500
 
-    def __init__(self, path: Path) -> None:
+    def __init__(self, path: Path, *, lock: bool = True) -> None:
         self.path = path
         self.journal = path.with_name(path.name + ".journal")
         self._journaled = False
         self._lock = threading.Lock()
-        self.done: dict[str, dict[str, Any]] = {}
-        self.remote: dict[str, Any] = {}  # the provider's batches (batch --remote), kept by remote.py
+        self._folder_lock = FolderLock(path.parent) if lock else None
         try:
-            document = json.loads(path.read_text(encoding="utf-8"))
-            self.done = dict(document.get("done", {}))
-            self.remote = dict(document.get("remote", {}))
-        except FileNotFoundError:
-            pass
-        except (OSError, ValueError, AttributeError) as exc:
-            raise UsageError(
-                f"cannot read the batch manifest {path}: {exc}",
-                hints=(
-                    "Move it aside to start the batch afresh; then move or delete the images it "
-                    "lists, or give the jobs other names (--force would pay for every job again).",
-                ),
-            ) from None
-        self._read_journal()
+            self.done, self.remote = read_manifest(path)
+            self._read_journal()
+        except BaseException:
+            self.close()
+            raise
+
+    def close(self) -> None:
+        """Release the folder's lock (another batch may run in it from now on)."""
+        if self._folder_lock is not None:
+            self._folder_lock.release()
 
     def _read_journal(self) -> None:
-        """Fold in the jobs appended to the journal; a line cut off by a crash is skipped."""
+        """Fold in the jobs appended to the journal; a line cut off by a crash, or bad, is skipped."""
         try:
-            text = self.journal.read_text(encoding="utf-8", errors="replace")
-        except OSError:
+            text = _read_regular(self.journal)
+        except FileNotFoundError:
             return
+        except OSError as exc:
+            raise _unreadable(self.journal, exc.strerror or str(exc)) from None
         for line in text.splitlines():
             try:
                 entry = json.loads(line)
-                self.done[str(entry.pop("key"))] = entry
-            except (ValueError, KeyError, AttributeError, TypeError):
+                key = str(entry.pop("key"))
+            except (ValueError, KeyError, AttributeError, TypeError, RecursionError):
                 continue
+            if _record_problem(entry) is None:
+                self.done[key] = entry
         self._journaled = bool(text)
         if text and not text.endswith("\n"):
             self._append_line("")  # the next record starts on a line of its own
@@ -73,12 +90,15 @@ class Manifest:
     def finished(self, key: str) -> list[str] | None:
         """The paths a job made in an earlier run, if it finished and they are all still there."""
         record = self.done.get(key)
-        if record is None:
-            return None
+        if record is None or not record["paths"]:
+            return None  # not done, or "done" with no image (as an older version could record): redo it
+        folder = self.path.parent.resolve()
         paths = [self.path.parent / name for name in record["paths"]]
-        return [str(path) for path in paths] if all(path.exists() for path in paths) else None
+        if not all(path.exists() and path.resolve().is_relative_to(folder) for path in paths):
+            return None  # gone, or a link out of the folder: not this batch's file
+        return [str(path) for path in paths]
 
-    def record(self, key: str, job: Job, paths: list[str]) -> str | None:
+    def record(self, key: str, job: Any, paths: list[str]) -> str | None:
         """Note a finished job; returns why it could not be written (disk full...), else None.
 
         The job's images are saved either way, so a failed write is a warning, not a failed job.
@@ -91,8 +111,13 @@ class Manifest:
             return self._write()
 
     def _append_line(self, line: str) -> str | None:
+        """Append to the journal, never through a link planted at its name."""
+        flags = (
+            os.O_WRONLY | os.O_APPEND | os.O_CREAT | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_BINARY", 0)
+        )
         try:
-            with open(self.journal, "a", encoding="utf-8") as handle:
+            fd = os.open(self.journal, flags, 0o644)
+            with os.fdopen(fd, "a", encoding="utf-8") as handle:
                 handle.write(line + "\n")
         except OSError as exc:
             return exc.strerror or str(exc)
@@ -108,14 +133,148 @@ class Manifest:
         document: dict[str, Any] = {"version": 1, "done": self.done}
         if self.remote:
             document["remote"] = self.remote
-        temporary = self.path.with_name(f"{self.path.name}.{os.getpid()}.{threading.get_ident()}.tmp")
-        try:
-            temporary.write_text(json.dumps(document, indent=1), encoding="utf-8")
-            os.replace(temporary, self.path)
-        except OSError as exc:
-            unlink_quietly(temporary)
-            return exc.strerror or str(exc)
-        if self._journaled:  # all it held is in the manifest now
+        problem = write_new(self.path, json.dumps(document, indent=1))
+        if problem is None and self._journaled:  # all it held is in the manifest now
             unlink_quietly(self.journal)
             self._journaled = False
-        return None
+        return problem
+
+
+def write_new(path: Path, text: str) -> str | None:
+    """Replace ``path`` with ``text`` through a temporary file made new (``O_EXCL``, no link followed).
+
+    Returns why it failed, or None.
+    """
+    temporary = path.with_name(f"{path.name}.{secrets.token_hex(8)}.tmp")
+    flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_BINARY", 0)
+    try:
+        fd = os.open(temporary, flags, 0o644)
+        with os.fdopen(fd, "w", encoding="utf-8") as stream:
+            stream.write(text)
+        os.replace(temporary, path)
+    except OSError as exc:
+        unlink_quietly(temporary)
+        return exc.strerror or str(exc)
+    return None
+
+
+def read_manifest(path: Path) -> tuple[dict[str, dict[str, Any]], dict[str, Any]]:
+    """The ``done`` records (each checked) and ``remote`` batches of the manifest at ``path``."""
+    try:
+        text = _read_regular(path)
+    except FileNotFoundError:
+        return {}, {}
+    except OSError as exc:
+        raise _unreadable(path, exc.strerror or str(exc)) from None
+    try:
+        document = json.loads(text)
+    except (ValueError, RecursionError):
+        raise _unreadable(path, "it is not valid JSON") from None
+    done = document.get("done", {}) if isinstance(document, dict) else None
+    if not isinstance(done, dict):
+        raise _unreadable(path, "it is not a manifest (no 'done' object)")
+    for key, record in done.items():
+        problem = _record_problem(record)
+        if problem:
+            raise _unreadable(path, f"its record {str(key)[:40]!r} {problem}")
+    remote = document.get("remote", {})
+    if not isinstance(remote, dict):
+        raise _unreadable(path, "its 'remote' part is not an object")
+    return dict(done), dict(remote)
+
+
+def _read_regular(path: Path) -> str:
+    """The text of ``path`` if it is a regular file (not a link, FIFO or device), read from one descriptor."""
+    try:
+        fd = os.open(path, os.O_RDONLY | _OPEN_FLAGS)  # no blocking on a FIFO, no following a link
+    except OSError as exc:
+        if exc.errno == errno.ELOOP:
+            raise OSError(errno.ELOOP, "it is a symbolic link") from None
+        raise
+    try:
+        info = os.fstat(fd)
+        if not stat.S_ISREG(info.st_mode):
+            raise OSError(errno.EINVAL, "it is not a regular file")
+        if info.st_size > MAX_MANIFEST_BYTES:
+            raise OSError(errno.EFBIG, f"it is larger than {MAX_MANIFEST_BYTES} bytes")
+        if hasattr(os, "set_blocking"):
+            os.set_blocking(fd, True)
+        with os.fdopen(fd, "rb", closefd=False) as stream:
+            data = stream.read(MAX_MANIFEST_BYTES + 1)
+    finally:
+        os.close(fd)
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError:
+        raise OSError(errno.EINVAL, "it is not UTF-8 text") from None
+
+
+def _record_problem(record: Any) -> str | None:
+    """Why a manifest record cannot be trusted, or None: it must list names inside the folder."""
+    if not isinstance(record, dict):
+        return "is not an object"
+    paths = record.get("paths")
+    if not isinstance(paths, list) or not all(isinstance(name, str) and name for name in paths):
+        return "has no list of file names ('paths')"
+    for name in paths:
+        if "\0" in name or any(
+            flavour.is_absolute() or ".." in flavour.parts
+            for flavour in (PurePosixPath(name), PureWindowsPath(name))
+        ):
+            return f"names a file outside the folder ({name[:80]!r})"
+    return None
+
+
+def _unreadable(path: Path, reason: str) -> UsageError:
+    return UsageError(f"cannot read the batch manifest {path}: {reason}", hints=(_AFRESH,))
+
+
+class FolderLock:
+    """An exclusive lock on a batch folder (``flock`` on ``.imagegate-batch.lock``), refused if held.
+
+    The lock goes with the process: a crashed run leaves no stale lock. (Not on Windows.)
+    """
+
+    def __init__(self, folder: Path) -> None:
+        self.path = folder / LOCK_NAME
+        self._fd: int | None = None
+        try:
+            import fcntl
+        except ImportError:  # Windows: no advisory locks here
+            return
+        try:
+            folder.mkdir(parents=True, exist_ok=True)
+            fd = os.open(self.path, os.O_RDWR | os.O_CREAT | _OPEN_FLAGS, 0o644)
+        except OSError as exc:
+            raise UsageError(f"cannot lock the batch folder {folder}: {exc.strerror or exc}") from None
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError:
+            holder = _holder(fd)
+            os.close(fd)
+            raise UsageError(
+                f"another imagegate batch{holder} is running in {folder}; nothing was sent",
+                hints=("Wait for it to finish, then run the same command again: finished jobs are skipped.",),
+            ) from None
+        with contextlib.suppress(OSError):
+            os.ftruncate(fd, 0)
+            os.write(fd, f"{os.getpid()}\n".encode())
+        self._fd = fd
+
+    def release(self) -> None:
+        fd, self._fd = self._fd, None
+        if fd is not None:
+            with contextlib.suppress(OSError):
+                os.close(fd)  # closing the descriptor releases the flock
+
+    def __del__(self) -> None:
+        self.release()
+
+
+def _holder(fd: int) -> str:
+    """`` (process 1234)`` from the lock file, if it names one."""
+    with contextlib.suppress(OSError, ValueError):
+        text = os.pread(fd, 32, 0).decode("ascii").strip()
+        if text.isdigit():
+            return f" (process {int(text)})"
+    return ""

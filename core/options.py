@@ -123,6 +123,8 @@ TABLE: tuple[Option, ...] = (
     Option("max_retry_wait", float, "profile", low=0, default=60.0, profile="max_retry_wait"),
     Option("download_max_bytes", int, "profile", low=1, default=64 * 1024 * 1024,
            profile="download_max_bytes"),
+    Option("image_max_bytes", int, "profile", low=1, default=64 * 1024 * 1024, profile="image_max_bytes"),
+    Option("answer_max_bytes", int, "profile", low=1, default=1024 * 1024 * 1024, profile="answer_max_bytes"),
     Option("rate_limit", str, "profile", pattern=RATE, profile="rate_limit",
            schema={"type": "string", "pattern": f"^(?:{RATE})$"}),
     Option("budget", dict, "profile", profile="budget", schema=BUDGET),

@@ -11,6 +11,7 @@ same folder, then linked or renamed into place), and an existing file is replace
 from __future__ import annotations
 
 import errno
+import hashlib
 import os
 import tempfile
 import time
@@ -21,7 +22,7 @@ from typing import TYPE_CHECKING
 from .errors import ImagegateError, ImageNotSaved, Interrupted, UnusableAnswer, UsageError
 from .result import Image
 from .sniff import EXTENSIONS, FORMAT_OF_EXTENSION, ImageInfo, require_image, sniff
-from .spool import FileSpool, MemorySpool, Spool, rescue_dir, unlink_quietly, unsaved
+from .spool import DroppedSpool, FileSpool, MemorySpool, Spool, rescue_dir, unlink_quietly, unsaved
 
 if TYPE_CHECKING:
     from .adapter import Answer
@@ -55,12 +56,22 @@ def base_path(
     """
     if out is None or str(out) == "":
         return _timestamped(Path.cwd(), output_format, now, count)
+    if "\0" in str(out):  # no file system takes it: refused before paying, not after
+        raise UsageError("--out holds a NUL character, which no file name can; nothing was sent")
     path = Path(out).expanduser().absolute()
-    if str(out).endswith(("/", os.sep)) or path.is_dir():
+    if str(out).endswith(("/", os.sep)) or _is_dir(path):
         return _timestamped(path, output_format, now, count)
     if not path.suffix:
         path = path.with_name(path.name + EXTENSIONS.get(output_format, f".{output_format}"))
     return path
+
+
+def _is_dir(path: Path) -> bool:
+    """Whether ``path`` is a folder; a name the system cannot even look up (too long) is none."""
+    try:
+        return path.is_dir()
+    except OSError:
+        return False
 
 
 def _timestamped(folder: Path, output_format: str, now: float | None, count: int) -> Path:
@@ -86,14 +97,25 @@ class OutputPlan:
         return numbered(self.first, index)
 
     def preflight(self) -> None:
-        """Refuse, before any request, outputs that exist (without --force) or cannot be written."""
+        """Refuse, before any request, outputs that exist (without --force) or cannot be written.
+
+        Every name the call may write must fit the folder, also with a changed extension and the
+        ``.N`` a name taken meanwhile gets: a paid image must never meet a name too long to write.
+        """
         parent = self.first.parent
         _ensure_writable_dir(parent)
         for index in range(self.count):
             path = self.path_for(index)
-            if path.is_dir():
-                raise UsageError(f"output {path} is a folder; give a file name with --out")
-            if (path.exists() or path.is_symlink()) and not self.force:
+            check_name_fits(path)
+            try:
+                if path.is_dir():
+                    raise UsageError(f"output {path} is a folder; give a file name with --out")
+                exists = path.exists() or path.is_symlink()
+            except OSError as exc:
+                raise UsageError(
+                    f"cannot use output {path}: {exc.strerror or exc}; nothing was sent"
+                ) from None
+            if exists and not self.force:
                 raise OutputExists(path)
 
     def new_spool(self, index: int) -> FileSpool:
@@ -155,6 +177,47 @@ class OutputPlan:
             unlink_quietly(spool.path)
             return candidate
         raise OSError(errno.EEXIST, "no free file name")
+
+
+#: The most a name may grow when it is written: a changed extension (``.png`` -> ``.webp``) and the
+#: ``.999`` a name taken meanwhile gets.
+NAME_GROWTH = len(".webp") - len(".png") + len(".999")
+#: Rescued images keep at most this much of their name (the rescue folder may be on another file
+#: system, with shorter names): a long name is cut and given a short hash, so it always fits.
+RESCUE_NAME_BYTES = 100
+
+
+def check_name_fits(path: Path, growth: int = NAME_GROWTH) -> None:
+    """Refuse (exit 2, before anything is sent) a name its folder cannot hold once it has grown."""
+    limit = _name_max(path.parent)
+    need = len(os.fsencode(path.name)) + growth
+    if need > limit:
+        raise UsageError(
+            f"output name {path.name[:40]}... is too long for {path.parent}: it takes "
+            f"{need - growth} bytes, and names there may have {limit} (imagegate needs {growth} more "
+            "for a changed extension or a numbered copy); nothing was sent",
+            hints=("Choose a shorter --out.",),
+        )
+
+
+def _name_max(folder: Path) -> int:
+    try:
+        return int(os.pathconf(folder, "PC_NAME_MAX"))
+    except (OSError, ValueError, AttributeError):  # not POSIX, or the folder does not say
+        return 255
+
+
+def rescue_name(name: str) -> str:
+    """``name``, cut to fit any rescue folder: ``<start>-<8 hex>.png`` when it is long."""
+    if len(os.fsencode(name)) <= RESCUE_NAME_BYTES:
+        return name
+    path = Path(name)
+    suffix = path.suffix if len(path.suffix) <= 8 else ""
+    digest = hashlib.sha256(os.fsencode(name)).hexdigest()[:8]
+    stem = path.stem if suffix else name
+    while len(os.fsencode(f"{stem}-{digest}{suffix}")) > RESCUE_NAME_BYTES:
+        stem = stem[: len(stem) * 3 // 4]
+    return f"{stem}-{digest}{suffix}"
 
 
 def _ensure_writable_dir(directory: Path) -> None:
@@ -240,7 +303,7 @@ def _rescued_error(spool: FileSpool, target: Path, exc: OSError) -> ImageNotSave
 def _rescue(spool: FileSpool, target: Path) -> Path:
     directory = rescue_dir()
     directory.mkdir(parents=True, exist_ok=True)
-    for candidate in _alternatives(directory / target.name):
+    for candidate in _alternatives(directory / rescue_name(target.name)):
         try:
             spool.copy_to(candidate)
         except FileExistsError:
@@ -261,15 +324,44 @@ class Spools:
     failure, Ctrl-C, SIGTERM); the error raised names where it went.
     """
 
-    def __init__(self, plan: OutputPlan | None) -> None:
+    def __init__(self, plan: OutputPlan | None, limit: int | None = None) -> None:
         self.plan = plan
         self.made: list[Spool] = []
+        #: At most this many images are kept (``--n``): the call declared only their names.
+        self.limit = limit if limit is not None else (plan.count if plan is not None else None)
+        self.dropped = 0
+        self.warnings: list[str] = []
+
+    @property
+    def full(self) -> bool:
+        """Whether every image the call asked for has its spool: any further one is not kept.
+
+        A finished spool that holds nothing (an empty image string, which counts as absent) takes
+        no place.
+        """
+        taken = [s for s in self.made if not isinstance(s, DroppedSpool) and (s.size or not s.complete)]
+        return self.limit is not None and len(taken) >= self.limit
 
     def new(self) -> Spool:
+        """A spool for the next image of the answer; past ``limit``, one that keeps nothing."""
         self.finish()
-        spool = self.plan.new_spool(len(self.made)) if self.plan is not None else MemorySpool()
+        if self.full:
+            self.drop()
+            spool: Spool = DroppedSpool()
+        else:
+            index = len(self.made) - self.dropped
+            spool = self.plan.new_spool(index) if self.plan is not None else MemorySpool()
         self.made.append(spool)
         return spool
+
+    def drop(self) -> None:
+        """Count one image the provider sent beyond what was asked (it is read, not written)."""
+        self.dropped += 1
+        message = (
+            f"the provider sent more images than the {self.limit} asked for; "
+            f"{self.dropped} more {'was' if self.dropped == 1 else 'were'} not saved"
+        )
+        self.warnings[:] = [message]
 
     def finish(self) -> None:
         """Mark every spool so far complete (the answer was read to its end, or a next image began)."""
@@ -278,7 +370,11 @@ class Spools:
 
     def finished(self) -> list[Spool]:
         """The complete spools that hold an image with a readable header: worth keeping after a failure."""
-        return [spool for spool in self.made if spool.complete and _readable(spool.head)]
+        return [
+            spool
+            for spool in self.made
+            if spool.complete and not isinstance(spool, DroppedSpool) and _readable(spool.head)
+        ]
 
     def discard(self) -> None:
         """Remove every spool not committed (a no-op for those already in place)."""
@@ -307,7 +403,11 @@ def _readable(head: bytes) -> bool:
 
 def _arrived(answer: Answer) -> list[Spool]:
     """The spools of images that arrived whole (decoded, or downloaded to the end), in order."""
-    return [ref.data for ref in answer.images if isinstance(ref.data, Spool)]
+    return [
+        ref.data
+        for ref in answer.images
+        if isinstance(ref.data, Spool) and not isinstance(ref.data, DroppedSpool)
+    ]
 
 
 def _keep(spools: list[Spool], plan: OutputPlan | None) -> tuple[list[Image], list[ImagegateError]]:
@@ -360,6 +460,9 @@ def partial_path(first: Path, number: int) -> Path:
     return first.with_name(f"{first.stem}.partial-{number}{first.suffix}")
 
 
+_EXTRA_PREVIEWS = "the provider sent more partial images than the"
+
+
 class Previews:
     """Saves a streamed call's partial previews beside the output, atomically, never over a file."""
 
@@ -372,20 +475,30 @@ class Previews:
         self.warnings: list[str] = []
 
     def preflight(self) -> None:
-        """Refuse, before the call, preview names that exist (unless --force)."""
-        if self.plan is None or self.plan.force:
+        """Refuse, before the call, preview names that exist (unless --force) or do not fit."""
+        if self.plan is None:
             return
         for number in range(1, self.expected + 1):
             path = partial_path(self.plan.first, number)
-            if path.exists() or path.is_symlink():
+            check_name_fits(path)
+            if not self.plan.force and (path.exists() or path.is_symlink()):
                 raise UsageError(
                     f"partial image {path} already exists; nothing was sent",
                     hints=("Choose another --out, or add --force to overwrite it.",),
                 )
 
     def save(self, spool: Spool, seconds: float) -> None:
-        """Write one preview (when the call writes files) and say so on stderr."""
+        """Write one preview (when the call writes files) and say so on stderr.
+
+        At most ``expected`` (``--partial-images``) are written, under the names the call
+        declared; the provider's further previews are counted, not written.
+        """
         self.received += 1
+        if self.received > self.expected:
+            extra = self.received - self.expected
+            self.warnings[:] = [w for w in self.warnings if not w.startswith(_EXTRA_PREVIEWS)]
+            self.warnings.append(f"{_EXTRA_PREVIEWS} {self.expected} asked for: {extra} not saved")
+            return
         if self.plan is None:
             self.notify(f"partial image {self.received} received ({seconds:.1f} s)")
             return

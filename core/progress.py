@@ -13,6 +13,8 @@ import time
 from collections.abc import Callable, Iterator
 from typing import TextIO
 
+from .untrusted import HINT_LIMIT, untrusted
+
 DEFAULT_INTERVAL = 1.0
 
 #: Where a stage sends a one-line note for the user (``Progress.note``, or nothing).
@@ -55,12 +57,12 @@ class Progress:
             return False
 
     def note(self, message: str) -> None:
-        """One line of progress (unless quiet)."""
+        """One line of progress (unless quiet); what a provider put in it (a job's status) is made inert."""
         if self.quiet:
             return
         with self._lock:
             self._erase()
-            self.stream.write(message + "\n")
+            self.stream.write(untrusted(message, HINT_LIMIT) + "\n")
             self.stream.flush()
 
     @contextlib.contextmanager
@@ -86,7 +88,7 @@ class Progress:
     def _tick(self, ticker: Ticker, started: float, stop: threading.Event) -> None:
         while not stop.wait(self.interval):
             with self._lock:
-                text = f"{ticker.what}: {time.monotonic() - started:.0f} s"
+                text = f"{untrusted(ticker.what, 200)}: {time.monotonic() - started:.0f} s"
                 self.stream.write("\r" + text.ljust(len(self._line)))
                 self.stream.flush()
                 self._line = text

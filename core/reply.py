@@ -150,7 +150,15 @@ class SentThenFailed(TransportFailure):
 
 
 class TimedOut(TransportFailure):
-    """The deadline (or the read timeout it set) passed while waiting for the answer."""
+    """The deadline (or the read timeout it set) passed while waiting for the answer.
+
+    ``sent`` is False when it passed before any byte of the request left (connecting, a proxy
+    tunnel, the TLS handshake): nothing can have been billed.
+    """
+
+    def __init__(self, reason: str = "", backend: str = "", *, sent: bool = True) -> None:
+        super().__init__(reason, backend)
+        self.sent = sent
 
 
 class CutOff(TransportFailure):

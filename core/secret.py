@@ -2,13 +2,18 @@
 
 from __future__ import annotations
 
+import base64
 import contextlib
+import errno
+import html
 import io
 import json
 import logging
+import os
 import re
 import sys
 import threading
+from array import array
 from collections.abc import Collection, Iterator, Mapping
 from typing import Any, TextIO
 
@@ -16,12 +21,31 @@ REDACTED = "***redacted***"
 #: Header names that carry credentials whatever the adapter says (shown redacted).
 ALWAYS_SECRET = frozenset({"authorization", "api-key", "x-api-key", "proxy-authorization", "cookie"})
 _known: set[str] = set()
+#: Header names (lower case) and query parameter names whose values are always shown redacted.
+_hidden_headers: set[str] = set()
+_hidden_query: set[str] = set()
+#: The shortest header or query value from the config that is searched for in free text.
+SETTING_MIN = 8
 # Any 12 characters of a key in a row are enough to identify it, so every such piece is scrubbed.
 _WINDOW = 12
 _factory_installed = False
-_scrubber: tuple[frozenset[str], re.Pattern[str], tuple[str, ...]] | None = None
+_scrubber: tuple[frozenset[str], Any, Any] | None = None
 # \uXXXX escapes of visible ASCII (not quote or backslash), decoded to find an escaped key.
 _ESCAPE = re.compile(r"\\u00(2[1-9a-fA-F]|[3-4][0-9a-fA-F]|5[0-9abd-fABD-F]|6[0-9a-fA-F]|7[0-9a-eA-E])")
+#: What the decoded view of a text decodes or drops: percent, HTML and backslash escapes, white
+#: space, and invisible format characters (zero-width spaces and joiners, bidi marks, soft hyphens).
+_INVISIBLE_CHARS = (
+    "\u00ad\u034f\u061c\u115f\u1160\u17b4\u17b5\u180e"
+    "\u200b-\u200f\u202a-\u202e\u2060-\u206f\u3164\ufeff\uffa0"
+)
+_INVISIBLE = re.compile(f"[{_INVISIBLE_CHARS}]")
+_NORMALISE = re.compile(
+    r"%[0-9a-fA-F]{2}|&#[xX][0-9a-fA-F]{1,6};|&#[0-9]{1,7};|&[A-Za-z][A-Za-z0-9]{1,31};"
+    r"|\\+u[0-9a-fA-F]{4}|\\+x[0-9a-fA-F]{2}|[\s" + _INVISIBLE_CHARS + "]+"
+)
+_ASCII_LOWER = str.maketrans("ABCDEFGHIJKLMNOPQRSTUVWXYZ", "abcdefghijklmnopqrstuvwxyz")
+#: User info in a URL (``scheme://user:pass@``), shown redacted whatever it is.
+_USERINFO = re.compile(r"(?i)\b([a-z][a-z0-9+.-]*://)[^/?#\s@\\\"'<>]+@")
 
 
 class Secret:
@@ -71,46 +95,237 @@ def remember(value: str) -> None:
         _install_log_redaction()
 
 
-def redact(text: str) -> str:
-    """Replace every known secret, any 12 characters of one in a row, and its escaped forms, with a marker.
+def remember_setting(value: Any) -> None:
+    """Register a config value that may be a credential (a header or query value).
 
-    The escaped forms are how a key shows in a repr or in JSON (``\\n``, ``\\u0073``); the search
-    is one regular expression, compiled once per set of known keys.
+    Only strings of :data:`SETTING_MIN` characters or more are searched for in free text (a short
+    value such as ``true`` would blank ordinary words); every such value is still hidden by name
+    wherever its header or query parameter is shown (:func:`hide_header`, :func:`hide_query`).
     """
-    if not _known or not text:
+    if isinstance(value, str) and len(value) >= SETTING_MIN:
+        remember(value)
+
+
+def hide_header(name: str) -> None:
+    """Show header ``name`` (any case) as ``***redacted***`` wherever headers are shown."""
+    _hidden_headers.add(name.lower())
+
+
+def hide_query(name: str) -> None:
+    """Show the value of query parameter ``name`` as ``***redacted***`` in any URL shown."""
+    if name:
+        _hidden_query.add(name)
+
+
+def remember_url(url: Any) -> None:
+    """Register the user name and password a URL carries (``http://user:pass@host``)."""
+    if not isinstance(url, str) or "@" not in url:
+        return
+    from urllib.parse import unquote, urlsplit
+
+    try:
+        parts = urlsplit(url if "://" in url else f"http://{url}")
+        user, password = parts.username, parts.password
+    except ValueError:
+        return
+    for value, register in ((user, remember_setting), (password, remember)):
+        if value:
+            register(value)
+            register(unquote(value))
+
+
+def remember_environment_urls() -> None:
+    """Register the user info of the proxies the environment names (``HTTPS_PROXY=http://u:p@host``)."""
+    for name, value in os.environ.items():
+        if name.lower().endswith("_proxy"):
+            remember_url(value)
+
+
+def redact(text: str) -> str:
+    """Replace every known secret, any 12 characters of one in a row, and its encoded forms, with a marker.
+
+    The forms are how a key shows in a repr or in JSON (``\\n``, ``\\u0073``), and how a server
+    may echo it: base64, hex, percent-encoded, HTML entities, reversed, any case, split by spaces
+    or invisible characters. User info in any URL (``//user:pass@``) and the values of hidden
+    query parameters are replaced too. The search is one regular expression per pass, compiled
+    once per set of known secrets.
+    """
+    if not text:
         return text
-    pattern, pieces = _scrubbing()
+    if "@" in text or _hidden_query:
+        text = _structural(text)
+    if not _known:
+        return text
+    raw, normalised = _scrubbing()
+    text = _scrub(text, raw)
+    if normalised is not None and _NORMALISE.search(text):
+        text = _scrub_normalised(text, normalised)
+    return text
+
+
+def _structural(text: str) -> str:
+    """URL user info and hidden query values replaced, whatever their value."""
+    text = _USERINFO.sub(lambda match: match.group(1) + REDACTED + "@", text)
+    for name in _hidden_query:
+        text = re.sub(
+            rf"([?&;]{re.escape(name)}=)[^&#\s\"'<>]+", lambda match: match.group(1) + REDACTED, text
+        )
+    return text
+
+
+def _scrub(text: str, scrubber: _Scrubber) -> str:
+    pattern, forms = scrubber
     if "\\u" in text:
         decoded = _ESCAPE.sub(lambda match: chr(int(match.group(1), 16)), text)
-        if decoded != text and pattern.search(decoded):
+        if decoded != text and pattern.search(decoded.translate(_ASCII_LOWER)):
             text = decoded
-    match = pattern.search(text)
+    lowered = text.translate(_ASCII_LOWER)
+    match = pattern.search(lowered)
     if match is None:
         return text
-    out, position = [], 0
+    out: list[str] = []
+    position = 0
     while match is not None:
         out += (text[position : match.start()], REDACTED)
-        position = _extent(text, match, pieces)
-        match = pattern.search(text, position)
+        position = _extent(lowered, match, forms)
+        match = pattern.search(lowered, position)
     out.append(text[position:])
     return "".join(out)
 
 
-def _scrubbing() -> tuple[re.Pattern[str], tuple[str, ...]]:
-    """The pattern matching what :func:`redact` scrubs, and the texts a match may run on into."""
+def _scrub_normalised(text: str, scrubber: _Scrubber) -> str:
+    """Scrub what a key becomes once escapes are decoded and spaces and invisible characters dropped.
+
+    The search runs on that decoded view; each piece found is cut out of the original text, from
+    where its first character starts to where its last one ends.
+    """
+    view, starts, ends = _view(text)
+    view = view.translate(_ASCII_LOWER)
+    pattern, forms = scrubber
+    out: list[str] = []
+    position = 0
+    match = pattern.search(view)
+    while match is not None:
+        end = _extent(view, match, forms)
+        start = max(starts[match.start()], position)
+        out += (text[position:start], REDACTED)
+        position = max(ends[end - 1], position)
+        match = pattern.search(view, end)
+    out.append(text[position:])
+    return _one_marker("".join(out))
+
+
+def _one_marker(text: str) -> str:
+    """Markers side by side (two passes found two pieces of one key) shown as one."""
+    while REDACTED + REDACTED in text:
+        text = text.replace(REDACTED + REDACTED, REDACTED)
+    return text
+
+
+def _view(text: str) -> tuple[str, array, array]:
+    """``text`` with escapes decoded and spaces and invisible characters dropped, and for each
+    character of that view where it starts and ends in ``text``."""
+    chars: list[str] = []
+    starts, ends = array("q"), array("q")
+    position = 0
+    for match in _NORMALISE.finditer(text):
+        chars.append(text[position : match.start()])
+        starts.extend(range(position, match.start()))
+        ends.extend(range(position + 1, match.start() + 1))
+        decoded = _decoded(match)
+        if decoded:
+            chars.append(decoded)
+            starts.append(match.start())
+            ends.append(match.end())
+        position = match.end()
+    chars.append(text[position:])
+    starts.extend(range(position, len(text)))
+    ends.extend(range(position + 1, len(text) + 1))
+    return "".join(chars), starts, ends
+
+
+def _decoded(match: re.Match[str]) -> str:
+    """What one escape or invisible run stands for in the view ("" for spaces and invisible ones)."""
+    token = match.group()
+    if token[0] == "%":
+        char = chr(int(token[1:], 16))
+    elif token.startswith("&#x") or token.startswith("&#X"):
+        char = chr(min(int(token[3:-1], 16), 0x10FFFF))
+    elif token.startswith("&#"):
+        char = chr(min(int(token[2:-1]), 0x10FFFF))
+    elif token[0] == "&":
+        char = html.unescape(token)
+    elif token[0] == "\\":  # \u200b, or \\u200b as JSON shows it inside a string
+        char = chr(int(token.lstrip("\\")[1:], 16))
+    else:
+        return ""
+    return "" if char.isspace() or _INVISIBLE.fullmatch(char) else char
+
+
+_Scrubber = tuple[re.Pattern[str], tuple[str, ...]]
+
+
+def _scrubbing() -> tuple[_Scrubber, _Scrubber | None]:
+    """The patterns matching what :func:`redact` scrubs in the text and in its decoded view, with the
+    texts a match may run on into; compiled once per set of known secrets."""
     global _scrubber
     known = frozenset(_known)
     if _scrubber is None or _scrubber[0] != known:
-        forms = {form for value in known for form in _forms(value)}
-        pieces = {form[i : i + _WINDOW] for form in forms for i in range(max(len(form) - _WINDOW, 0) + 1)}
-        alternatives = sorted(pieces, key=len, reverse=True)
-        _scrubber = known, re.compile("|".join(map(re.escape, alternatives))), tuple(forms)
+        raw = _compile(known)
+        long_ones = frozenset(value for value in known if len(value) >= _WINDOW)
+        _scrubber = known, raw, _compile(long_ones) if long_ones else None
     return _scrubber[1], _scrubber[2]
 
 
+def _compile(known: frozenset[str]) -> _Scrubber:
+    """Every 12-character piece of every form of the known secrets, as one trie-shaped pattern.
+
+    The text is searched lowered (ASCII only, so positions do not move); a trie keeps the search
+    fast however many forms there are, where a flat alternation would try each at every position.
+    """
+    forms = {form.translate(_ASCII_LOWER) for value in known for form in _forms(value)}
+    pieces = {form[i : i + _WINDOW] for form in forms for i in range(max(len(form) - _WINDOW, 0) + 1)}
+    return re.compile(_trie(sorted(pieces))), tuple(forms)
+
+
+def _trie(words: list[str]) -> str:
+    """A regular expression matching exactly ``words``, their common prefixes factored out."""
+    root: dict[str, Any] = {}
+    for word in words:
+        node = root
+        for char in word:
+            node = node.setdefault(char, {})
+        node[""] = {}
+    return _branch(root)
+
+
+def _branch(node: dict[str, Any]) -> str:
+    if set(node) == {""}:
+        return ""
+    singles, longer = [], []
+    for char, child in sorted(node.items()):
+        if char:
+            rest = _branch(child)
+            (longer.append(re.escape(char) + rest) if rest else singles.append(re.escape(char)))
+    if singles:
+        longer.append(singles[0] if len(singles) == 1 else "[" + "".join(singles) + "]")
+    body = longer[0] if len(longer) == 1 and "" not in node else "(?:" + "|".join(longer) + ")"
+    return body + "?" if "" in node else body
+
+
 def _forms(value: str) -> set[str]:
-    """A key as it may appear in text: itself, inside a repr, inside JSON (ASCII-escaped or not)."""
-    return {value, repr(value)[1:-1], json.dumps(value)[1:-1], json.dumps(value, ensure_ascii=False)[1:-1]}
+    """A key as it may appear in text: itself, inside a repr, inside JSON (ASCII-escaped or not),
+    reversed, in hex, and in base64 (standard and URL-safe) at each of the three alignments a key
+    can have inside a longer encoded text (``Bearer sk-...``)."""
+    data = value.encode("utf-8", "surrogatepass")
+    forms = {value, repr(value)[1:-1], json.dumps(value)[1:-1], json.dumps(value, ensure_ascii=False)[1:-1]}
+    forms |= {value[::-1], data.hex()}
+    for skip in range(3):
+        aligned = data[skip:]
+        aligned = aligned[: len(aligned) // 3 * 3]
+        if len(aligned) >= 9:
+            forms |= {base64.b64encode(aligned).decode(), base64.urlsafe_b64encode(aligned).decode()}
+    return {form for form in forms if form}
 
 
 def _extent(text: str, match: re.Match[str], forms: tuple[str, ...]) -> int:
@@ -145,12 +360,12 @@ def redact_data(value: Any) -> Any:
 def redact_headers(headers: Mapping[str, str | Secret], secret_names: Collection[str] = ()) -> dict[str, str]:
     """Headers as they may be shown: credentials replaced by a marker, every other value redacted.
 
-    ``secret_names`` (any case) are hidden as well as the headers in :data:`ALWAYS_SECRET` and
-    every header whose value is a :class:`Secret`.
+    ``secret_names`` (any case) are hidden as well as the headers in :data:`ALWAYS_SECRET`, every
+    header the config sets (:func:`hide_header`) and every header whose value is a :class:`Secret`.
     """
-    hidden = {name.lower() for name in secret_names} | ALWAYS_SECRET
-    return {
-        key: REDACTED if key.lower() in hidden or isinstance(value, Secret) else redact(value)
+    hidden = {name.lower() for name in secret_names} | ALWAYS_SECRET | _hidden_headers
+    return {  # names too: a server may echo a key as a header's name
+        redact(key): REDACTED if key.lower() in hidden or isinstance(value, Secret) else redact(value)
         for key, value in headers.items()
     }
 
@@ -183,14 +398,21 @@ def _redact_record(record: logging.LogRecord) -> logging.LogRecord:
         message = record.getMessage()
     except Exception:  # a malformed record: show its template rather than fail
         message = str(record.msg)
-    record.msg, record.args = redact(message), None
+    from .untrusted import safe_lines  # no escape sequence or CR from a provider reaches a log
+
+    record.msg, record.args = safe_lines(redact(message)), None
     if record.exc_info and not record.exc_text:
         record.exc_text = logging.Formatter().formatException(record.exc_info)
     if record.exc_text:
-        record.exc_text = redact(record.exc_text)
+        record.exc_text = safe_lines(redact(record.exc_text))
     if record.stack_info:
-        record.stack_info = redact(record.stack_info)
+        record.stack_info = safe_lines(redact(record.stack_info))
     return record
+
+
+def guard_logs() -> None:
+    """Make every log record of the process scrubbed and terminal-safe (see _install_log_redaction)."""
+    _install_log_redaction()
 
 
 def _install_log_redaction() -> None:
@@ -253,6 +475,16 @@ class RedactingStream(io.TextIOBase):
         return self.target.fileno()
 
 
+class _Closed(io.TextIOBase):
+    """Stands for a standard stream the process was started without: every write fails (EBADF)."""
+
+    def write(self, text: str) -> int:
+        raise OSError(errno.EBADF, "Bad file descriptor")
+
+    def isatty(self) -> bool:
+        return False
+
+
 @contextlib.contextmanager
 def guarded_streams() -> Iterator[None]:
     """While active, everything written to sys.stdout and sys.stderr passes through :func:`redact`.
@@ -263,12 +495,20 @@ def guarded_streams() -> Iterator[None]:
         yield
         return
     saved = sys.stdout, sys.stderr
-    sys.stdout, sys.stderr = RedactingStream(saved[0]), RedactingStream(saved[1])
-    try:
-        yield
-    finally:
-        guards = sys.stdout, sys.stderr
-        sys.stdout, sys.stderr = saved
-        for guard in guards:
-            with contextlib.suppress(Exception):
-                guard.flush()
+    with contextlib.ExitStack() as stack:
+        # A process started with stdout or stderr closed has None there. Writing the result to a
+        # missing stdout fails like writing to a closed one (the command then says so on stderr);
+        # what goes to a missing stderr is lost.
+        out: Any = saved[0] if saved[0] is not None else _Closed()
+        err = (
+            saved[1] if saved[1] is not None else stack.enter_context(open(os.devnull, "w", encoding="utf-8"))
+        )
+        sys.stdout, sys.stderr = RedactingStream(out), RedactingStream(err)
+        try:
+            yield
+        finally:
+            guards = sys.stdout, sys.stderr
+            sys.stdout, sys.stderr = saved
+            for guard in guards:
+                with contextlib.suppress(Exception):
+                    guard.flush()

@@ -69,6 +69,16 @@ class MemorySpool(Spool):
         return self._buffer.getvalue()
 
 
+class DroppedSpool(Spool):
+    """Reads an image the call did not ask for (beyond ``--n``) and keeps nothing of it but its head."""
+
+    def _write(self, data: bytes) -> None:
+        pass
+
+    def getvalue(self) -> bytes:
+        return b""
+
+
 class FileSpool(Spool):
     """A hidden temp file in the output's own folder, so committing it is a rename."""
 
@@ -80,9 +90,10 @@ class FileSpool(Spool):
 
     @staticmethod
     def _open(directory: Path, stem: str) -> tuple[Path, BinaryIO]:
-        # Like mkstemp, but with the mode an ordinary file gets (0666 less the umask).
+        # Like mkstemp, but with the mode an ordinary file gets (0666 less the umask). The name
+        # keeps only the start of the stem, so it fits wherever the output's own name fits.
         for _ in range(100):
-            path = directory / f".{stem}.{secrets.token_hex(6)}.part"
+            path = directory / temp_name(stem)
             try:
                 fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0), 0o666)
             except FileExistsError:
@@ -142,6 +153,15 @@ class FileSpool(Spool):
         with contextlib.suppress(OSError):
             self._file.close()  # a failed flush (disk full) must not keep the file from going
         unlink_quietly(self.path)
+
+
+#: How much of the output's stem a temporary name keeps (the rest of the name is 20 characters).
+TEMP_STEM = 32
+
+
+def temp_name(stem: str) -> str:
+    """A hidden temporary name for an output: ``.kite.1a2b3c4d5e6f.part``, at most 51 characters."""
+    return f".{stem[:TEMP_STEM]}.{secrets.token_hex(6)}.part"
 
 
 def unsaved(exc: OSError) -> ImageNotSaved:

@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING
 from .adapter import Adapter, Answer, Failed, Final, Partial
 from .errors import ImagegateError, UnusableAnswer
 from .http import verdict
-from .jsonstream import InvalidAnswer, InvalidImage, parse
+from .jsonstream import InvalidAnswer, InvalidImage, capped, caps, parse
 from .spool import MemorySpool, Spool
 
 if TYPE_CHECKING:
@@ -36,8 +36,14 @@ END_MARKERS = ("[DONE]",)
 
 # -- the event parser ------------------------------------------------------------------------------
 
-#: A cap on one event's size, so a stream that never ends an event cannot fill memory.
+#: A cap on one event's size, so a stream that never ends an event cannot fill memory. A call's
+#: own cap follows its ``image_max_bytes`` (an event holds at most one image, in base64).
 MAX_EVENT_BYTES = 256 * 1024 * 1024
+#: What one data line costs besides its characters and line break (its slot in the list of lines),
+#: so a stream of empty ``data:`` lines counts against the cap as the memory it takes.
+LINE_COST = 8
+#: The pieces an event's data is handed to the JSON reader in (no whole copy of a big event).
+PIECE = 64 * 1024
 
 
 class EventTooLarge(ValueError):
@@ -113,7 +119,7 @@ class EventParser:
         value = value.removeprefix(" ")
         if name == "data":
             self._data.append(value)
-            self._size += len(value) + 1
+            self._size += len(value) + 1 + LINE_COST  # an empty line costs memory too
             self._check_size(0)
         elif name == "event":
             self._event = value
@@ -205,12 +211,23 @@ def _close(stream: Generator[Partial | Final, None, None], chunks: Iterator[byte
 
 
 def _decoded(adapter: Adapter, chunks: Iterator[bytes]) -> Generator[Partial | Final, None, None]:
-    """The adapter's reading of each event, base64 images already decoded into memory spools."""
+    """The adapter's reading of each event, base64 images already decoded into memory spools.
+
+    The whole stream is capped by ``answer_max_bytes``, each event by what one image of
+    ``image_max_bytes`` takes in base64, each image by ``image_max_bytes``.
+    """
+    limits = caps(adapter)
+    max_event = limits["max_image_bytes"] * 4 // 3 + 1024 * 1024
     try:
-        for event in events(chunks):
+        for event in events(capped(chunks, limits["max_bytes"]), max_event):
             if event.data.strip() in END_MARKERS:
                 continue
-            document = parse([event.data.encode("utf-8")], adapter.stream_b64_fields, MemorySpool)
+            document = parse(
+                _pieces(event.data),
+                adapter.stream_b64_fields,
+                MemorySpool,
+                max_image_bytes=limits["max_image_bytes"],
+            )
             decoded = adapter.decode_event(event.event, document)
             if isinstance(decoded, Failed):
                 raise verdict(decoded.error, lead="the provider stopped the stream with an error")[0]
@@ -222,6 +239,12 @@ def _decoded(adapter: Adapter, chunks: Iterator[bytes]) -> Generator[Partial | F
         raise UnusableAnswer(f"an event of the stream is {exc}") from None
     except EventTooLarge as exc:
         raise UnusableAnswer(f"the stream is unusable: {exc}") from None
+
+
+def _pieces(text: str) -> Iterator[bytes]:
+    """``text`` as UTF-8, a piece at a time."""
+    for start in range(0, len(text), PIECE):
+        yield text[start : start + PIECE].encode("utf-8", "surrogatepass")
 
 
 def _collect(final: Answer, answer: Answer, new_spool: Callable[[], Spool]) -> None:

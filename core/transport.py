@@ -257,6 +257,8 @@ def _send(
     """One try on ``session``: the reply, or a neutral :class:`TransportFailure`."""
     import requests
 
+    sent = _Sent()
+    token = _sending.set(sent)
     try:
         response = _request(session, request, deadline)
     except requests.exceptions.ConnectTimeout as exc:
@@ -264,9 +266,9 @@ def _send(
         raise NotSent("timed out", type(exc).__name__, timed_out=True) from None
     except requests.exceptions.ConnectionError as exc:
         _forget_key(exc, request)
-        raise _connection_failure(exc, deadline) from None
+        raise _connection_failure(exc, deadline, sent.started) from None
     except requests.exceptions.Timeout as exc:
-        raise TimedOut("timed out", type(exc).__name__) from None
+        raise TimedOut("timed out", type(exc).__name__, sent=sent.started) from None
     except requests.exceptions.RequestException as exc:  # an OSError too: caught first, never shown
         _forget_key(exc, request)
         raise _unsendable(exc) from None
@@ -274,6 +276,8 @@ def _send(
         raise Unsendable("encoding") from None
     except OSError as exc:
         raise Unsendable("file", str(exc.strerror or exc), type(exc).__name__) from None
+    finally:
+        _sending.reset(token)
     _forget_key(response, request)
     return _reply(response, deadline, session if closing else None, cap)
 
@@ -374,10 +378,15 @@ def _keyless(request: HttpRequest) -> dict[str, str]:
     return {k: v for k, v in request.headers.items() if not isinstance(v, Secret) and k.lower() not in secret}
 
 
-def _connection_failure(exc: Exception, deadline: Deadline) -> TransportFailure:
+def _connection_failure(exc: Exception, deadline: Deadline, started: bool = True) -> TransportFailure:
+    """What a failed connection means; ``started``: a byte of the request itself was written.
+
+    Before that (connecting, a proxy's tunnel refused with 407, the TLS handshake) nothing can have
+    reached the provider, so nothing was billed and the try may be repeated.
+    """
     if deadline.expired():
-        return TimedOut("timed out", type(exc).__name__)
-    if _not_sent(exc):
+        return TimedOut("timed out", type(exc).__name__, sent=started)
+    if not started or _not_sent(exc):
         return NotSent(_reason(exc), type(exc).__name__, blocked=_refused_by_the_system(exc))
     return SentThenFailed(_reason(exc), type(exc).__name__)
 
@@ -469,6 +478,26 @@ def watching(deadline: Deadline) -> Iterator[None]:
         _current_deadline.reset(token)
 
 
+class _Sent:
+    """Whether a byte of the request itself has been written (after connecting, tunnelling, TLS)."""
+
+    started = False
+
+
+_sending: contextvars.ContextVar[_Sent | None] = contextvars.ContextVar("imagegate_sending", default=None)
+
+
+def _started(connection: Any) -> None:
+    """Connect first if needed (a failure there sends nothing), then note the request is leaving."""
+    if getattr(connection, "connecting", False):
+        return
+    if connection.sock is None:
+        connection.connect()
+    sent = _sending.get()
+    if sent is not None:
+        sent.started = True
+
+
 def _cut(sock: Any) -> None:
     with contextlib.suppress(OSError):
         sock.shutdown(socket.SHUT_RDWR)
@@ -492,8 +521,16 @@ def _watched_transport() -> type:
             return _open(self)
 
         def connect(self) -> None:
-            super().connect()
+            self.connecting = True  # what connect() sends (a proxy's CONNECT) is not the request
+            try:
+                super().connect()
+            finally:
+                self.connecting = False
             register(self)
+
+        def send(self, data: Any) -> None:
+            _started(self)
+            super().send(data)
 
     class WatchedTLS(HTTPSConnection):
         response_class = _final_response()
@@ -502,8 +539,16 @@ def _watched_transport() -> type:
             return _open(self)
 
         def connect(self) -> None:
-            super().connect()
+            self.connecting = True
+            try:
+                super().connect()
+            finally:
+                self.connecting = False
             register(self)
+
+        def send(self, data: Any) -> None:
+            _started(self)
+            super().send(data)
 
     class WatchedTransport(HTTPAdapter):
         def build_connection_pool_key_attributes(self, *args: Any, **kwargs: Any) -> Any:

@@ -102,3 +102,5 @@ def fresh_secrets(monkeypatch: pytest.MonkeyPatch) -> None:
     from imagegate import secret
 
     monkeypatch.setattr(secret, "_known", set())
+    monkeypatch.setattr(secret, "_hidden_headers", set())
+    monkeypatch.setattr(secret, "_hidden_query", set())

@@ -376,7 +376,7 @@ def test_the_manifest_journal_keeps_every_whole_line_when_a_crash_cut_the_last_o
 ) -> None:
     monkeypatch.setattr(Manifest, "JOURNAL_AT", 0)
     path = isolated / ".imagegate-batch.json"
-    manifest = Manifest(path)
+    manifest = Manifest(path, lock=False)  # opened three times in one test: no folder lock
     for number in (1, 2):
         (isolated / f"{number}.png").write_bytes(png())
         assert (
@@ -387,11 +387,11 @@ def test_the_manifest_journal_keeps_every_whole_line_when_a_crash_cut_the_last_o
         )
     with open(manifest.journal, "a", encoding="utf-8") as handle:
         handle.write('{"key": "torn", "paths": ["x')  # the crash
-    again = Manifest(path)
+    again = Manifest(path, lock=False)
     (isolated / "3.png").write_bytes(png())
     again.record("key3", Job(3, 3, Asked(prompt="p")), [str(isolated / "3.png")])
 
-    last = Manifest(path)
+    last = Manifest(path, lock=False)
     assert sorted(last.done) == ["key1", "key2", "key3"]
     assert last.finished("key3") == [str(isolated / "3.png")]
 

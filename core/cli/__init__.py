@@ -19,7 +19,7 @@ import sys
 from collections.abc import Iterator, Sequence
 from typing import Any
 
-from ..errors import EXIT_TERMINATED, Interrupted
+from ..errors import EXIT_INTERRUPTED, EXIT_TERMINATED, Interrupted
 from ..secret import guarded_streams
 from . import image
 from .console import interrupted, report
@@ -32,20 +32,31 @@ COMMANDS = {"batch": "batch", "config": "config", "mcp": "mcp", "providers": "pr
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """Entry point of the ``imagegate`` command."""
+    """Entry point of the ``imagegate`` command.
+
+    A second signal while an error is being printed (a slow reader, a long line) ends the command
+    with that signal's exit code, never a traceback.
+    """
     args = list(sys.argv[1:] if argv is None else argv)
-    with guarded_streams(), _sigterm_interrupts():  # nothing printed, by anyone, shows the key
-        try:
-            if args and args[0] in COMMANDS:
-                module = importlib.import_module(f".{COMMANDS[args[0]]}", __name__)
-                return int(module.command(args[1:]))
-            return image.command(args, commands=tuple(COMMANDS))
-        except KeyboardInterrupt as exc:
-            return interrupted(exc)
-        except SystemExit as exc:  # argparse: --help, --version, usage errors (exit 2)
-            return exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 2)
-        except Exception as exc:
-            return report(exc)
+    try:
+        with guarded_streams(), _sigterm_interrupts():  # nothing printed, by anyone, shows the key
+            return _run(args)
+    except KeyboardInterrupt as exc:  # Ctrl-C or SIGTERM while the outcome was being reported
+        return int(getattr(exc, "exit_code", EXIT_INTERRUPTED))
+
+
+def _run(args: list[str]) -> int:
+    try:
+        if args and args[0] in COMMANDS:
+            module = importlib.import_module(f".{COMMANDS[args[0]]}", __name__)
+            return int(module.command(args[1:]))
+        return image.command(args, commands=tuple(COMMANDS))
+    except KeyboardInterrupt as exc:
+        return interrupted(exc)
+    except SystemExit as exc:  # argparse: --help, --version, usage errors (exit 2)
+        return exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 2)
+    except Exception as exc:
+        return report(exc)
 
 
 @contextlib.contextmanager

@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, TextIO
 
 from ..errors import EXIT_INTERRUPTED, UsageError
+from ..untrusted import HINT_LIMIT, untrusted
 from ..verbose import verbose_logging
 from .console import EPILOG, Parser, emit, refuse_key_flags
 from .image import add_image_flags, asked_from_args
@@ -63,7 +64,7 @@ def batch_parser() -> argparse.ArgumentParser:
 
 def command(argv: list[str]) -> int:
     """``imagegate batch JOBS.jsonl --out-dir DIR``."""
-    from ..batch import MANIFEST_NAME, Job, Manifest, plan_jobs, read_jobs
+    from ..batch import MANIFEST_NAME, Job, Manifest, read_jobs
 
     refuse_key_flags(argv)
     args = batch_parser().parse_args(argv)
@@ -75,7 +76,17 @@ def command(argv: list[str]) -> int:
     if not jobs:
         raise UsageError(f"{source} holds no jobs (only blank lines or # comments)")
     out_dir = Path(args.out_dir).expanduser().absolute()
-    manifest = Manifest(out_dir / MANIFEST_NAME)
+    manifest = Manifest(out_dir / MANIFEST_NAME)  # locks the folder against a second batch
+    try:
+        return _planned(args, jobs, out_dir, manifest)
+    finally:
+        manifest.close()
+
+
+def _planned(args: argparse.Namespace, jobs: list[Any], out_dir: Path, manifest: Any) -> int:
+    """Plan every job, then run them (locally or on the provider's batch engine)."""
+    from ..batch import plan_jobs
+
     todo, skipped = plan_jobs(jobs, out_dir, manifest, args.force)
     remote = args.remote or args.cancel
     if args.no_wait and not remote:
@@ -253,7 +264,7 @@ class BatchStatus:
     def _line(self, text: str) -> None:
         with self._lock:
             prefix = "\r\033[K" if self.live else ""
-            self.stream.write(f"{prefix}{text}\n")
+            self.stream.write(f"{prefix}{untrusted(text, HINT_LIMIT)}\n")  # job lines repeat provider text
             self.stream.flush()
 
     def _tick(self) -> None:

@@ -133,12 +133,24 @@ def _check_fields(fields: dict[str, Any]) -> None:
 
     if "provider" in fields:
         plugins.get_provider(fields["provider"])
+    if _has_user_info(str(fields.get("base_url") or "")):
+        raise UsageError(
+            "--base-url: a user name or password in the URL is a secret, and imagegate never takes one "
+            "on the command line (the value is not shown)",
+            hints=("Add it to the private config file yourself, in base_url.",),
+        )
     problem = first_error(fields, load_schema("config.schema.json"))
     if problem is not None:
         key, reason = problem.split(":", 1)
         if key == "base_url":
             reason = "must be an absolute URL such as https://api.example.com/v1 (the value is not shown)"
         raise UsageError(f"--{key.replace('_', '-')}: {reason.strip()}")
+
+
+def _has_user_info(url: str) -> bool:
+    """Whether a URL carries a user name or password (``https://user:pass@host``)."""
+    authority = url.split("://", 1)[1].split("/", 1)[0] if "://" in url else ""
+    return "@" in authority
 
 
 def _verify_profile(path: Path, name: str | None) -> tuple[Any, Any]:

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import math
+import os
 import re
 import sys
 import typing
@@ -13,6 +15,7 @@ from typing import Any
 
 from ..errors import EXIT_CODES, EXIT_INTERRUPTED, ImagegateError, UsageError, internal_error
 from ..secret import redact
+from ..untrusted import HINT_LIMIT, untrusted
 
 EPILOG = "exit codes:\n" + "\n".join(f"  {code:<4} {meaning}" for code, meaning in EXIT_CODES.items())
 
@@ -44,7 +47,7 @@ class Parser(argparse.ArgumentParser):
         message = re.sub(r"(invalid choice|invalid [\w ]+ value): (['\"]).*?\2", r"\1", message)
         message = re.sub(r"^(argument [^:]+: )(['\"]).*?\2 ", r"\1the value ", message)
         # One line, like every other error, instead of argparse's usage block.
-        sys.stderr.write(f"error: {redact(message)}\nhint: see {self.prog} --help\n")
+        sys.stderr.write(f"error: {untrusted(redact(message))}\nhint: see {self.prog} --help\n")
         raise SystemExit(2)
 
 
@@ -59,9 +62,40 @@ def refuse_key_flags(argv: list[str]) -> None:
 
 
 def emit(document: dict[str, Any]) -> None:
-    """Print the one JSON object a command answers with."""
-    sys.stdout.write(render(document) + "\n")
-    sys.stdout.flush()
+    """Print the one JSON object a command answers with.
+
+    A closed stdout (a reader that went away, ``>&-``) does not undo what the command did: the
+    images it saved are named on stderr instead, and the run keeps its exit code.
+    """
+    try:
+        sys.stdout.write(render(document) + "\n")
+        sys.stdout.flush()
+    except (OSError, ValueError, AttributeError) as exc:  # closed, broken pipe, or no stdout at all
+        _stdout_closed(document, exc)
+
+
+def _stdout_closed(document: dict[str, Any], exc: BaseException) -> None:
+    """Say on stderr that the result could not be printed, naming the files it lists."""
+    with contextlib.suppress(OSError, ValueError):
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, 1)  # the interpreter's last flush at exit then finds nothing to complain of
+        os.close(devnull)
+    reason = getattr(exc, "strerror", None) or "it is closed"
+    paths = [str(path) for path in document.get("output_paths") or ()]
+    paths += [
+        str(path)
+        for job in document.get("jobs") or ()
+        if isinstance(job, dict)
+        for path in job.get("paths") or ()
+    ]
+    saved = f"; the files are saved: {', '.join(paths)}" if paths else ""
+    say(f"warning: the result could not be printed on stdout ({reason}){saved}")
+
+
+def say(line: str) -> None:
+    """One line on stderr; a closed stderr loses it rather than fail the command."""
+    with contextlib.suppress(OSError, ValueError, AttributeError):
+        print(line, file=sys.stderr)
 
 
 def render(document: dict[str, Any]) -> str:
@@ -83,22 +117,19 @@ def _finite(value: Any) -> Any:
 def report(error: BaseException) -> int:
     """Print one clear error (and its hints) on stderr; return the exit code."""
     if isinstance(error, ImagegateError):
-        print(f"error: {redact(error.message)}", file=sys.stderr)
+        say(f"error: {redact(error.message)}")
         for hint in error.hints:
-            print(f"hint: {redact(hint)}", file=sys.stderr)
+            say(f"hint: {redact(hint)}")
         return error.exit_code
-    print(f"error: {internal_error(error)}", file=sys.stderr)
-    print(
-        "hint: this is a bug in imagegate; please report it with the command you ran (not your key)",
-        file=sys.stderr,
-    )
+    say(f"error: {internal_error(error)}")
+    say("hint: this is a bug in imagegate; please report it with the command you ran (not your key)")
     return 1
 
 
 def interrupted(error: KeyboardInterrupt) -> int:
     """Ctrl-C or SIGTERM: say so, name the images kept anyway, return 130 (or 143)."""
     message = getattr(error, "message", "interrupted")
-    print(f"error: {message}", file=sys.stderr)
+    say(f"error: {untrusted(redact(str(message)))}")
     for hint in getattr(error, "hints", ()):
-        print(f"hint: {redact(hint)}", file=sys.stderr)
+        say(f"hint: {untrusted(redact(hint), HINT_LIMIT)}")
     return getattr(error, "exit_code", EXIT_INTERRUPTED)

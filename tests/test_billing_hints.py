@@ -1,0 +1,99 @@
+""" "The provider may have billed" is said only when a byte of the request left: never for a TLS
+handshake that timed out, nor for a proxy that refused its tunnel (407), where nothing was sent.
+
+The servers are raw sockets on 127.0.0.1 that stop at the step being tested.
+"""
+
+from __future__ import annotations
+
+import socket
+import threading
+from collections.abc import Callable, Iterator
+
+import pytest
+
+from .support.helpers import API_KEY
+
+
+class RawServer:
+    """Accepts connections on 127.0.0.1 and hands each to ``handle`` in a thread; counts them."""
+
+    def __init__(self, handle: Callable[[socket.socket], None]) -> None:
+        self.handle = handle
+        self.accepted = 0
+        self.listener = socket.create_server(("127.0.0.1", 0))
+        self.listener.settimeout(0.2)
+        self.stopped = threading.Event()
+        self.thread = threading.Thread(target=self._serve, daemon=True)
+
+    @property
+    def port(self) -> int:
+        return self.listener.getsockname()[1]
+
+    def _serve(self) -> None:
+        while not self.stopped.is_set():
+            try:
+                connection, _ = self.listener.accept()
+            except OSError:
+                continue
+            self.accepted += 1
+            threading.Thread(target=self._run, args=(connection,), daemon=True).start()
+
+    def _run(self, connection: socket.socket) -> None:
+        with connection:
+            self.handle(connection)
+
+    def __enter__(self) -> RawServer:
+        self.thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.stopped.set()
+        self.thread.join(5)
+        self.listener.close()
+
+
+def _silent(connection: socket.socket) -> None:
+    """Read the TLS ClientHello and never answer it."""
+    connection.settimeout(30)
+    try:
+        connection.recv(65536)
+        connection.recv(65536)
+    except OSError:
+        pass
+
+
+def _refusing_proxy(connection: socket.socket) -> None:
+    """A proxy that answers every CONNECT with 407 and closes."""
+    connection.settimeout(30)
+    data = b""
+    while b"\r\n\r\n" not in data:
+        piece = connection.recv(4096)
+        if not piece:
+            return
+        data += piece
+    connection.sendall(b"HTTP/1.1 407 Proxy Authentication Required\r\nContent-Length: 0\r\n\r\n")
+
+
+@pytest.fixture
+def silent_tls(make_config) -> Iterator[RawServer]:
+    with RawServer(_silent) as server:
+        make_config({"api_key": API_KEY, "base_url": f"https://127.0.0.1:{server.port}/v1"})
+        yield server
+
+
+def test_a_tls_handshake_timeout_says_nothing_was_billed(cli, silent_tls) -> None:
+    run = cli("--prompt", "p", "--out", "a.png", "--timeout", "1", "--retries", "0")
+    assert run.code == 5, run.err
+    assert "timed out" in run.err
+    assert "billed" not in run.err
+
+
+def test_a_proxy_refusing_the_tunnel_says_nothing_was_billed(cli, make_config, monkeypatch) -> None:
+    with RawServer(_refusing_proxy) as proxy:
+        monkeypatch.setenv("HTTPS_PROXY", f"http://127.0.0.1:{proxy.port}")
+        make_config({"api_key": API_KEY, "base_url": "https://api.example.test/v1"})
+        run = cli("--prompt", "p", "--out", "a.png", "--retries", "1")
+    assert run.code == 5, run.err
+    assert "billed" not in run.err
+    assert proxy.accepted == 2  # nothing was sent, so the try was safely repeated
