@@ -33,6 +33,8 @@ from typing import Any
 
 from .spool import Spool
 
+#: json's own string scanner (the C one where available), which typeshed does not declare.
+_scanstring: Callable[[str, int], tuple[str, int]] = json.decoder.scanstring  # type: ignore[attr-defined]
 _DATA_URI = re.compile(r"^data:[\w.+/-]*(;[\w.+-]+=[^;,]*)*;base64,", re.IGNORECASE)
 _WHITESPACE = re.compile(r"[ \t\n\r]*")
 _LINE_SPACE = re.compile(r"[ \t\r]*")  # inside one line of JSON Lines: a line break ends the document
@@ -230,7 +232,7 @@ class _Base64Sink:
 def _a2b(text: str) -> bytes:
     try:
         if _HAS_STRICT_MODE:
-            return binascii.a2b_base64(text, strict_mode=True)
+            return binascii.a2b_base64(text, strict_mode=True)  # type: ignore[call-arg,unused-ignore]
         if not _STRICT_BASE64.fullmatch(text):  # Python 3.10: the same verdict by hand
             raise binascii.Error("Only base64 data is allowed")
         return binascii.a2b_base64(text)
@@ -419,7 +421,7 @@ class _Parser:
         while True:
             if self._next_char("a key") != '"':
                 raise InvalidAnswer("not JSON (expecting a property name in double quotes)")
-            key = self._scan(lambda text, pos: json.decoder.scanstring(text, pos + 1))
+            key = self._scan(lambda text, pos: _scanstring(text, pos + 1))
             if self._next_char("':'") != ":":
                 raise InvalidAnswer("not JSON (expecting ':' after a key)")
             self.pos += 1
@@ -488,7 +490,7 @@ class _Parser:
             return
         raw = window[: comma + 1]
         try:
-            text = json.decoder.scanstring(f'{raw}"', 0)[0]
+            text = _scanstring(f'{raw}"', 0)[0]
         except ValueError:
             return
         prefix = _DATA_URI.match(text)
