@@ -180,7 +180,7 @@ def _exchange(
     Polls while the provider answers later, and downloads URL images without credentials.
     Returns the answer and the provider's request id.
     """
-    with Transports(call.transport) as transports:
+    with Transports(call.transport, max_body_bytes=call.profile.answer_max_bytes) as transports:
         received = exchange.run(
             call.adapter,
             call.request,

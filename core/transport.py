@@ -422,7 +422,9 @@ def _decoded(response: requests.Response, deadline: Deadline, cap: int) -> Itera
     for piece in decoded(_chunks(response, deadline), codings, CHUNK):
         total += len(piece)
         if total > cap:
-            raise Unreadable(f"it is larger than {cap} bytes decompressed; not read further")
+            raise Unreadable(
+                f"it is larger than {cap} bytes decompressed (config key answer_max_bytes); not read further"
+            )
         yield piece
 
 
