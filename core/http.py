@@ -199,6 +199,10 @@ def _with_hint(error: ImagegateError, hint: str) -> ImagegateError:
     return error
 
 
+#: A connection that timed out with less than this left of the deadline ran out of the deadline.
+DEADLINE_SLACK = 0.25
+
+
 def _attempt(
     transports: Transports, request: HttpRequest, adapter: Adapter, deadline: Deadline, repeatable: bool
 ) -> Reply:
@@ -211,6 +215,8 @@ def _attempt(
     except NotSent as exc:
         if exc.blocked:  # refused the same way on every try: never retried
             raise _network_blocked(request.url) from None
+        if exc.timed_out and deadline.remaining() < DEADLINE_SLACK:  # the connect had only what was left
+            raise timeout_error(deadline.seconds, f"connecting to {site(request.url)}", sent=False) from None
         reason = "a connection timeout" if exc.timed_out else "a connection failure"
         raise _Retry(
             None, reason, NetworkError(f"could not connect to {site(request.url)}: {exc.reason}")

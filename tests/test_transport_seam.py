@@ -4,6 +4,7 @@ Reply and Transport, and one function, verdict(), decides what an error answer m
 from __future__ import annotations
 
 import ast
+import time
 from pathlib import Path
 
 import pytest
@@ -89,3 +90,18 @@ def test_a_call_sends_its_own_schemes_locally_and_the_rest_through_the_network()
     assert b"".join(here.chunks()) == b"local" and b"".join(there.chunks()) == b"network"
     assert [request.url for request in mock.requests] == ["https://example.test/x"]
     assert isinstance(Transports().network, RequestsTransport)  # the override ended with its block
+
+
+def test_a_connection_that_times_out_at_the_deadline_is_reported_as_the_timeout(cli, make_config) -> None:
+    from imagegate.reply import NotSent
+
+    make_config()
+
+    def slow_connect(request):
+        time.sleep(0.9)  # the connect was given what was left of the deadline, and used it
+        raise NotSent("timed out", "ConnectTimeout", timed_out=True)
+
+    with use_transport(MockTransport(slow_connect)):
+        run = cli("--prompt", "p", "--out", "x.png", "--timeout", "1")
+    assert run.code == 5, run.err
+    assert "timed out after 1 s" in run.err and "could not connect" not in run.err
