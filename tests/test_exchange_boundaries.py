@@ -195,3 +195,53 @@ def test_a_credentialed_follow_up_stays_on_the_submit_s_site(url, origin, allowe
     from imagegate.exchange import on_site
 
     assert on_site(url, origin) is allowed
+
+
+# -- what a poll may answer ---------------------------------------------------------------------
+def _poll_answers(provider: FaultServer, *replies: Scripted) -> None:
+    provider.script(SUBMIT, submitted(provider.root + POLL + "?id=job-7"))
+    provider.script(POLL, *replies)
+
+
+@pytest.mark.parametrize(
+    ("reply", "code"),
+    [
+        (Scripted(body="<html><body>Bad Gateway</body></html>", content_type="text/html"), 6),
+        (Scripted(body=b"\x00\xff" * 1000), 6),
+        (Scripted(body="[" * 100_000 + "]" * 100_000, content_type="application/json"), 6),
+        (Scripted(body={"status": ["Ready"]}), 5),
+        (Scripted(status=302, headers={"Location": "http://169.254.169.254/latest"}), 5),
+    ],
+    ids=["html", "binary", "deep-nesting", "odd-status", "redirect"],
+)
+def test_a_poll_answering_garbage_is_one_clear_error_naming_the_job(cli, provider, reply, code) -> None:
+    _poll_answers(provider, status("Pending"), reply)
+    run = cli("--prompt", "p", "--out", "kite.png", "--retries", "0")
+    assert run.code == code, run.err
+    # (the fake server's own thread may print a traceback when imagegate stops reading a huge body)
+    assert [line for line in run.err.splitlines() if line.startswith("error: ")] != []
+    assert len([line for line in run.err.splitlines() if line.startswith("error: ")]) == 1
+    assert "internal error" not in run.err
+    assert "job job-7 at jobs" in run.err
+    assert len(provider.requests_to(SUBMIT)) == 1 and not Path("kite.png").exists()
+
+
+@pytest.mark.parametrize(
+    "url", ["http://169.254.169.254/latest/meta-data", "http://[fd00:ec2::254]/", "file:///etc/passwd"]
+)
+def test_a_ready_job_s_url_at_a_metadata_address_or_a_file_is_never_fetched(cli, provider, url) -> None:
+    _poll_answers(provider, status("Ready", result={"sample": url}))
+    run = cli("--prompt", "p", "--out", "kite.png")
+    assert run.code == 6, run.err
+    assert "refusing" in run.err or "only http(s)" in run.err
+    assert not Path("kite.png").exists()
+
+
+def test_a_429_storm_while_polling_ends_at_the_timeout_without_resubmitting(cli, provider) -> None:
+    from .support.faultserver import error_reply
+
+    _poll_answers(provider, error_reply(429, "slow down", **{"Retry-After": "0"}))
+    run = cli("--prompt", "p", "--out", "kite.png", "--timeout", "1", "--retries", "10")
+    assert run.code in (3, 5), run.err
+    assert "job job-7 at jobs" in run.err
+    assert len(provider.requests_to(SUBMIT)) == 1
