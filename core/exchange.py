@@ -157,6 +157,24 @@ def _read(link: _Link, reply: Reply, job: Pending | None) -> Answer | Pending:
         return link.adapter.poll(document, reply.headers, job)
     except ProviderFailure as failure:
         raise _Ended(_failed(link, failure, job)) from None
+    except ImagegateError:
+        raise
+    except Exception as exc:  # the plugin's bug: the request was sent, and a pending job must be named
+        raise _plugin_bug(link, exc, "poll" if job else "decode") from None
+
+
+def _plugin_bug(link: _Link, exc: Exception, method: str) -> UnusableAnswer:
+    """An adapter that failed to read a 2xx answer: say whose bug it is and that the call may be billed."""
+    text = str(exc)
+    shown = text if len(text) <= SHOWN_LIMIT else text[:SHOWN_LIMIT] + "..."
+    return UnusableAnswer(
+        f"provider {link.adapter.name!r} failed to read the provider's answer in {method}() "
+        f"({type(exc).__name__}: {shown})",
+        hints=(
+            "This is a bug in that provider's plugin; report it to its authors.",
+            "The request was sent: the provider may have made and billed the image.",
+        ),
+    )
 
 
 class _Ended(Exception):

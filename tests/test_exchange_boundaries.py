@@ -245,3 +245,30 @@ def test_a_429_storm_while_polling_ends_at_the_timeout_without_resubmitting(cli,
     assert run.code in (3, 5), run.err
     assert "job job-7 at jobs" in run.err
     assert len(provider.requests_to(SUBMIT)) == 1
+
+
+# -- an adapter's own bug while a job is pending ------------------------------------------------
+def test_an_adapter_bug_while_polling_still_names_the_pending_job(cli, provider, jobs, monkeypatch) -> None:
+    def broken_poll(self, document, headers, job):
+        return document["no such field"]  # a plugin's bug: KeyError
+
+    monkeypatch.setattr(jobs, "poll", broken_poll)
+    _poll_answers(provider, status("Pending"))
+    run = cli("--prompt", "p", "--out", "kite.png")
+    assert run.code == 6, run.err
+    assert "job job-7 at jobs was submitted and may still finish" in run.err
+    assert "KeyError" in run.err and "plugin" in run.err
+    assert len(run.err.splitlines()[-3:]) == 3 and "Traceback" not in run.err
+
+
+def test_an_adapter_bug_reading_the_submit_s_answer_says_it_was_sent(
+    cli, provider, jobs, monkeypatch
+) -> None:
+    def broken_decode(self, document, headers):
+        raise TypeError("unexpected answer shape")
+
+    monkeypatch.setattr(jobs, "decode", broken_decode)
+    _poll_answers(provider, status("Pending"))
+    run = cli("--prompt", "p", "--out", "kite.png")
+    assert run.code == 6, run.err
+    assert "TypeError" in run.err and "billed" in run.err
