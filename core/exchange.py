@@ -223,6 +223,8 @@ def _follow(link: _Link, job: Pending, ticker: Ticker) -> Answer | Pending:
         raise ended.error from None
     except (ImagegateError, KeyboardInterrupt) as exc:
         raise _unfinished(link, exc, job) from None
+    except Exception as exc:  # a malformed Pending (no request, a bad URL type): the job must still be named
+        raise _unfinished(link, _plugin_bug(link, exc, "poll"), job) from None
 
 
 def _wait(seconds: float, deadline: Deadline, job: Pending) -> None:

@@ -272,3 +272,16 @@ def test_an_adapter_bug_reading_the_submit_s_answer_says_it_was_sent(
     run = cli("--prompt", "p", "--out", "kite.png")
     assert run.code == 6, run.err
     assert "TypeError" in run.err and "billed" in run.err
+
+
+def test_a_malformed_pending_still_names_the_job(cli, provider, jobs, monkeypatch) -> None:
+    original = JobsAdapter.decode
+
+    def decode(self, document, headers):
+        return replace(original(self, document, headers), next=None)  # not a request at all
+
+    monkeypatch.setattr(jobs, "decode", decode)
+    _poll_answers(provider, status("Pending"))
+    run = cli("--prompt", "p", "--out", "kite.png")
+    assert run.code == 6, run.err
+    assert "job job-7 at jobs was submitted and may still finish" in run.err
