@@ -24,12 +24,12 @@ from .errors import ImagegateError, Interrupted, ProviderFailure, UnusableAnswer
 from .http import send, verdict
 from .jsonstream import InvalidAnswer, InvalidImage, caps, parse
 from .pacing import Pacer as Limiter
-from .printable import printable
 from .progress import Progress
 from .reply import iter_body
 from .retry import RetryPolicy
 from .streaming import is_event_stream
 from .transport import Transports, guarding
+from .untrusted import untrusted
 
 if TYPE_CHECKING:
     from .adapter import Adapter
@@ -209,7 +209,7 @@ def _follow(link: _Link, job: Pending, ticker: Ticker) -> Answer | Pending:
     try:
         while True:
             status = job.status or "pending"
-            ticker.what = f"{_named(job, link)}: {printable(status[:SHOWN_LIMIT])}"
+            ticker.what = f"{_named(job, link)}: {untrusted(status, SHOWN_LIMIT)}"
             if status != shown and not link.progress.live:
                 link.progress.note(f"{ticker.what} ({link.deadline.elapsed():.0f} s)")
             shown = status
@@ -249,8 +249,7 @@ def _named(job: Pending, link: _Link) -> str:
 
 
 def _shown_id(job: Pending) -> str:
-    text = str(job.job_id)
-    return printable(text if len(text) <= SHOWN_LIMIT else text[:SHOWN_LIMIT] + "...")
+    return untrusted(job.job_id, SHOWN_LIMIT)
 
 
 def _checked_next(link: _Link, request: HttpRequest) -> HttpRequest:

@@ -16,9 +16,9 @@ from typing import Any
 
 from .errors import EXIT_CODES, ImagegateError, Interrupted, UsageError
 from .options import Asked
-from .printable import printable
 from .progress import Progress
 from .secret import redact
+from .untrusted import HINT_LIMIT, untrusted
 
 #: Seconds between progress notifications while a call waits for the provider.
 PROGRESS_INTERVAL = 5.0
@@ -114,9 +114,10 @@ def error_text(error: BaseException) -> str:
     else:
         message = f"internal error: {type(error).__name__}: {error}"
         hints, code = ("this is a bug in imagegate; please report it (not your key)",), 1
-    lines = [f"error: {printable(message)}"]
+    lines = [f"error: {untrusted(message)}"]
     lines += [
-        f"hint: {printable(_MCP_OUTPUT_HINT if hint == _OUTPUT_EXISTS_HINT else hint)}" for hint in hints
+        f"hint: {untrusted(_MCP_OUTPUT_HINT if hint == _OUTPUT_EXISTS_HINT else hint, HINT_LIMIT)}"
+        for hint in hints
     ]
     meaning = EXIT_CODES.get(code, "failed")
     lines.append(f"exit code {code} (as the imagegate command would exit): {meaning}. {ADVICE.get(code, '')}")

@@ -13,11 +13,6 @@ from .support.faultserver import error_reply
 from .support.helpers import API_KEY
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="secret._forms knows the key plain, in a repr and in JSON only: base64 (also inside a longer "
-    "base64 text, at any of its three alignments) and hex forms pass redact()",
-)
 @pytest.mark.parametrize(
     "echoed",
     [

@@ -139,8 +139,8 @@ def test_concurrent_calls_for_one_file_name_overwrite_nothing_and_lose_no_image(
 def test_a_tool_error_is_printable_whatever_the_message_holds() -> None:
     text = error_text(UsageError("bad\nhint: forged\x1b[2J", hints=("h\r\nerror: x\u202e",)))
     assert text.splitlines()[:2] == [
-        "error: bad\\x0ahint: forged\\x1b[2J",
-        "hint: h\\x0d\\x0aerror: x\\u202e",
+        "error: bad hint: forged\\x1b[2J",
+        "hint: h  error: x\\u202e",
     ]
 
 
