@@ -18,10 +18,13 @@ from .errors import EXIT_CODES, ImagegateError, Interrupted, UsageError
 from .options import Asked
 from .progress import Progress
 from .secret import redact
+from .untrusted import HINT_LIMIT, untrusted
 
 #: Seconds between progress notifications while a call waits for the provider.
 PROGRESS_INTERVAL = 5.0
 INLINE_MODES = ("never", "small", "always")
+#: The longest filename an agent may give (file systems allow 255 bytes; numbered copies add a few).
+MAX_NAME_BYTES = 200
 
 
 @dataclass(frozen=True)
@@ -68,10 +71,12 @@ def output_target(out_dir: Path, filename: str | None) -> str:
     """
     if filename is None:
         return str(out_dir) + os.sep
-    plain = Path(filename).name == filename and "\\" not in filename and "\x00" not in filename
-    if not plain or filename in (".", "..") or filename.startswith(".") or filename != filename.strip():
+    plain = Path(filename).name == filename and "\\" not in filename and filename.isprintable()
+    hidden = filename in (".", "..") or filename.startswith(".") or filename != filename.strip()
+    if not plain or hidden or len(os.fsencode(filename)) > MAX_NAME_BYTES:
         raise UsageError(
-            "filename must be a plain file name such as lighthouse.png (no folder, not hidden)",
+            "filename must be a plain file name such as lighthouse.png "
+            "(no folder, not hidden, no control or direction characters, at most 200 bytes)",
             hints=(f"Images are written in {out_dir}; leave filename out for a new timestamped name.",),
         )
     if (out_dir / filename).is_dir():
@@ -109,8 +114,11 @@ def error_text(error: BaseException) -> str:
     else:
         message = f"internal error: {type(error).__name__}: {error}"
         hints, code = ("this is a bug in imagegate; please report it (not your key)",), 1
-    lines = [f"error: {message}"]
-    lines += [f"hint: {_MCP_OUTPUT_HINT if hint == _OUTPUT_EXISTS_HINT else hint}" for hint in hints]
+    lines = [f"error: {untrusted(message)}"]
+    lines += [
+        f"hint: {untrusted(_MCP_OUTPUT_HINT if hint == _OUTPUT_EXISTS_HINT else hint, HINT_LIMIT)}"
+        for hint in hints
+    ]
     meaning = EXIT_CODES.get(code, "failed")
     lines.append(f"exit code {code} (as the imagegate command would exit): {meaning}. {ADVICE.get(code, '')}")
     return redact("\n".join(lines).rstrip())

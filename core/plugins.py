@@ -266,9 +266,31 @@ def bind(config: Any = None, profile: str | None = None, provider: str | None = 
         loaded.label,
         loaded.json_prefix,
     )
+    loaded = _key_for(loaded, name, record.adapter)
     if record.adapter.needs_key and loaded.api_key is None:
         raise _missing_key(loaded, name, config)
     return record.adapter(loaded)
+
+
+def _key_for(profile: Profile, name: str, adapter: Any) -> Profile:
+    """The profile's key only for its own provider: another (--provider) would send it elsewhere.
+
+    Its own provider is the one it names; a profile naming none (as ``config init`` writes for the
+    default provider) holds the default provider's key unless it has keys of another adapter's. With
+    the profile's own base_url the key still goes to that host only, so it is kept.
+    """
+    own = profile.settings.get("provider")
+    if own is None and set(profile.settings) <= COMMON_KEYS:
+        own = default_provider()
+    if own is None or name == own or profile.api_key is None or profile.base_url:
+        return profile
+    if not adapter.needs_key:
+        return replace(profile, api_key=None)
+    raise UsageError(
+        f"the key of config {profile.label} is for provider {own!r}; provider {name!r} would send it "
+        f"to {name}'s own endpoint, so it is not used",
+        hints=(f"Use a profile made for {name}: imagegate config init --profile {name} --provider {name}",),
+    )
 
 
 def _missing_key(profile: Profile, name: str, config: Any) -> ConfigError:

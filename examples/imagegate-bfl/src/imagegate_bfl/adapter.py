@@ -13,6 +13,7 @@ from __future__ import annotations
 import base64
 import ipaddress
 import json
+import math
 import re
 from dataclasses import replace
 from pathlib import Path
@@ -147,7 +148,9 @@ class BflAdapter(Adapter):
         return {"x-key": self.profile.api_key} if self.profile.api_key is not None else {}
 
     def poll_interval(self) -> float:
-        return float(self.profile.settings.get("poll_interval", DEFAULT_POLL_INTERVAL))
+        """The profile's poll_interval; NaN (which JSON Schema lets through) is the default."""
+        value = float(self.profile.settings.get("poll_interval", DEFAULT_POLL_INTERVAL))
+        return value if math.isfinite(value) and value > 0 else DEFAULT_POLL_INTERVAL
 
     def next_wait(self, last: float) -> float:
         """The wait grows by half each poll, as BFL's own client does, up to 5 s (or poll_interval)."""
@@ -213,10 +216,17 @@ def submitted(document: Any) -> tuple[str, str]:
 
 
 def same_site(url: str, base_url: str) -> bool:
-    """Whether ``url`` is on base_url's host or its domain (``api.us1.bfl.ai`` for ``api.bfl.ai``)."""
-    host = (urlsplit(url).hostname or "").lower()
-    base = (urlsplit(base_url).hostname or "").lower()
-    if not host or not base:
+    """Whether ``url`` is on base_url's host or its domain (``api.us1.bfl.ai`` for ``api.bfl.ai``),
+    with base_url's scheme and port (another port of the same host is another server)."""
+    there, here = urlsplit(url), urlsplit(base_url)
+    host, base = (there.hostname or "").lower(), (here.hostname or "").lower()
+    if not host or not base or there.scheme.lower() != here.scheme.lower():
+        return False
+    try:
+        defaults = {"http": 80, "https": 443}
+        if (there.port or defaults.get(there.scheme)) != (here.port or defaults.get(here.scheme)):
+            return False
+    except ValueError:  # a port out of range
         return False
     if host == base:
         return True
