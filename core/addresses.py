@@ -20,9 +20,10 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from urllib.parse import urlsplit
 
+from .connections import Guard, resolve
 from .errors import ImagegateError, NetworkError, UnusableAnswer, UsageError
 from .secret import redact
-from .transport import Guard, environ_proxies, parse_url, resolve, select_proxy
+from .transport import environ_proxies, parse_url, select_proxy
 
 __all__ = [
     "ALWAYS_REFUSED",

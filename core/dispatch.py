@@ -26,9 +26,9 @@ from .pacing import Pacer as Limiter
 from .progress import Notify, Progress
 from .result import DryRun, Image, Result
 from .retry import DEFAULT_RETRIES, RetryPolicy
+from .routing import Transports
 from .secret import redact, redact_data, redact_headers
 from .streaming import receive
-from .transport import Transports
 
 
 @dataclass

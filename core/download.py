@@ -17,12 +17,13 @@ from urllib.parse import urljoin, urlsplit
 
 from .adapter import HttpRequest
 from .addresses import check_url, download_guard, is_private_host, site
+from .connections import guarding
 from .deadline import Deadline, timeout_error
 from .errors import ImagegateError, NetworkError, UnusableAnswer
 from .reply import Reply, TransportFailure, iter_body
+from .routing import Transports
 from .secret import redact
 from .spool import Spool
-from .transport import Transports, guarding
 from .verbose import describe_response
 
 log = logging.getLogger("imagegate.download")

@@ -19,6 +19,7 @@ from urllib.parse import urlsplit
 
 from .adapter import Answer, HttpRequest, Pending
 from .addresses import check_endpoint, check_url, download_guard, is_private_host, site
+from .connections import guarding
 from .deadline import Deadline, timeout_error
 from .errors import ImagegateError, Interrupted, ProviderFailure, UnusableAnswer
 from .http import send, verdict
@@ -27,8 +28,8 @@ from .pacing import Pacer as Limiter
 from .progress import Progress
 from .reply import iter_body
 from .retry import RetryPolicy
+from .routing import Transports
 from .streaming import is_event_stream
-from .transport import Transports, guarding
 from .untrusted import untrusted
 
 if TYPE_CHECKING:

@@ -17,8 +17,8 @@ from .errors import ContentRefused, ImagegateError, NetworkError, ProviderRefuse
 from .pacing import Pacer
 from .reply import NotSent, SentThenFailed, TimedOut, Unsendable, read_limited
 from .retry import RetryPolicy, retry_after
+from .routing import Transports
 from .secret import redact
-from .transport import Transports
 from .verbose import describe_request, describe_response
 
 if TYPE_CHECKING:

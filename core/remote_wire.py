@@ -17,7 +17,7 @@ from .errors import UnusableAnswer
 from .http import send
 from .reply import iter_body
 from .retry import RetryPolicy
-from .transport import Transports
+from .routing import Transports
 
 if TYPE_CHECKING:
     from .adapter import Adapter, HttpRequest

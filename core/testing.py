@@ -31,7 +31,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qsl, urlsplit
 
-from . import plugins, transport
+from . import plugins, routing
 from .adapter import Adapter, HttpRequest, LocalTransport, Reply
 from .options import OPERATIONS, POLL
 
@@ -101,7 +101,7 @@ def use_transport(mock: LocalTransport) -> Iterator[LocalTransport]:
 
     A provider's own in-process transport (its ``transport()``) still answers its own schemes.
     """
-    with transport.use(mock):
+    with routing.use(mock):
         yield mock
 
 

@@ -10,18 +10,15 @@ left, safe to retry), ``SentThenFailed`` (it may have arrived and been billed) a
 from __future__ import annotations
 
 import contextlib
-import contextvars
 import errno
 import functools
 import ipaddress
 import socket
-import sys
-import threading
-from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
+from . import connections
 from .deadline import Deadline
 from .decoding import content_codings, decoded
 from .reply import (
@@ -30,12 +27,11 @@ from .reply import (
     Reply,
     SentThenFailed,
     TimedOut,
-    Transport,
     TransportFailure,
     Unreadable,
     Unsendable,
 )
-from .secret import REDACTED, Secret, guarded_streams, redact, reveal_headers
+from .secret import REDACTED, Secret, redact, reveal_headers
 
 if TYPE_CHECKING:
     import requests
@@ -44,16 +40,11 @@ if TYPE_CHECKING:
 
 __all__ = [
     "MAX_BODY_BYTES",
-    "Guard",
     "RequestsTransport",
-    "Transports",
     "environ_proxies",
-    "guarding",
     "parse_url",
     "plain_session",
-    "resolve",
     "select_proxy",
-    "use",
 ]
 
 CHUNK = 64 * 1024
@@ -62,8 +53,6 @@ USER_AGENT = "imagegate"
 ACCEPT_ENCODING = "gzip, deflate"
 #: The default cap on one answer body, counted after decompression (profile key answer_max_bytes).
 MAX_BODY_BYTES = 1024 * 1024 * 1024
-#: The most interim (1xx) responses skipped before one answer; more is a broken server.
-MAX_INTERIM = 100
 
 
 # -- the network transport -------------------------------------------------------------------------
@@ -81,7 +70,7 @@ class RequestsTransport:
         self.max_body_bytes = max_body_bytes
 
     def send(self, request: HttpRequest, deadline: Deadline) -> Reply:
-        with guarding(_guard_for(request)):
+        with connections.guarding(connections.guard_for(request)):
             if request.credentials:
                 if self._session is None:
                     self._session = plain_session()
@@ -97,50 +86,6 @@ class RequestsTransport:
         if self._session is not None:
             self._session.close()
             self._session = None
-
-
-_override: list[Transport] = []
-_override_lock = threading.Lock()
-
-
-@contextlib.contextmanager
-def use(transport: Transport) -> Iterator[Transport]:
-    """Send every network request made meanwhile (any thread) through ``transport`` instead."""
-    with _override_lock:
-        _override.append(transport)
-    try:
-        yield transport
-    finally:
-        with _override_lock:
-            _override.remove(transport)
-
-
-class Transports:
-    """The transports of one call: the adapter's own for its schemes, the network for the rest."""
-
-    def __init__(self, local: Transport | None = None, *, max_body_bytes: int = MAX_BODY_BYTES) -> None:
-        self.local = local
-        with _override_lock:
-            self.network: Transport = _override[-1] if _override else RequestsTransport(max_body_bytes)
-
-    @property
-    def local_schemes(self) -> frozenset[str]:
-        return frozenset(self.local.schemes) if self.local is not None else frozenset()
-
-    def send(self, request: HttpRequest, deadline: Deadline) -> Reply:
-        scheme = urlsplit(request.url).scheme.lower()
-        chosen = self.local if self.local is not None and scheme in self.local_schemes else self.network
-        return chosen.send(request, deadline)
-
-    def close(self) -> None:
-        if isinstance(self.network, RequestsTransport):
-            self.network.close()
-
-    def __enter__(self) -> Transports:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()
 
 
 def plain_session() -> requests.Session:
@@ -184,100 +129,30 @@ def parse_url(url: str) -> tuple[str, str, int | None]:
     return (parts.scheme or "").lower(), parts.host or "", parts.port
 
 
-def resolve(host: str, port: int | None, seconds: float | None = None, family: int = 0) -> list[Any]:
-    """``getaddrinfo`` for a TCP connection, given up after ``seconds`` (raises TimeoutError).
-
-    A lookup cannot be interrupted, so under a time limit it runs in a thread of its own, which is
-    left to finish on its own when the time is up.
-    """
-    if seconds is None:
-        return socket.getaddrinfo(host, port, family, socket.SOCK_STREAM)
-    found: list[Any] = []
-    failed: list[BaseException] = []
-
-    def lookup() -> None:
-        try:
-            found.extend(socket.getaddrinfo(host, port, family, socket.SOCK_STREAM))
-        except BaseException as exc:  # handed to the caller's thread
-            failed.append(exc)
-
-    worker = threading.Thread(target=lookup, name="imagegate-resolve", daemon=True)
-    worker.start()
-    worker.join(max(seconds, 0.001))
-    if worker.is_alive():
-        raise TimeoutError("the host name did not resolve in the time left")
-    if failed:
-        raise failed[0]
-    return found
-
-
-# -- guards: what a connection may be made to ------------------------------------------------------
-Judge = Callable[[str, list[Any]], None]
-
-
-@dataclass(frozen=True)
-class Guard:
-    """Judges a host and every address it resolved to, right before connecting (raise to refuse).
-
-    ``target`` judges a direct connection, ``proxy`` the connection to a proxy (which then reaches
-    the target itself). Built by core/addresses.py, which holds the policy.
-    """
-
-    target: Judge | None = None
-    proxy: Judge | None = None
-
-
-_current_guard: contextvars.ContextVar[Guard | None] = contextvars.ContextVar("imagegate_guard", default=None)
-_fetch_guard: contextvars.ContextVar[Guard | None] = contextvars.ContextVar("imagegate_fetch", default=None)
-
-
-@contextlib.contextmanager
-def guarding(guard: Guard, *, fetches: bool = False) -> Iterator[None]:
-    """Connections opened meanwhile obey ``guard`` (``fetches``: the rule for credential-free fetches)."""
-    variable = _fetch_guard if fetches else _current_guard
-    token = variable.set(guard)
-    try:
-        yield
-    finally:
-        variable.reset(token)
-
-
-def _guard_for(request: HttpRequest) -> Guard:
-    """The plaintext rule for a request with the key; the download rules for a credential-free fetch."""
-    from . import addresses  # addresses asks this module to parse and resolve: imported when sending
-
-    if request.credentials:
-        return addresses.key_guard(request.url)
-    return _fetch_guard.get() or addresses.download_guard(allow_private=False)
-
-
 def _send(
     session: requests.Session, request: HttpRequest, deadline: Deadline, *, closing: bool, cap: int
 ) -> Reply:
     """One try on ``session``: the reply, or a neutral :class:`TransportFailure`."""
     import requests
 
-    sent = _Sent()
-    token = _sending.set(sent)
-    try:
-        response = _request(session, request, deadline)
-    except requests.exceptions.ConnectTimeout as exc:
-        _forget_key(exc, request)
-        raise NotSent("timed out", type(exc).__name__, timed_out=True) from None
-    except requests.exceptions.ConnectionError as exc:
-        _forget_key(exc, request)
-        raise _connection_failure(exc, deadline, sent.started) from None
-    except requests.exceptions.Timeout as exc:
-        raise TimedOut("timed out", type(exc).__name__, sent=sent.started) from None
-    except requests.exceptions.RequestException as exc:  # an OSError too: caught first, never shown
-        _forget_key(exc, request)
-        raise _unsendable(exc) from None
-    except UnicodeError:  # http.client encodes headers as Latin-1; the text may hold a key
-        raise Unsendable("encoding") from None
-    except OSError as exc:
-        raise Unsendable("file", str(exc.strerror or exc), type(exc).__name__) from None
-    finally:
-        _sending.reset(token)
+    with connections.sending() as sent:
+        try:
+            response = _request(session, request, deadline)
+        except requests.exceptions.ConnectTimeout as exc:
+            _forget_key(exc, request)
+            raise NotSent("timed out", type(exc).__name__, timed_out=True) from None
+        except requests.exceptions.ConnectionError as exc:
+            _forget_key(exc, request)
+            raise _connection_failure(exc, deadline, sent.started) from None
+        except requests.exceptions.Timeout as exc:
+            raise TimedOut("timed out", type(exc).__name__, sent=sent.started) from None
+        except requests.exceptions.RequestException as exc:  # an OSError too: caught first, never shown
+            _forget_key(exc, request)
+            raise _unsendable(exc) from None
+        except UnicodeError:  # http.client encodes headers as Latin-1; the text may hold a key
+            raise Unsendable("encoding") from None
+        except OSError as exc:
+            raise Unsendable("file", str(exc.strerror or exc), type(exc).__name__) from None
     _forget_key(response, request)
     return _reply(response, deadline, session if closing else None, cap)
 
@@ -296,12 +171,12 @@ def _request(session: requests.Session, request: HttpRequest, deadline: Deadline
         if not request.credentials and proxy:
             url, host, name = _pinned(url, deadline)
             headers = {**headers, "Host": host} if host else headers
-            stack.enter_context(_naming(name))
+            stack.enter_context(connections.naming(name))
         files = [
             (part.field, (part.path.name, stack.enter_context(open(part.path, "rb")), part.content_type))
             for part in request.files
         ]
-        stack.enter_context(watching(deadline))
+        stack.enter_context(connections.watching(deadline))
         return session.request(
             request.method,
             url,
@@ -314,19 +189,6 @@ def _request(session: requests.Session, request: HttpRequest, deadline: Deadline
             allow_redirects=False,
             proxies=proxies,
         )
-
-
-_server_name: contextvars.ContextVar[str | None] = contextvars.ContextVar("imagegate_sni", default=None)
-
-
-@contextlib.contextmanager
-def _naming(name: str | None) -> Iterator[None]:
-    """TLS opened meanwhile names ``name`` (SNI and the certificate check), whatever address is asked for."""
-    token = _server_name.set(name)
-    try:
-        yield
-    finally:
-        _server_name.reset(token)
 
 
 def _pinned(url: str, deadline: Deadline) -> tuple[str, str | None, str | None]:
@@ -344,19 +206,7 @@ def _pinned(url: str, deadline: Deadline) -> tuple[str, str | None, str | None]:
         return url, None, None
     except ValueError:
         pass
-    try:
-        infos = resolve(bare, port or (443 if scheme == "https" else 80), deadline.remaining())
-    except TimeoutError:
-        raise NotSent("timed out", "TimeoutError", timed_out=True) from None
-    except OSError as exc:
-        raise NotSent("the host name does not resolve", type(exc).__name__) from None
-    if not infos:
-        raise NotSent("the host name does not resolve", "gaierror")
-    addresses = [ipaddress.ip_address(str(info[4][0]).split("%")[0]) for info in infos]
-    guard = _current_guard.get()
-    if guard is not None and guard.target is not None:
-        guard.target(bare, addresses)
-    chosen = str(addresses[0])
+    chosen = connections.judged_address(bare, port or (443 if scheme == "https" else 80), deadline)
     literal = f"[{chosen}]" if ":" in chosen else chosen
     prepared = _requests_url(url)
     pinned = urllib3.util.parse_url(prepared)._replace(host=literal).url
@@ -437,7 +287,7 @@ def _chunks(response: requests.Response, deadline: Deadline) -> Iterator[bytes]:
         while True:
             if deadline.expired():
                 raise TimedOut("timed out")
-            _limit_wait(raw, deadline.remaining())
+            connections.limit_wait(raw, deadline.remaining())
             if hasattr(raw, "read1"):
                 chunk = raw.read1(CHUNK, decode_content=False)
             else:
@@ -455,69 +305,14 @@ def _chunks(response: requests.Response, deadline: Deadline) -> Iterator[bytes]:
         raise TimedOut("timed out") from None
 
 
-# -- sockets the deadline can cut -------------------------------------------------------------------
-_current_deadline: contextvars.ContextVar[Deadline | None] = contextvars.ContextVar(
-    "imagegate_deadline", default=None
-)
-
-
-@contextlib.contextmanager
-def watching(deadline: Deadline) -> Iterator[None]:
-    """Connections opened meanwhile are cut when ``deadline`` passes (headers dripping included).
-
-    While http.client's debug printing is on (a library caller may turn it on), what it prints
-    passes through the redaction too.
-    """
-    import http.client
-
-    token = _current_deadline.set(deadline)
-    deadline.arm()
-    debugging = http.client.HTTPConnection.debuglevel > 0
-    try:
-        with guarded_streams() if debugging else contextlib.nullcontext():
-            yield
-    finally:
-        _current_deadline.reset(token)
-
-
-class _Sent:
-    """Whether a byte of the request itself has been written (after connecting, tunnelling, TLS)."""
-
-    started = False
-
-
-_sending: contextvars.ContextVar[_Sent | None] = contextvars.ContextVar("imagegate_sending", default=None)
-
-
-def _started(connection: Any) -> None:
-    """Connect first if needed (a failure there sends nothing), then note the request is leaving."""
-    if getattr(connection, "connecting", False):
-        return
-    if connection.sock is None:
-        connection.connect()
-    sent = _sending.get()
-    if sent is not None:
-        sent.started = True
-
-
-def _cut(sock: Any) -> None:
-    with contextlib.suppress(OSError):
-        sock.shutdown(socket.SHUT_RDWR)
-
-
 @functools.cache
 def _watched_transport() -> type:
     """A requests transport whose connections register with the deadline of the call opening them."""
     from requests.adapters import HTTPAdapter
     from urllib3.connection import HTTPConnection, HTTPSConnection
 
-    def register(connection: Any) -> None:
-        deadline, sock = _current_deadline.get(), connection.sock
-        if deadline is not None and sock is not None:
-            deadline.on_expiry(lambda: _cut(sock))
-
     class Watched(HTTPConnection):
-        response_class = _final_response()
+        response_class = connections.final_response()
 
         def _new_conn(self) -> socket.socket:
             return _open(self)
@@ -528,14 +323,14 @@ def _watched_transport() -> type:
                 super().connect()
             finally:
                 self.connecting = False
-            register(self)
+            connections.cut_at_deadline(self.sock)
 
         def send(self, data: Any) -> None:
-            _started(self)
+            connections.started(self)
             super().send(data)
 
     class WatchedTLS(HTTPSConnection):
-        response_class = _final_response()
+        response_class = connections.final_response()
 
         def _new_conn(self) -> socket.socket:
             return _open(self)
@@ -546,16 +341,16 @@ def _watched_transport() -> type:
                 super().connect()
             finally:
                 self.connecting = False
-            register(self)
+            connections.cut_at_deadline(self.sock)
 
         def send(self, data: Any) -> None:
-            _started(self)
+            connections.started(self)
             super().send(data)
 
     class WatchedTransport(HTTPAdapter):
         def build_connection_pool_key_attributes(self, *args: Any, **kwargs: Any) -> Any:
             host_params, pool_kwargs = super().build_connection_pool_key_attributes(*args, **kwargs)
-            name = _server_name.get()
+            name = connections.server_name()
             if name is not None:  # a pinned address: TLS still names (and checks) the host
                 pool_kwargs["server_hostname"] = name  # type: ignore[typeddict-unknown-key]
             return host_params, pool_kwargs
@@ -575,74 +370,23 @@ def _open(connection: Any) -> socket.socket:
     from urllib3.exceptions import ConnectTimeoutError, NameResolutionError, NewConnectionError
     from urllib3.util.connection import allowed_gai_family
 
-    deadline, guard = _current_deadline.get(), _current_guard.get()
+    deadline = connections.current_deadline()
     host = str(getattr(connection, "_dns_host", connection.host)).strip("[]")
     try:
-        infos = resolve(
+        infos = connections.resolve(
             host, connection.port, deadline.remaining() if deadline else None, allowed_gai_family()
         )
     except socket.gaierror as exc:
         raise NameResolutionError(connection.host, connection, exc) from exc
     except TimeoutError as exc:
         raise ConnectTimeoutError(connection, f"resolving {connection.host} timed out") from exc
-    judge = guard and (guard.proxy if getattr(connection, "proxy", None) else guard.target)
-    if judge:
-        judge(host, [ipaddress.ip_address(str(info[4][0]).split("%")[0]) for info in infos])
-    error: OSError | None = None
-    for family, kind, protocol, _name, address in infos:
-        if deadline is not None and deadline.expired():
-            error = TimeoutError("the deadline passed")
-            break
-        try:
-            sock = _connected(connection, family, kind, protocol, address, deadline)
-        except OSError as exc:
-            error = exc
-            continue
-        sys.audit("http.client.connect", connection, connection.host, connection.port)
-        return sock
-    if isinstance(error, TimeoutError):
-        raise ConnectTimeoutError(connection, f"connecting to {connection.host} timed out") from error
-    raise NewConnectionError(connection, f"Failed to establish a new connection: {error}") from error
-
-
-def _connected(
-    connection: Any, family: int, kind: int, protocol: int, address: Any, deadline: Deadline | None
-) -> socket.socket:
-    """One socket connected to ``address`` (an address the guard judged), cut at the deadline."""
-    sock = socket.socket(family, kind, protocol)
+    connections.judge(host, infos, proxied=bool(getattr(connection, "proxy", None)))
     try:
-        for option in connection.socket_options or ():
-            sock.setsockopt(*option)
-        if deadline is not None:
-            deadline.on_expiry(lambda: _cut(sock))
-        limit = connection.timeout if isinstance(connection.timeout, (int, float)) else None
-        if deadline is not None:
-            limit = min(limit or deadline.remaining(), deadline.remaining())
-        sock.settimeout(None if limit is None else max(limit, 0.001))
-        if connection.source_address:
-            sock.bind(connection.source_address)
-        sock.connect(address)
-    except BaseException:
-        sock.close()
-        raise
-    return sock
-
-
-@functools.cache
-def _final_response() -> type:
-    """http.client's response, skipping every interim (1xx) answer, not only ``100 Continue``."""
-    import http.client
-
-    class FinalResponse(http.client.HTTPResponse):
-        def _read_status(self) -> tuple[str, int, str]:
-            for _ in range(MAX_INTERIM + 1):
-                version, status, reason = super()._read_status()  # type: ignore[misc]
-                if not 100 <= status < 200 or status == 101:  # 101 was never asked for: not interim
-                    return version, status, reason
-                http.client.parse_headers(self.fp)  # an interim answer's headers, skipped
-            raise http.client.HTTPException(f"more than {MAX_INTERIM} interim (1xx) responses")
-
-    return FinalResponse
+        return connections.connect_first(connection, infos, deadline)
+    except TimeoutError as error:
+        raise ConnectTimeoutError(connection, f"connecting to {connection.host} timed out") from error
+    except OSError as error:
+        raise NewConnectionError(connection, f"Failed to establish a new connection: {error}") from error
 
 
 def _forget_key(holder: Any, request: HttpRequest) -> None:
@@ -662,17 +406,6 @@ def _forget_key(holder: Any, request: HttpRequest) -> None:
         if name in clean.headers:
             clean.headers[name] = REDACTED
     holder.request = clean
-
-
-def _limit_wait(raw: Any, seconds: float) -> None:
-    """Let the next read block no longer than the deadline allows (not the per-read timeout)."""
-    sock = getattr(getattr(raw, "_connection", None), "sock", None)
-    if sock is None:  # the connection handed its socket to the response (Connection: close)
-        reader = getattr(getattr(raw, "_fp", None), "fp", None)
-        sock = getattr(getattr(reader, "raw", None), "_sock", None)
-    if sock is not None:
-        with contextlib.suppress(OSError):
-            sock.settimeout(max(seconds, 0.001))
 
 
 def _shortfall(exc: BaseException) -> str:

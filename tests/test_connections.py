@@ -395,7 +395,7 @@ def fetch(url: str, cap: int = 1 << 30) -> bytes:
 def local_fetches():
     """Credential-free fetches to loopback, as for a provider on loopback."""
     from imagegate.addresses import download_guard
-    from imagegate.transport import guarding
+    from imagegate.connections import guarding
 
     with guarding(download_guard(True), fetches=True):
         yield

@@ -34,9 +34,11 @@ def test_wheel_holds_one_imagegate_package_with_schemas_and_entry_points(tmp_pat
     (wheel,) = tmp_path.glob("imagegate-*.whl")
     names = zipfile.ZipFile(wheel).namelist()
     assert "imagegate/__init__.py" in names
-    assert "imagegate/providers/openai.py" in names
+    assert "imagegate/providers/openai/__init__.py" in names
+    assert "imagegate/providers/openai/models.py" in names
+    assert "imagegate/providers/openai/batch.py" in names
     assert "imagegate/schemas/config.schema.json" in names
-    assert "imagegate/providers/openai_prices.json" in names
+    assert "imagegate/providers/openai/prices.json" in names
     assert not [name for name in names if name.startswith(("core/", "providers/", "schemas/", "tests/"))]
     entry_points = (
         zipfile.ZipFile(wheel).read(next(n for n in names if n.endswith("entry_points.txt"))).decode()

@@ -75,7 +75,7 @@ def test_a_usage_object_without_token_counts_falls_back_to_the_table() -> None:
 
 
 def test_the_openai_table_names_its_source_and_date_and_only_models_imagegate_knows() -> None:
-    table = PriceTable.load("imagegate.providers", "openai_prices.json")
+    table = PriceTable.load("imagegate.providers.openai", "prices.json")
     assert table.source.startswith("https://") and len(table.date) == 10
     assert set(table.models) | set(table.aliases) <= set(MODEL_RULES)
     assert table.per_image("gpt-image-1", "1024x1024", "high") == 0.167
@@ -84,7 +84,7 @@ def test_the_openai_table_names_its_source_and_date_and_only_models_imagegate_kn
 
 
 def test_every_price_in_the_openai_table_is_a_non_negative_number() -> None:
-    table = PriceTable.load("imagegate.providers", "openai_prices.json")
+    table = PriceTable.load("imagegate.providers.openai", "prices.json")
     for model in table.models.values():
         for by_size in model.get("images", {}).values():
             assert all(isinstance(p, (int, float)) and p >= 0 for p in by_size.values())

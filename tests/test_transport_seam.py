@@ -13,8 +13,9 @@ from imagegate.adapter import HttpRequest, LocalTransport, ProviderError, Reply
 from imagegate.deadline import Deadline
 from imagegate.errors import ContentRefused, NetworkError, ProviderRefused
 from imagegate.http import BILLING_HINT, verdict
+from imagegate.routing import Transports
 from imagegate.testing import MockTransport, use_transport
-from imagegate.transport import RequestsTransport, Transports
+from imagegate.transport import RequestsTransport
 
 ROOT = Path(__file__).resolve().parents[1]
 BACKENDS = ("requests", "urllib3")
