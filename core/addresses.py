@@ -23,7 +23,7 @@ from urllib.parse import urlsplit
 from .connections import Guard, resolve
 from .errors import ImagegateError, NetworkError, UnusableAnswer, UsageError
 from .secret import redact
-from .transport import environ_proxies, parse_url, select_proxy
+from .transport import environ_proxies, parse_url, scheme_of, select_proxy
 
 __all__ = [
     "ALWAYS_REFUSED",
@@ -240,7 +240,7 @@ def _endpoint_refusal(why: str) -> ImagegateError:
 # -- the key's endpoint and proxies (the plaintext rule) ------------------------------------------
 def check_endpoint(url: str, local_schemes: frozenset[str] = frozenset()) -> None:
     """Refuse to send the key over plaintext to the internet, or anywhere but http(s)."""
-    scheme = urlsplit(url).scheme.lower()
+    scheme = scheme_of(url)
     if scheme in local_schemes:
         return
     if scheme not in ("http", "https"):
@@ -256,13 +256,13 @@ def check_endpoint(url: str, local_schemes: frozenset[str] = frozenset()) -> Non
 
 def proxies_for(url: str) -> dict[str, str]:
     """The environment's proxies for ``url`` (NO_PROXY honoured); none for other schemes."""
-    return environ_proxies(url) if urlsplit(url).scheme in ("http", "https") else {}
+    return environ_proxies(url) if scheme_of(url) in ("http", "https") else {}
 
 
 def checked_proxies(url: str) -> dict[str, str]:
     """The environment's proxies for ``url``; plaintext HTTP only through a local proxy (it sees the key)."""
     proxies = proxies_for(url)
-    proxy = select_proxy(url, proxies) if urlsplit(url).scheme.lower() == "http" else None
+    proxy = select_proxy(url, proxies) if scheme_of(url) == "http" else None
     if proxy:
         shown = _proxy_host(proxy)
         if not is_private_host(shown):
@@ -285,7 +285,7 @@ def _proxy_host(proxy: str) -> str:
 # -- guards: what a connection may be made to, judged on the addresses it resolved -----------------
 def key_guard(url: str) -> Guard:
     """The plaintext rule at connection time: http:// with the key only to loopback or private addresses."""
-    if urlsplit(url).scheme.lower() != "http":
+    if scheme_of(url) != "http":
         return Guard()
 
     def judge(host: str, addresses: list[Address], what: str) -> None:
@@ -325,7 +325,7 @@ def _judge_fetch(shown: str, address: Address, allow_private: bool) -> None:
 
 def check_url(url: str, *, allow_private: bool, deadline_seconds: float | None = None) -> None:
     """Refuse URLs a provider must not make us fetch (the connection judges its addresses again)."""
-    scheme = urlsplit(url).scheme.lower()
+    scheme = scheme_of(url)
     if scheme not in ("http", "https"):
         raise UnusableAnswer(
             f"the provider returned an image URL with scheme {redact(scheme) or '(none)'}:; "
@@ -369,7 +369,10 @@ def _addresses(url: str, host: str, seconds: float | None) -> list[Address]:
 
 def site(url: str) -> str:
     """``scheme://host:port`` of a URL for messages: no path, query or user info, secrets redacted."""
-    parts = urlsplit(url)
+    try:
+        parts = urlsplit(url)
+    except ValueError:  # a host Python refuses to split (NFKC tricks): name no part of it
+        return f"{redact(scheme_of(url))}://(a host that cannot be parsed)"
     try:
         port = f":{parts.port}" if parts.port else ""
     except ValueError:  # out of range: requests refuses the URL, and the message names the host

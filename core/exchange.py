@@ -322,12 +322,12 @@ def on_site(url: str, origin: str) -> bool:
     (``api.us1.bfl.ai`` for ``api.bfl.ai``). An address, ``localhost`` or a two-label name has no
     siblings. Another scheme (a local transport's) must keep the origin's scheme and host.
     """
-    there, here = urlsplit(url), urlsplit(origin)
-    host, home = (there.hostname or "").lower(), (here.hostname or "").lower()
     try:
+        there, here = urlsplit(url), urlsplit(origin)
         ports = (there.port, here.port)
-    except ValueError:
+    except ValueError:  # a host no parser agrees on (NFKC tricks, a bad port): not this site
         return False
+    host, home = (there.hostname or "").lower(), (here.hostname or "").lower()
     if (
         not host
         or there.scheme.lower() != here.scheme.lower()

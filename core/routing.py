@@ -8,11 +8,10 @@ import contextlib
 import threading
 from collections.abc import Iterator
 from typing import TYPE_CHECKING
-from urllib.parse import urlsplit
 
 from .deadline import Deadline
 from .reply import Reply, Transport
-from .transport import MAX_BODY_BYTES, RequestsTransport
+from .transport import MAX_BODY_BYTES, RequestsTransport, scheme_of
 
 if TYPE_CHECKING:
     from .adapter import HttpRequest
@@ -49,7 +48,7 @@ class Transports:
         return frozenset(self.local.schemes) if self.local is not None else frozenset()
 
     def send(self, request: HttpRequest, deadline: Deadline) -> Reply:
-        scheme = urlsplit(request.url).scheme.lower()
+        scheme = scheme_of(request.url)
         chosen = self.local if self.local is not None and scheme in self.local_schemes else self.network
         return chosen.send(request, deadline)
 

@@ -13,10 +13,10 @@ import contextlib
 import errno
 import functools
 import ipaddress
+import re
 import socket
 from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any
-from urllib.parse import urlsplit
 
 from . import connections
 from .deadline import Deadline
@@ -116,6 +116,15 @@ def select_proxy(url: str, proxies: dict[str, str]) -> str | None:
     return requests.utils.select_proxy(url, proxies)
 
 
+_SCHEME = re.compile(r"([A-Za-z][A-Za-z0-9+.-]*):")
+
+
+def scheme_of(url: str) -> str:
+    """The scheme of ``url``, lower-cased ("" if it has none); never raises, whatever the text."""
+    match = _SCHEME.match(url)
+    return match.group(1).lower() if match else ""
+
+
 def parse_url(url: str) -> tuple[str, str, int | None]:
     """Scheme, host and port of ``url`` exactly as the connection reads them (requests prepares the
     URL, then urllib3 parses what it prepared); ValueError for a URL requests would refuse."""
@@ -160,7 +169,7 @@ def _send(
 def _request(session: requests.Session, request: HttpRequest, deadline: Deadline) -> requests.Response:
     """The backend call itself: files open only while sending, sockets watched by the deadline."""
     remaining = max(deadline.remaining(), 0.001)
-    web = urlsplit(request.url).scheme in ("http", "https")
+    web = scheme_of(request.url) in ("http", "https")
     proxies = environ_proxies(request.url) if web else {}
     url = request.url
     headers = reveal_headers(request.headers) if request.credentials else _keyless(request)
