@@ -120,8 +120,9 @@ _SCHEME = re.compile(r"([A-Za-z][A-Za-z0-9+.-]*):")
 
 
 def scheme_of(url: str) -> str:
-    """The scheme of ``url``, lower-cased ("" if it has none); never raises, whatever the text."""
-    match = _SCHEME.match(url)
+    """The scheme of ``url``, lower-cased ("" if it has none), read as ``urlsplit`` reads it (leading
+    controls and spaces stripped) but never raising, whatever the text."""
+    match = _SCHEME.match(url.lstrip("".join(map(chr, range(33)))))
     return match.group(1).lower() if match else ""
 
 
