@@ -2,7 +2,7 @@
 
 ``prepare`` binds the profile to its adapter (plugins.bind) and makes every check that can be
 made before paying; ``execute`` sends the request and reads the answer into spools (one
-function, ``_exchange``), then output.Spools keeps what was paid for. Everything here is
+function, ``_exchange``), then keep.Spools keeps what was paid for. Everything here is
 provider-neutral; what differs between providers is asked of the adapter.
 """
 
@@ -19,9 +19,10 @@ from .deadline import Deadline
 from .download import download
 from .errors import ImagegateError, UsageError
 from .inputs import check_inputs
+from .keep import Previews, Spools
 from .option_values import check
 from .options import MASK, STREAM, Asked, Options
-from .output import OutputPlan, Previews, Spools, base_path
+from .output import OutputPlan, base_path
 from .pacing import Pacer as Limiter
 from .progress import Notify, Progress
 from .result import DryRun, Image, Result

@@ -19,7 +19,8 @@ import pytest
 
 from imagegate import batch, dispatch, spool
 from imagegate.adapter import Adapter
-from imagegate.output import OutputPlan, Previews
+from imagegate.keep import Previews
+from imagegate.output import OutputPlan
 from imagegate.providers.openai import OpenAIAdapter
 from imagegate.spool import rescue_dir
 

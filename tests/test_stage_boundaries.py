@@ -13,7 +13,8 @@ from imagegate.adapter import Answer, ImageRef
 from imagegate.config import Profile
 from imagegate.deadline import Deadline
 from imagegate.errors import ImagegateError, Interrupted, UnusableAnswer, internal_error
-from imagegate.output import OutputPlan, Spools
+from imagegate.keep import Spools
+from imagegate.output import OutputPlan
 from imagegate.providers.openai import OpenAIAdapter
 from imagegate.secret import remember
 from imagegate.spool import MemorySpool, Spool
