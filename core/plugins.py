@@ -27,7 +27,8 @@ from typing import TYPE_CHECKING, Any
 from .config import COMMON_KEYS, Profile, config_command, init_hint, load_profile, resolve_path
 from .errors import ConfigError, UsageError
 from .schema import validate
-from .secret import REDACTED, redact
+from .scrub import REDACTED
+from .secret import redact
 
 if TYPE_CHECKING:
     import pluggy

@@ -31,7 +31,8 @@ from .reply import (
     Unreadable,
     Unsendable,
 )
-from .secret import REDACTED, Secret, redact, reveal_headers
+from .scrub import REDACTED
+from .secret import Secret, redact, reveal_headers
 
 if TYPE_CHECKING:
     import requests

@@ -15,7 +15,8 @@ import re
 import pytest
 
 import imagegate
-from imagegate.secret import REDACTED, guard_logs
+from imagegate.scrub import REDACTED
+from imagegate.secret import guard_logs
 from imagegate.untrusted import MESSAGE_LIMIT, untrusted
 
 from .support.faultserver import FaultServer, Reply, error_reply

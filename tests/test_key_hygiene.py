@@ -21,7 +21,8 @@ from imagegate.dispatch import prepare
 from imagegate.errors import NetworkError, UnusableAnswer, UsageError
 from imagegate.options import Asked, Options
 from imagegate.providers.compatible import CompatibleAdapter
-from imagegate.secret import REDACTED, Secret, redact
+from imagegate.scrub import REDACTED
+from imagegate.secret import Secret, redact
 from imagegate.testing import registered
 
 from .support.faultserver import FaultServer, Reply, local_config

@@ -14,7 +14,8 @@ import traceback
 import pytest
 
 import imagegate
-from imagegate.secret import REDACTED, RedactingStream, redact
+from imagegate.scrub import REDACTED
+from imagegate.secret import RedactingStream, redact
 
 from .support.faultserver import Reply, error_reply, image_reply
 from .support.helpers import API_KEY, BASE, CANARY_ENV_KEY, KEY_TAIL, write_config

@@ -8,7 +8,7 @@ import pytest
 
 import imagegate
 from imagegate.providers.placeholder import PlaceholderAdapter
-from imagegate.secret import REDACTED
+from imagegate.scrub import REDACTED
 from imagegate.testing import registered
 
 from .support.helpers import png
