@@ -33,7 +33,7 @@ from .result import DryRun, Image, Result
 if TYPE_CHECKING:
     from typing_extensions import Unpack
 
-    from .batch import JobResult
+    from .jobs import JobResult
     from .options import ImageOptions
 
 __version__ = "0.1.0"
@@ -248,7 +248,7 @@ def run_batch(
 def __getattr__(name: str) -> Any:
     """``imagegate.JobResult``, imported on first use (batch brings the network modules with it)."""
     if name == "JobResult":
-        from .batch import JobResult
+        from .jobs import JobResult
 
         return JobResult
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -23,9 +23,10 @@ from typing import Any
 
 from . import plugins, spend
 from .adapter import UPLOAD_IMAGE, UPLOAD_LINES, Adapter, BatchState
-from .batch import Job, JobResult, Manifest, Planned
 from .budget import OverBudget
 from .errors import ImagegateError, NetworkError, ProviderRefused, UsageError
+from .jobs import Job, JobResult, Planned
+from .manifest import Manifest
 from .remote_collect import Collector, batch_estimate, estimate_options, job_of
 from .remote_lines import check_remote, custom_id, file_digest, job_record, shards
 from .remote_wire import Wire

@@ -16,9 +16,10 @@ from typing import TYPE_CHECKING, Any
 
 from . import spend
 from .adapter import Answer, ImageRef, LineResult
-from .batch import Job, JobResult, Manifest
 from .errors import ImagegateError, UnusableAnswer
+from .jobs import Job, JobResult
 from .jsonstream import BadLine, InvalidAnswer, documents
+from .manifest import Manifest
 from .options import GENERATE, Asked, Options
 from .output import OutputPlan
 from .sniff import require_image

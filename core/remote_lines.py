@@ -13,8 +13,8 @@ from pathlib import Path
 from typing import Any
 
 from . import plugins
-from .batch import Planned
 from .errors import ImagegateError, UsageError
+from .jobs import Planned
 from .options import BATCH
 
 

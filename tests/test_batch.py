@@ -308,8 +308,8 @@ class Terminal(io.StringIO):
 
 
 def test_progress_on_a_terminal_is_one_live_status_line(isolated: Path) -> None:
-    from imagegate.batch import Job, JobResult
     from imagegate.cli.batch import BatchStatus
+    from imagegate.jobs import Job, JobResult
     from imagegate.options import Asked
 
     now = [100.0]  # a fake clock: the status line's times do not depend on the machine's speed

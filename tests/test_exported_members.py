@@ -34,7 +34,7 @@ def test_every_public_class_and_function_of_the_package_face_is_exported() -> No
 
 
 def test_the_result_types_are_exported_for_annotations() -> None:
-    from imagegate.batch import JobResult
+    from imagegate.jobs import JobResult
     from imagegate.result import DryRun, Image, Result
 
     assert (imagegate.Result, imagegate.Image, imagegate.DryRun) == (Result, Image, DryRun)

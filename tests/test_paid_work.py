@@ -18,6 +18,7 @@ from pathlib import Path
 import pytest
 
 from imagegate import batch, dispatch, spool
+from imagegate import jobs as batch_jobs
 from imagegate.adapter import Adapter
 from imagegate.keep import Previews
 from imagegate.output import OutputPlan
@@ -281,7 +282,7 @@ def test_a_job_still_in_flight_at_a_second_ctrl_c_is_reported(monkeypatch, isola
 
     def slow_job(item, manifest, *pacing):
         release.wait(10)
-        return batch.JobResult(item.job, "ok", [])
+        return batch_jobs.JobResult(item.job, "ok", [])
 
     calls = []
 
@@ -292,8 +293,8 @@ def test_a_job_still_in_flight_at_a_second_ctrl_c_is_reported(monkeypatch, isola
     monkeypatch.setattr(batch, "_run_one", slow_job)
     monkeypatch.setattr(batch, "_start", lambda item, pacers: (None, 0))  # no call behind these jobs
     monkeypatch.setattr(batch, "wait", interrupted_twice)
-    jobs = [batch.Job(n, n, batch.Asked(prompt=f"p{n}")) for n in (1, 2)]
-    todo = [batch.Planned(job, None, None, str(job.number)) for job in jobs]  # type: ignore[arg-type]
+    jobs = [batch_jobs.Job(n, n, batch_jobs.Asked(prompt=f"p{n}")) for n in (1, 2)]
+    todo = [batch_jobs.Planned(job, None, None, str(job.number)) for job in jobs]  # type: ignore[arg-type]
     results = []
     try:
         with pytest.raises(KeyboardInterrupt):

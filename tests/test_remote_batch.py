@@ -17,7 +17,8 @@ import pytest
 
 import imagegate
 from imagegate import remote
-from imagegate.batch import Job, Manifest
+from imagegate.jobs import Job
+from imagegate.manifest import Manifest
 from imagegate.options import Asked
 from imagegate.providers.openai import OpenAIAdapter
 

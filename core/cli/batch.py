@@ -21,7 +21,7 @@ from .console import EPILOG, Parser, emit, refuse_key_flags
 from .image import add_image_flags, asked_from_args
 
 if TYPE_CHECKING:
-    from ..batch import JobResult
+    from ..jobs import JobResult
 
 DESCRIPTION = """Run many image jobs from a JSONL file, a few at a time.
 
@@ -64,7 +64,8 @@ def batch_parser() -> argparse.ArgumentParser:
 
 def command(argv: list[str]) -> int:
     """``imagegate batch JOBS.jsonl --out-dir DIR``."""
-    from ..batch import MANIFEST_NAME, Job, Manifest, read_jobs
+    from ..batch import MANIFEST_NAME, Manifest
+    from ..jobs import Job, read_jobs
 
     refuse_key_flags(argv)
     args = batch_parser().parse_args(argv)
@@ -85,7 +86,7 @@ def command(argv: list[str]) -> int:
 
 def _planned(args: argparse.Namespace, jobs: list[Any], out_dir: Path, manifest: Any) -> int:
     """Plan every job, then run them (locally or on the provider's batch engine)."""
-    from ..batch import plan_jobs
+    from ..jobs import plan_jobs
 
     todo, skipped = plan_jobs(jobs, out_dir, manifest, args.force)
     remote = args.remote or args.cancel

@@ -17,7 +17,8 @@ from .batch import summary
 from .console import emit
 
 if TYPE_CHECKING:
-    from ..batch import JobResult, Manifest, Planned
+    from ..batch import Manifest
+    from ..jobs import JobResult, Planned
 
 RESUME_HINT = (
     "The batches go on at the provider; run the same command again to collect (nothing is submitted twice)."
