@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any, Literal, Protocol
 
 from .deadline import timeout_error
 from .errors import NetworkError, UnusableAnswer
+from .secret import redact
 
 if TYPE_CHECKING:
     from .adapter import HttpRequest
@@ -32,6 +33,8 @@ __all__ = [
     "Unsendable",
     "iter_body",
     "read_limited",
+    "reason",
+    "shortfall",
 ]
 
 Headers = Mapping[str, str]  # case-insensitive
@@ -178,6 +181,20 @@ class Unsendable(TransportFailure):
     ) -> None:
         super().__init__(reason, backend)
         self.what = what
+
+
+def shortfall(exc: BaseException) -> str:
+    """How much of the announced body arrived, from an IncompleteRead (urllib3's) if it is there."""
+    for arg in (exc, *getattr(exc, "args", ())):
+        partial, expected = getattr(arg, "partial", None), getattr(arg, "expected", None)
+        if isinstance(partial, int) and isinstance(expected, int):
+            return f"{partial} bytes arrived, {expected} more were announced (Content-Length mismatch)"
+    return reason(exc)
+
+
+def reason(exc: BaseException) -> str:
+    text = str(exc) or type(exc).__name__
+    return redact(text.split(": ", 1)[-1] if len(text) > 200 else text)
 
 
 # -- reading a reply (any transport's) --------------------------------------------------------------

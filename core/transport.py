@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING, Any
 from . import connections
 from .deadline import Deadline
 from .decoding import content_codings, decoded
+from .keyless import forget_key, keyless
 from .reply import (
     CutOff,
     NotSent,
@@ -30,9 +31,10 @@ from .reply import (
     TransportFailure,
     Unreadable,
     Unsendable,
+    reason,
+    shortfall,
 )
-from .scrub import REDACTED
-from .secret import Secret, redact, reveal_headers
+from .secret import reveal_headers
 
 if TYPE_CHECKING:
     import requests
@@ -150,21 +152,21 @@ def _send(
         try:
             response = _request(session, request, deadline)
         except requests.exceptions.ConnectTimeout as exc:
-            _forget_key(exc, request)
+            forget_key(exc, request)
             raise NotSent("timed out", type(exc).__name__, timed_out=True) from None
         except requests.exceptions.ConnectionError as exc:
-            _forget_key(exc, request)
+            forget_key(exc, request)
             raise _connection_failure(exc, deadline, sent.started) from None
         except requests.exceptions.Timeout as exc:
             raise TimedOut("timed out", type(exc).__name__, sent=sent.started) from None
         except requests.exceptions.RequestException as exc:  # an OSError too: caught first, never shown
-            _forget_key(exc, request)
+            forget_key(exc, request)
             raise _unsendable(exc) from None
         except UnicodeError:  # http.client encodes headers as Latin-1; the text may hold a key
             raise Unsendable("encoding") from None
         except OSError as exc:
             raise Unsendable("file", str(exc.strerror or exc), type(exc).__name__) from None
-    _forget_key(response, request)
+    forget_key(response, request)
     return _reply(response, deadline, session if closing else None, cap)
 
 
@@ -174,7 +176,7 @@ def _request(session: requests.Session, request: HttpRequest, deadline: Deadline
     web = scheme_of(request.url) in ("http", "https")
     proxies = environ_proxies(request.url) if web else {}
     url = request.url
-    headers = reveal_headers(request.headers) if request.credentials else _keyless(request)
+    headers = reveal_headers(request.headers) if request.credentials else keyless(request)
     proxy = select_proxy(url, proxies) if proxies else None
     if proxy and proxy.lower().startswith("socks"):  # its connections would not be the watched ones
         raise Unsendable("other", backend="SOCKS proxies are not supported (use an http:// proxy)")
@@ -233,12 +235,6 @@ def _requests_url(url: str) -> str:
     return prepared.url or ""
 
 
-def _keyless(request: HttpRequest) -> dict[str, str]:
-    """The headers of a credential-free fetch: none that carries a key."""
-    secret = {name.lower() for name in request.secret_headers}
-    return {k: v for k, v in request.headers.items() if not isinstance(v, Secret) and k.lower() not in secret}
-
-
 def _connection_failure(exc: Exception, deadline: Deadline, started: bool = True) -> TransportFailure:
     """What a failed connection means; ``started``: a byte of the request itself was written.
 
@@ -248,8 +244,8 @@ def _connection_failure(exc: Exception, deadline: Deadline, started: bool = True
     if deadline.expired():
         return TimedOut("timed out", type(exc).__name__, sent=started)
     if not started or _not_sent(exc):
-        return NotSent(_reason(exc), type(exc).__name__, blocked=_refused_by_the_system(exc))
-    return SentThenFailed(_reason(exc), type(exc).__name__)
+        return NotSent(reason(exc), type(exc).__name__, blocked=_refused_by_the_system(exc))
+    return SentThenFailed(reason(exc), type(exc).__name__)
 
 
 def _unsendable(exc: Exception) -> Unsendable:
@@ -310,8 +306,8 @@ def _chunks(response: requests.Response, deadline: Deadline) -> Iterator[bytes]:
         if deadline.expired() or isinstance(exc, urllib3.exceptions.ReadTimeoutError):
             raise TimedOut("timed out", type(exc).__name__) from None
         if not isinstance(exc, urllib3.exceptions.ProtocolError):
-            raise SentThenFailed(_reason(exc), type(exc).__name__) from None
-        raise CutOff(_shortfall(exc), type(exc).__name__) from None
+            raise SentThenFailed(reason(exc), type(exc).__name__) from None
+        raise CutOff(shortfall(exc), type(exc).__name__) from None
     except TimeoutError:
         raise TimedOut("timed out") from None
 
@@ -400,34 +396,6 @@ def _open(connection: Any) -> socket.socket:
         raise NewConnectionError(connection, f"Failed to establish a new connection: {error}") from error
 
 
-def _forget_key(holder: Any, request: HttpRequest) -> None:
-    """Give a response (or requests exception) a copy of its sent request with the key blanked.
-
-    requests keeps the request it sent on the response and on its exceptions; after this, nothing
-    imagegate holds once the request is sent, a traceback's local variables included, carries the
-    key. (The object requests sent is left as it was, so a test double that recorded it still can.)
-    """
-    prepared = getattr(holder, "request", None)
-    headers = getattr(prepared, "headers", None)
-    names = [name for name, value in request.headers.items() if isinstance(value, Secret)]
-    if prepared is None or headers is None or not any(name in headers for name in names):
-        return
-    clean = prepared.copy()
-    for name in names:
-        if name in clean.headers:
-            clean.headers[name] = REDACTED
-    holder.request = clean
-
-
-def _shortfall(exc: BaseException) -> str:
-    """How much of the announced body arrived, from urllib3's IncompleteRead if it is there."""
-    for arg in (exc, *getattr(exc, "args", ())):
-        partial, expected = getattr(arg, "partial", None), getattr(arg, "expected", None)
-        if isinstance(partial, int) and isinstance(expected, int):
-            return f"{partial} bytes arrived, {expected} more were announced (Content-Length mismatch)"
-    return _reason(exc)
-
-
 def _causes(exc: BaseException) -> Iterator[BaseException]:
     """``exc`` and what it was raised from, down to the socket's own error (urllib3 nests them)."""
     import urllib3
@@ -456,8 +424,3 @@ def _refused_by_the_system(exc: BaseException) -> bool:
     """Whether the socket itself was refused by the OS (EPERM/EACCES at socket or connect): a sandbox."""
     blocked = (errno.EPERM, errno.EACCES)
     return any(isinstance(cause, OSError) and cause.errno in blocked for cause in _causes(exc))
-
-
-def _reason(exc: BaseException) -> str:
-    text = str(exc) or type(exc).__name__
-    return redact(text.split(": ", 1)[-1] if len(text) > 200 else text)
