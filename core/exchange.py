@@ -23,7 +23,8 @@ from .connections import guarding
 from .deadline import Deadline, timeout_error
 from .errors import ImagegateError, Interrupted, ProviderFailure, UnusableAnswer
 from .http import send, verdict
-from .jsonstream import InvalidAnswer, InvalidImage, caps, parse
+from .imagebase64 import InvalidImage, caps
+from .jsonstream import InvalidAnswer, parse
 from .pacing import Pacer as Limiter
 from .progress import Progress
 from .reply import iter_body

@@ -21,16 +21,24 @@ appears twice in one object is decoded (and must be valid) even though the later
 
 from __future__ import annotations
 
-import binascii
 import codecs
 import json
 import json.decoder
 import re
-import sys
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
+from .imagebase64 import (
+    ANSWER_MAX_BYTES,
+    IMAGE_MAX_BYTES,
+    Base64Sink,
+    InvalidAnswer,
+    InvalidImage,
+    capped,
+    incomplete_escape,
+    unescape,
+)
 from .spool import Spool
 
 #: json's own string scanner (the C one where available), which typeshed does not declare.
@@ -38,36 +46,16 @@ _scanstring: Callable[[str, int], tuple[str, int]] = json.decoder.scanstring  # 
 _DATA_URI = re.compile(r"^data:[\w.+/-]*(;[\w.+-]+=[^;,]*)*;base64,", re.IGNORECASE)
 _WHITESPACE = re.compile(r"[ \t\n\r]*")
 _LINE_SPACE = re.compile(r"[ \t\r]*")  # inside one line of JSON Lines: a line break ends the document
-_ESCAPE = re.compile(r"\\(?:u([0-9a-fA-F]{4})|(.))", re.DOTALL)
-_B64_ALPHABET = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/=")
 #: The starts of an image field's string that make it a link, not base64.
 _LINKS = ("http://", "https://")
 _LINK_WINDOW = len('"https:\\/\\/')  # slashes may come escaped
 #: How far into an image string a ``data:...;base64,`` prefix may reach.
 PREFIX_LIMIT = 1024
-#: ``binascii.a2b_base64(strict_mode=...)`` is new in Python 3.11; 3.10 checks with this pattern.
-_HAS_STRICT_MODE = sys.version_info >= (3, 11)
-_STRICT_BASE64 = re.compile(r"[A-Za-z0-9+/]*={0,2}")  # what b64decode(validate=True) checks
 #: The longest non-image value (a revised prompt, a URL, a number) an answer may hold, in characters.
 VALUE_LIMIT = 8 * 1024 * 1024
-#: Base64 characters gathered before a piece is decoded (small pieces cost calls, not memory).
-DECODE_AT = 4096
-#: The default caps (profile keys ``answer_max_bytes`` and ``image_max_bytes``): what one answer
-#: may hold once decompressed, and one image once decoded. A 200 KB gzip answer can otherwise
-#: become gigabytes on disk.
-ANSWER_MAX_BYTES = 1024 * 1024 * 1024
-IMAGE_MAX_BYTES = 64 * 1024 * 1024
 #: Containers nested deeper than this (outside the image paths) are replaced by None: no provider
 #: sends them, and every later step (redaction, printing JSON) can then walk the document safely.
 MAX_DEPTH = 32
-
-
-class InvalidAnswer(ValueError):
-    """The body is not JSON, or an image string in it is not valid base64."""
-
-
-class InvalidImage(InvalidAnswer):
-    """The body is JSON, but an image string in it is not valid base64 (``str``: "an image that ...")."""
 
 
 def matches(path: tuple[Any, ...], pattern: tuple[str, ...]) -> bool:
@@ -99,15 +87,6 @@ def parse(
         raise InvalidAnswer("not JSON (nested too deeply)") from None
 
 
-def caps(adapter: Any) -> dict[str, int]:
-    """The ``parse`` caps a call's profile sets (``answer_max_bytes``, ``image_max_bytes``)."""
-    profile = getattr(adapter, "profile", None)
-    return {
-        "max_bytes": int(getattr(profile, "answer_max_bytes", ANSWER_MAX_BYTES)),
-        "max_image_bytes": int(getattr(profile, "image_max_bytes", IMAGE_MAX_BYTES)),
-    }
-
-
 def loads(body: bytes) -> Any:
     """``json.loads`` for what a provider sent (an error body): never more than InvalidAnswer.
 
@@ -119,16 +98,6 @@ def loads(body: bytes) -> Any:
 
 def _no_spool() -> Spool:
     raise InvalidAnswer("an image where none was expected")  # never called: no image paths
-
-
-def capped(chunks: Iterable[bytes], max_bytes: int, key: str = "answer_max_bytes") -> Iterator[bytes]:
-    """The chunks, stopped with InvalidAnswer once more than ``max_bytes`` have arrived in all."""
-    total = 0
-    for chunk in chunks:
-        total += len(chunk)
-        if total > max_bytes:
-            raise InvalidAnswer(f"larger than {max_bytes} bytes (config key {key}); not read further")
-        yield chunk
 
 
 def bounded(value: Any, depth: int = 0) -> Any:
@@ -183,89 +152,6 @@ def documents(
         raise InvalidAnswer(f"not JSON Lines (not valid text: {exc.reason})") from None
     except RecursionError:
         raise InvalidAnswer("not JSON Lines (nested too deeply)") from None
-
-
-class _Base64Sink:
-    """Decodes base64 text arriving in pieces into a spool, with ``b64decode(validate=True)``'s verdict.
-
-    The last complete quad is kept back until the end, so the final piece (with any ``=``
-    padding) is checked in the same context strict decoding of the whole string would see.
-    """
-
-    def __init__(self, spool: Spool, max_bytes: int = IMAGE_MAX_BYTES) -> None:
-        self.spool = spool
-        self.max_bytes = max_bytes
-        self.pending = ""
-        self.tail = ""  # from the first "=" on: at most a character or two if valid
-
-    def feed(self, text: str) -> None:
-        if not self.tail:
-            cut = text.find("=")
-            if cut < 0:
-                self._decode(self.pending + text)
-                return
-            self.pending, text = self.pending + text[:cut], text[cut:]
-        self.tail += text
-        if len(self.tail) > 64:
-            raise InvalidImage("an image that is not valid base64 (data after the padding)")
-
-    def _decode(self, text: str) -> None:
-        """Decode all but the last quad (and what follows it), which wait for the end."""
-        ready = (len(text) - 1) // 4 * 4
-        if ready >= DECODE_AT:
-            self._write(_a2b(text[:ready]))
-            text = text[ready:]
-        self.pending = text
-
-    def close(self) -> None:
-        ready = max(0, (len(self.pending) - 4) // 4 * 4)
-        if ready:
-            self._write(_a2b(self.pending[:ready]))
-        self._write(_a2b(self.pending[ready:] + self.tail))
-
-    def _write(self, data: bytes) -> None:
-        if self.spool.size + len(data) > self.max_bytes:
-            raise InvalidImage(f"an image larger than {self.max_bytes} bytes (config key image_max_bytes)")
-        self.spool.write(data)
-
-
-def _a2b(text: str) -> bytes:
-    try:
-        if _HAS_STRICT_MODE:
-            return binascii.a2b_base64(text, strict_mode=True)  # type: ignore[call-arg,unused-ignore]
-        if not _STRICT_BASE64.fullmatch(text):  # Python 3.10: the same verdict by hand
-            raise binascii.Error("Only base64 data is allowed")
-        return binascii.a2b_base64(text)
-    except (binascii.Error, ValueError) as exc:
-        raise InvalidImage(f"an image that is not valid base64 ({exc})") from None
-
-
-def _unescape(segment: str) -> str:
-    """The characters a piece of a JSON string stands for (``\\/`` is common in base64)."""
-    if "\\" not in segment:
-        return segment
-    plain = segment.replace("\\/", "/")
-    if "\\" not in plain:
-        return plain
-    return _ESCAPE.sub(_base64_escape, segment)
-
-
-def _base64_escape(match: re.Match[str]) -> str:
-    char = chr(int(match.group(1), 16)) if match.group(1) else match.group(2)
-    if (match.group(2) is not None and char != "/") or char not in _B64_ALPHABET:
-        raise InvalidImage("an image that is not valid base64 (it holds an escaped non-base64 character)")
-    return char
-
-
-def _incomplete_escape(segment: str) -> int:
-    """Where an escape cut off by the end of ``segment`` starts, or -1."""
-    start = segment.rfind("\\", max(0, len(segment) - 5))
-    if start < 0:
-        return -1
-    escape = segment[start:]
-    if len(escape) == 1 or (escape[1] == "u" and len(escape) < 6):
-        return start
-    return -1
 
 
 def _settled(error: BaseException, available: int) -> bool:
@@ -461,16 +347,16 @@ class _Parser:
     def _image_string(self, spool: Spool) -> None:
         """Decode the string that starts at ``pos`` (after its quote) into ``spool``."""
         self._skip_data_prefix()
-        sink = _Base64Sink(spool, self.max_image_bytes)
+        sink = Base64Sink(spool, self.max_image_bytes)
         while True:
             quote = self.text.find('"', self.pos)
             end = quote if quote >= 0 else len(self.text)
             segment = self.text[self.pos : end]
             if quote < 0:
-                cut = _incomplete_escape(segment)
+                cut = incomplete_escape(segment)
                 if cut >= 0:
                     segment, end = segment[:cut], self.pos + cut
-            sink.feed(_unescape(segment))
+            sink.feed(unescape(segment))
             self.pos = end
             if quote >= 0:
                 self.pos += 1

@@ -22,7 +22,8 @@ from typing import TYPE_CHECKING
 from .adapter import Adapter, Answer, Failed, Final, Partial
 from .errors import ImagegateError, UnusableAnswer
 from .http import verdict
-from .jsonstream import InvalidAnswer, InvalidImage, capped, caps, parse
+from .imagebase64 import InvalidImage, capped, caps
+from .jsonstream import InvalidAnswer, parse
 from .spool import MemorySpool, Spool
 
 if TYPE_CHECKING:

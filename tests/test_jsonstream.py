@@ -17,7 +17,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from imagegate import jsonstream
+from imagegate import imagebase64, jsonstream
 from imagegate.jsonstream import InvalidAnswer, parse
 from imagegate.spool import MemorySpool, Spool
 
@@ -65,9 +65,9 @@ def same_verdict(body: bytes, cuts: list[int]) -> None:
         expected = oracle(body)
     except (ValueError, binascii.Error, RecursionError):
         expected = InvalidAnswer
-    usual = jsonstream.DECODE_AT
+    usual = imagebase64.DECODE_AT
     for decode_at in (usual, 4):
-        jsonstream.DECODE_AT = decode_at
+        imagebase64.DECODE_AT = decode_at
         try:
             if expected is InvalidAnswer:
                 with pytest.raises(InvalidAnswer):
@@ -75,7 +75,7 @@ def same_verdict(body: bytes, cuts: list[int]) -> None:
             else:
                 assert streamed(body, cuts) == expected
         finally:
-            jsonstream.DECODE_AT = usual
+            imagebase64.DECODE_AT = usual
 
 
 scalars = st.one_of(
