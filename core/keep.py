@@ -5,6 +5,10 @@ whatever stops the call) and its partial previews, written beside the output thr
 
 from __future__ import annotations
 
+import contextlib
+import signal
+import threading
+from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -19,6 +23,21 @@ if TYPE_CHECKING:
     from .progress import Notify
 
 # -- what a call keeps ------------------------------------------------------------------------------
+
+
+@contextlib.contextmanager
+def signals_held() -> Iterator[None]:
+    """Ctrl-C and SIGTERM wait (in the main thread) while a temp file is made and recorded, so an
+    interruption can never land between the two and leave a file nobody will remove."""
+    mask = getattr(signal, "pthread_sigmask", None)
+    if mask is None or threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    previous = mask(signal.SIG_BLOCK, {signal.SIGINT, signal.SIGTERM})
+    try:
+        yield
+    finally:
+        mask(signal.SIG_SETMASK, previous)
 
 
 class Spools:
@@ -54,8 +73,11 @@ class Spools:
             self.drop()
             spool: Spool = DroppedSpool()
         else:
-            index = len(self.made) - self.dropped
-            spool = self.plan.new_spool(index) if self.plan is not None else MemorySpool()
+            with signals_held():  # the temp file is made and recorded before any interruption
+                index = len(self.made) - self.dropped
+                spool = self.plan.new_spool(index) if self.plan is not None else MemorySpool()
+                self.made.append(spool)
+            return spool
         self.made.append(spool)
         return spool
 
