@@ -318,8 +318,12 @@ def _watched_transport() -> type:
     from requests.adapters import HTTPAdapter
     from urllib3.connection import HTTPConnection, HTTPSConnection
 
-    class Watched(HTTPConnection):
+    class Watching:
+        """What both connection classes add: a judged address, deadline cuts, the first byte noted."""
+
         response_class = connections.final_response()
+        sock: Any
+        connecting: bool
 
         def _new_conn(self) -> socket.socket:
             return _open(self)
@@ -327,32 +331,20 @@ def _watched_transport() -> type:
         def connect(self) -> None:
             self.connecting = True  # what connect() sends (a proxy's CONNECT) is not the request
             try:
-                super().connect()
+                super().connect()  # type: ignore[misc]
             finally:
                 self.connecting = False
             connections.cut_at_deadline(self.sock)
 
         def send(self, data: Any) -> None:
             connections.started(self)
-            super().send(data)
+            super().send(data)  # type: ignore[misc]
 
-    class WatchedTLS(HTTPSConnection):
-        response_class = connections.final_response()
+    class Watched(Watching, HTTPConnection):
+        pass
 
-        def _new_conn(self) -> socket.socket:
-            return _open(self)
-
-        def connect(self) -> None:
-            self.connecting = True
-            try:
-                super().connect()
-            finally:
-                self.connecting = False
-            connections.cut_at_deadline(self.sock)
-
-        def send(self, data: Any) -> None:
-            connections.started(self)
-            super().send(data)
+    class WatchedTLS(Watching, HTTPSConnection):
+        pass
 
     class WatchedTransport(HTTPAdapter):
         def build_connection_pool_key_attributes(self, *args: Any, **kwargs: Any) -> Any:
