@@ -6,7 +6,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from imagegate.streaming import Event, EventParser, EventTooLarge, events
+from imagegate.sse import Event, EventTooLarge, events, incoming
 
 LINE_TEXT = st.text(st.characters(blacklist_characters="\r\n", blacklist_categories=("Cs",)), max_size=30)
 NAME = st.text(
@@ -80,9 +80,44 @@ def test_multibyte_characters_split_across_pieces() -> None:
 
 
 def test_an_event_that_never_ends_is_refused_at_the_limit() -> None:
-    parser = EventParser(max_event=100)
-    parser.feed("data: " + "a" * 50 + "\n")
     with pytest.raises(EventTooLarge):
-        parser.feed("data: " + "b" * 60)
+        list(events([b"data: " + b"a" * 50 + b"\n", b"data: " + b"b" * 60], max_event=100))
     with pytest.raises(EventTooLarge):
-        EventParser(max_event=100).feed("x" * 101)
+        list(events([b"x" * 101], max_event=100))
+    two = [b"data: " + b"a" * 50 + b"\n\n", b"data: " + b"b" * 50 + b"\n\n"]
+    assert list(events(two, max_event=100)) == [Event(None, "a" * 50), Event(None, "b" * 50)]  # per event
+
+
+def test_an_event_is_given_as_soon_as_its_data_begins_and_its_data_a_piece_at_a_time() -> None:
+    read: list[bytes] = []
+
+    def chunks():
+        for chunk in (b"event: done\ndata: ", b"x" * 10, b"y" * 10, b"\nid: 4\n\n", b"data: next\n\n"):
+            read.append(chunk)
+            yield chunk
+
+    stream = incoming(chunks())
+    event = next(stream)
+    assert event.start(5) == "x" * 10 and len(read) == 2  # nothing beyond the first piece was read
+    assert event.event is None and not event.whole  # its fields may still come
+    assert "".join(event) == "x" * 10 + "y" * 10
+    assert (event.event, event.id, event.whole) == ("done", "4", True)
+    assert "".join(next(stream)) == "next"
+
+
+def test_what_a_reader_leaves_unread_of_an_event_is_skipped() -> None:
+    stream = incoming([b"data: a\ndata: ", b"b" * 100, b"\n\ndata: c\n\n"])
+    assert next(stream).start(1) == "a"  # the rest of the first event is never read
+    assert "".join(next(stream)) == "c"
+
+
+@given(streams(), st.integers(0, 40))
+def test_events_read_in_pieces_are_the_whole_events(case, peek: int) -> None:
+    expected, pieces = case
+    got = []
+    for event in incoming(pieces):
+        start = event.start(peek)
+        data = "".join(event)
+        assert data.startswith(start) and (len(start) >= peek or start == data)
+        got.append(Event(event.event, data, event.id, event.retry))
+    assert got == expected

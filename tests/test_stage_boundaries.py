@@ -20,7 +20,7 @@ from imagegate.secret import remember
 from imagegate.spool import MemorySpool, Spool
 
 from .support.helpers import API_KEY, png
-from .support.sse import completed_event, partial_event
+from .support.sse import completed_event, partial_event, sse
 
 CORE = Path(__file__).resolve().parents[1] / "core"
 
@@ -36,8 +36,8 @@ def imported_modules(path: Path) -> set[str]:
 
 
 def test_the_stream_reader_imports_nothing_that_writes_files() -> None:
-    assert "output" not in imported_modules(CORE / "streaming.py")
-    assert not (CORE / "sse.py").exists()
+    assert not {"output", "keep"} & imported_modules(CORE / "streaming.py")
+    assert imported_modules(CORE / "sse.py") == set()  # the event reader stands alone
 
 
 def test_the_config_command_checks_a_profile_without_the_dispatcher() -> None:
@@ -85,9 +85,31 @@ def test_a_stream_failing_before_any_final_image_is_told_to_the_caller_and_raise
 
 
 def test_a_stream_failing_after_a_final_image_only_warns() -> None:
-    answer, _, warnings = receive(completed_event(png(8, 8)) + b"data: {not json\n\n", expected=2)
+    error = sse("error", {"type": "error", "error": {"message": "overloaded", "type": "server_error"}})
+    answer, _, warnings = receive(completed_event(png(8, 8)) + error, expected=2)
     assert len(answer.images) == 1
     assert len(warnings) == 1 and warnings[0].startswith("the stream failed after 1 of 2 image(s)")
+
+
+def test_an_unreadable_event_is_skipped_and_the_final_image_after_it_kept() -> None:
+    kind = "image_generation.partial_image"
+    bad_partial = sse(kind, {"type": kind, "b64_json": 7})
+    final = png(8, 8)
+    answer, previews, warnings = receive(bad_partial + b"data: {not json\n\n" + completed_event(final))
+    assert [ref.data.getvalue() for ref in answer.images] == [final] and previews == []
+    assert warnings == [
+        "2 event(s) of the stream could not be read and were skipped: the first holds a number where an "
+        "image belongs (b64_json), not a base64 string"
+    ]
+
+
+def test_a_stream_whose_only_final_event_is_unreadable_fails_with_its_reason() -> None:
+    failures: list[ImagegateError] = []
+    with pytest.raises(UnusableAnswer) as raised:
+        broken = completed_event(png(4, 4)).replace(b'"iVBOR', b'"!VBOR')
+        receive(partial_event(png(4, 4), 0) + broken, failures=failures)
+    assert failures == [raised.value]
+    assert raised.value.message.startswith("an event of the stream holds an image that is not valid base64")
 
 
 def spooled(spools: Spools, image: bytes, *, complete: bool = True) -> Spool:

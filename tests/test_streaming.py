@@ -207,5 +207,18 @@ def test_images_that_arrived_are_kept_when_the_stream_breaks_later(cli, server, 
     assert run.code == 0, run.err
     assert (isolated / "o.png").read_bytes() == png(3, 3)
     assert not (isolated / "o-2.png").exists()
-    assert any("the stream failed after 1 of 2 image(s)" in w for w in run.json["warnings"])
+    assert any("2 images were asked for; 1 arrived" in w for w in run.json["warnings"])
+    skipped = "1 event(s) of the stream could not be read and were skipped"
+    assert any(skipped in w for w in run.json["warnings"])
     assert sorted(p.name for p in isolated.iterdir()) == ["o.png"]
+
+
+def test_a_broken_preview_does_not_cost_the_final_image_after_it(cli, server, isolated: Path) -> None:
+    kind = "image_generation.partial_image"
+    broken = sse(kind, {"type": kind, "b64_json": {"not": "an image"}, "partial_image_index": 0})
+    serve(server, stream_reply(split(broken + partial_event(png(4, 4), 1) + completed_event(png(6, 6)), 53)))
+    run = cli("--prompt", "p", "--out", "o.png", "--stream", "--partial-images", "2")
+    assert run.code == 0, run.err
+    assert (isolated / "o.png").read_bytes() == png(6, 6)
+    assert sorted(p.name for p in isolated.iterdir()) == ["o.partial-1.png", "o.png"]
+    assert any("an object where an image belongs" in w and "skipped" in w for w in run.json["warnings"])
