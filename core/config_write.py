@@ -18,6 +18,7 @@ from typing import Any
 
 from .config import APP_DIR, config_command, os_reason, select_profile
 from .errors import ConfigError
+from .spool import signals_held
 
 #: The name a flat config's (one profile at the top level, as the
 #: ``gpt-image-2-apikey`` script wrote it) only profile gets when a second profile is added.
@@ -74,20 +75,20 @@ def write_private(path: Path, text: str, verify: Callable[[Path], None] | None =
     """
     target = path.resolve() if path.is_symlink() else path  # keep a symlinked config a symlink
     folder = target.parent
+    temp: Path | None = None
     try:
         make_private_folder(folder)
-        handle, temp_name = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=folder)
-    except OSError as exc:
-        raise ConfigError(f"cannot write config {path}: {os_reason(exc)}") from None
-    temp = Path(temp_name)
-    try:
+        with signals_held():  # the temp file is made and named before any interruption
+            handle, temp_name = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=folder)
+            temp = Path(temp_name)
         _fill(handle, text)
         if verify is not None:
             _verify(verify, temp, path)
         os.replace(temp, target)
     except BaseException as exc:
-        with contextlib.suppress(OSError):
-            temp.unlink()
+        if temp is not None:
+            with contextlib.suppress(OSError):
+                temp.unlink()
         if isinstance(exc, OSError):
             raise ConfigError(f"cannot write config {path}: {os_reason(exc)}") from None
         raise

@@ -5,10 +5,6 @@ whatever stops the call) and its partial previews, written beside the output thr
 
 from __future__ import annotations
 
-import contextlib
-import signal
-import threading
-from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -16,28 +12,13 @@ from .errors import ImagegateError, ImageNotSaved, Interrupted, UnusableAnswer, 
 from .output import OutputPlan, check_name_fits
 from .result import Image
 from .sniff import require_image, sniff
-from .spool import DroppedSpool, MemorySpool, Spool
+from .spool import DroppedSpool, MemorySpool, Spool, signals_held
 
 if TYPE_CHECKING:
     from .adapter import Answer
     from .progress import Notify
 
 # -- what a call keeps ------------------------------------------------------------------------------
-
-
-@contextlib.contextmanager
-def signals_held() -> Iterator[None]:
-    """Ctrl-C and SIGTERM wait (in the main thread) while a temp file is made and recorded, so an
-    interruption can never land between the two and leave a file nobody will remove."""
-    mask = getattr(signal, "pthread_sigmask", None)
-    if mask is None or threading.current_thread() is not threading.main_thread():
-        yield
-        return
-    previous = mask(signal.SIG_BLOCK, {signal.SIGINT, signal.SIGTERM})
-    try:
-        yield
-    finally:
-        mask(signal.SIG_SETMASK, previous)
 
 
 class Spools:
@@ -232,7 +213,8 @@ class Previews:
         target = OutputPlan(partial_path(self.plan.first, self.received), 1, self.plan.force)
         file_spool = None
         try:
-            file_spool = target.new_spool(0)
+            with signals_held():  # made and recorded here before any interruption
+                file_spool = target.new_spool(0)
             file_spool.write(spool.getvalue())
             path, _info = target.commit(file_spool, 0)
         except (ImagegateError, OSError) as exc:

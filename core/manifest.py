@@ -24,7 +24,7 @@ from pathlib import Path, PurePosixPath, PureWindowsPath
 from typing import Any
 
 from .errors import UsageError
-from .spool import unlink_quietly
+from .spool import signals_held, unlink_quietly
 
 MANIFEST_NAME = ".imagegate-batch.json"
 LOCK_NAME = ".imagegate-batch.lock"
@@ -148,12 +148,15 @@ def write_new(path: Path, text: str) -> str | None:
     temporary = path.with_name(f"{path.name}.{secrets.token_hex(8)}.tmp")
     flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_BINARY", 0)
     try:
-        fd = os.open(temporary, flags, 0o644)
-        with os.fdopen(fd, "w", encoding="utf-8") as stream:
-            stream.write(text)
-        os.replace(temporary, path)
-    except OSError as exc:
+        with signals_held():  # a small write: Ctrl-C waits for it, so no temp file is left
+            fd = os.open(temporary, flags, 0o644)
+            with os.fdopen(fd, "w", encoding="utf-8") as stream:
+                stream.write(text)
+            os.replace(temporary, path)
+    except BaseException as exc:
         unlink_quietly(temporary)
+        if not isinstance(exc, OSError):
+            raise
         return exc.strerror or str(exc)
     return None
 

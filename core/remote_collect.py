@@ -23,7 +23,7 @@ from .manifest import Manifest
 from .options import GENERATE, Asked, Options
 from .output import OutputPlan
 from .sniff import require_image
-from .spool import FileSpool, Spool
+from .spool import FileSpool, Spool, signals_held
 
 if TYPE_CHECKING:
     from .adapter import Adapter, BatchState, ProviderError
@@ -52,8 +52,9 @@ class Collector:
         spools: list[Spool] = []
 
         def new_spool() -> Spool:
-            spool = FileSpool(self.out_dir, SPOOL_STEM)
-            spools.append(spool)
+            with signals_held():  # the temp file is made and recorded before any interruption
+                spool = FileSpool(self.out_dir, SPOOL_STEM)
+                spools.append(spool)
             return spool
 
         try:

@@ -12,8 +12,10 @@ import io
 import os
 import secrets
 import shutil
+import signal
+from collections.abc import Iterator
 from pathlib import Path
-from typing import BinaryIO
+from typing import Any, BinaryIO
 
 from .errors import ImageNotSaved
 from .sniff import HEAD_BYTES
@@ -23,6 +25,42 @@ def rescue_dir() -> Path:
     """Where images go that could not be written where asked: ``$XDG_STATE_HOME/imagegate/rescued``."""
     base = os.environ.get("XDG_STATE_HOME") or str(Path.home() / ".local" / "state")
     return Path(base) / "imagegate" / "rescued"
+
+
+#: The signals that stop a call (Ctrl-C, and SIGTERM from a supervisor or an agent's timeout).
+STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM)
+
+
+@contextlib.contextmanager
+def signals_held() -> Iterator[None]:
+    """Ctrl-C and SIGTERM wait while a temp file is made and recorded by its owner, so an
+    interruption can never land between the two and leave a file nobody will remove.
+
+    Python runs signal handlers in the main thread, whichever thread the signal reached, so
+    blocking the signals in one thread would not hold them: their handlers are swapped for one
+    that notes them, and each one noted is raised again once the block ends. In another thread
+    this does nothing, and needs to do nothing: a handler never runs there.
+    """
+    caught: list[int] = []
+
+    def note(signum: int, frame: object) -> None:
+        if signum not in caught:
+            caught.append(signum)
+
+    previous: dict[int, Any] = {}
+    try:
+        for number in STOP_SIGNALS:
+            if signal.getsignal(number) is not None:  # None: a handler Python cannot put back
+                previous[number] = signal.signal(number, note)
+    except ValueError:  # not the main thread
+        pass
+    try:
+        yield
+    finally:
+        for held, handler in previous.items():
+            signal.signal(held, handler)
+        for signum in caught:
+            signal.raise_signal(signum)
 
 
 class Spool:
