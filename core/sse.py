@@ -17,6 +17,7 @@ whose events are small.
 from __future__ import annotations
 
 import codecs
+import re
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 
@@ -28,6 +29,9 @@ MAX_EVENT_BYTES = 256 * 1024 * 1024
 LINE_COST = 8
 #: The longest field name the standard knows (``retry``): a longer one is skipped unread.
 _LONGEST_FIELD = len("retry")
+_BREAKS = re.compile("\n*")
+#: The longest ``event``, ``id`` or ``retry`` value read: they are names and numbers, held whole.
+FIELD_LIMIT = 64 * 1024
 
 
 class EventTooLarge(ValueError):
@@ -148,6 +152,19 @@ class _Lines:
         piece, self._pos = self._text[self._pos : end], end + 1
         return piece, True
 
+    def skip_breaks(self) -> bool:
+        """Consume the line breaks at the current position (a run of blank lines, at a line's start)."""
+        skipped = False
+        while True:
+            while self._pos >= len(self._text):
+                if not self._refill():
+                    return skipped
+            end = _BREAKS.match(self._text, self._pos).end()  # type: ignore[union-attr]
+            skipped = skipped or end > self._pos
+            self._pos = end
+            if end < len(self._text):
+                return skipped
+
     def _refill(self) -> bool:
         if self._done:
             return False
@@ -200,6 +217,8 @@ class _Reader:
         skipped.
         """
         while True:
+            if not within_event and self.lines.skip_breaks():
+                self.end_event()  # blank lines between events: no event without data is given
             line = self._field()
             if line is None:
                 return None
@@ -214,7 +233,7 @@ class _Reader:
                 got = self.piece()  # "data:" ended a piece: its space may start the next one
                 return (got[0].removeprefix(" "), got[1]) if got is not None else ("", True)
             elif name in ("event", "id", "retry"):
-                self._apply(name, self._rest(value, ended).removeprefix(" "))
+                self._apply(name, self._rest(name, value, ended).removeprefix(" "))
             elif not ended:
                 self._skip_line()
 
@@ -243,15 +262,17 @@ class _Reader:
         name, _colon, value = head.partition(":")
         return name, value, ended
 
-    def _rest(self, value: str, ended: bool) -> str:
-        """The whole value of a line whose start is ``value`` (the event cap bounds it)."""
-        parts = [value]
+    def _rest(self, name: str, value: str, ended: bool) -> str:
+        """The whole value of a field line whose start is ``value``, at most :data:`FIELD_LIMIT` long."""
+        parts, size = [value], len(value)
         while not ended:
             got = self.piece()
             if got is None:
                 break
             parts.append(got[0])
-            ended = got[1]
+            size, ended = size + len(got[0]), got[1]
+            if size > FIELD_LIMIT:
+                raise EventTooLarge(f"an event's {name} field is longer than {FIELD_LIMIT} characters")
         return "".join(parts)
 
     def _skip_line(self) -> None:

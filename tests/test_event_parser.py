@@ -121,3 +121,10 @@ def test_events_read_in_pieces_are_the_whole_events(case, peek: int) -> None:
         assert data.startswith(start) and (len(start) >= peek or start == data)
         got.append(Event(event.event, data, event.id, event.retry))
     assert got == expected
+
+
+def test_a_name_or_id_field_is_held_only_up_to_its_limit() -> None:
+    with pytest.raises(EventTooLarge, match="event field"):
+        list(events([b"event: ", *[b"x" * 4096] * 17, b"\ndata: {}\n\n"]))
+    long_id = "7" * 60_000
+    assert list(events([b"id: " + long_id.encode() + b"\ndata: {}\n\n"])) == [Event(None, "{}", long_id)]
