@@ -288,5 +288,5 @@ class _Reader:
             self.event = value or None
         elif name == "id" and "\0" not in value:
             self.last_id = value
-        elif name == "retry" and value.isascii() and value.isdigit():
-            self.retry = int(value)
+        elif name == "retry" and value.isascii() and value.isdigit() and len(value) <= 12:
+            self.retry = int(value)  # milliseconds; a longer number is no delay anyone means

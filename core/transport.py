@@ -161,6 +161,8 @@ def _send(
             raise TimedOut("timed out", type(exc).__name__, sent=sent.started) from None
         except requests.exceptions.RequestException as exc:  # an OSError too: caught first, never shown
             forget_key(exc, request)
+            if sent.started:  # the request left; its answer is what failed (two Content-Lengths, say)
+                raise SentThenFailed("its answer could not be read", type(exc).__name__) from None
             raise _unsendable(exc) from None
         except UnicodeError:  # http.client encodes headers as Latin-1; the text may hold a key
             raise Unsendable("encoding") from None

@@ -97,3 +97,20 @@ def test_a_proxy_refusing_the_tunnel_says_nothing_was_billed(cli, make_config, m
     assert run.code == 5, run.err
     assert "billed" not in run.err
     assert proxy.accepted == 2  # nothing was sent, so the try was safely repeated
+
+
+def test_an_answer_with_conflicting_lengths_says_the_request_was_sent(cli, make_config, isolated) -> None:
+    """A 200 whose head cannot be read (two different Content-Lengths) came after the request left:
+    not exit 2 ("nothing was sent"), which would invite a rerun that pays twice."""
+    from .support.rawserver import RawServer as HeadServer
+
+    answer = (
+        b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n"
+        b"Content-Length: 5\r\nContent-Length: 500\r\n\r\n{}"
+    )
+    with HeadServer(lambda connection, head: connection.sendall(answer)) as provider:
+        make_config({"api_key": API_KEY, "base_url": f"http://127.0.0.1:{provider.port}/v1"})
+        run = cli("--prompt", "p", "--out", "o.png", "--retries", "0")
+    assert run.code == 5, run.err
+    assert "after the request was sent" in run.err and "may have made and billed" in run.err
+    assert not (isolated / "o.png").exists()

@@ -128,3 +128,8 @@ def test_a_name_or_id_field_is_held_only_up_to_its_limit() -> None:
         list(events([b"event: ", *[b"x" * 4096] * 17, b"\ndata: {}\n\n"]))
     long_id = "7" * 60_000
     assert list(events([b"id: " + long_id.encode() + b"\ndata: {}\n\n"])) == [Event(None, "{}", long_id)]
+
+
+def test_a_retry_field_of_thousands_of_digits_is_ignored() -> None:
+    # int() refuses more than 4300 digits; a hostile stream must not turn that into an error
+    assert list(events([b"retry: " + b"9" * 5000 + b"\ndata: {}\n\n"])) == [Event(None, "{}")]
