@@ -24,6 +24,8 @@ class Deadline:
         self._lock = threading.Lock()
         self._on_expiry: list[Callable[[], None]] = []
         self._timer: threading.Timer | None = None
+        #: Whether the timer ran the callbacks (sockets were cut): an empty read then is no real end.
+        self.fired = False
 
     def remaining(self) -> float:
         return max(0.0, self.expires - time.monotonic())
@@ -62,6 +64,7 @@ class Deadline:
     def _fire(self) -> None:
         with self._lock:
             callbacks, self._timer = list(self._on_expiry), None
+            self.fired = True
         for callback in callbacks:
             callback()
 

@@ -29,6 +29,7 @@ from .result import DryRun, Image, Result
 from .retry import DEFAULT_RETRIES, RetryPolicy
 from .routing import Transports
 from .secret import redact, redact_data, redact_headers
+from .spool import signals_held
 from .streaming import receive
 
 
@@ -138,9 +139,7 @@ def execute(
     with spend.within_budget(
         call.profile, call.model, spend.estimate(call.adapter, call.options), checked=budget_checked
     ):
-        result = _send(call, plan, deadline, limiter, notify, progress)
-        _record(call, result)
-    return result
+        return _send(call, plan, deadline, limiter, notify, progress)
 
 
 def _send(
@@ -156,15 +155,26 @@ def _send(
     if call.request.stream:
         previews.preflight()
     spools = Spools(plan, call.options.n or 1)  # at most --n images are kept
+    failed = True
     try:
         try:
             answer, request_id = _exchange(call, deadline, spools, previews, progress, limiter, notify)
         except (ImagegateError, KeyboardInterrupt) as exc:
             raise spools.keep_after(exc) from None
-        images = spools.keep(answer)
+        images: list[Image] = []
+        try:
+            with signals_held():  # quick, and must not be cut: the images saved, the paid call recorded
+                images = spools.keep(answer)
+                result = _result(
+                    call, answer, images, request_id, deadline.elapsed(), previews, plan, spools.warnings
+                )
+                _record(call, result)
+        except KeyboardInterrupt as exc:  # it waited for the above: the images are named
+            raise spools.kept_then_interrupted(exc, images) from None
+        failed = False
     finally:
-        spools.discard()  # no-op for committed images; removes anything unfinished
-    return _result(call, answer, images, request_id, deadline.elapsed(), previews, plan, spools.warnings)
+        spools.discard_after(failed)  # no-op for committed images; removes anything unfinished
+    return result
 
 
 def _exchange(

@@ -361,6 +361,7 @@ class _Parser:
             if quote >= 0:
                 self.pos += 1
                 sink.close()
+                spool.complete = True  # its last byte is in: kept if the rest of the answer never comes
                 return
             if not self._more():
                 raise InvalidAnswer("not JSON (an image string is not terminated)")

@@ -99,9 +99,23 @@ class Spools:
     def keep_after(self, error: BaseException) -> ImagegateError | Interrupted:
         """Save every image that arrived whole before ``error``; the error to raise, naming them.
 
-        Ctrl-C (or SIGTERM) comes back as :class:`Interrupted`, which carries the same hints.
+        Ctrl-C (or SIGTERM) comes back as :class:`Interrupted`, which carries the same hints. A
+        further Ctrl-C while the images are being saved waits for it and is then dropped: the
+        command is already ending.
         """
-        return _with_kept(error, *_keep(self.finished(), self.plan))
+        with signals_held(deliver=False):
+            return _with_kept(error, *_keep(self.finished(), self.plan))
+
+    def kept_then_interrupted(self, interruption: KeyboardInterrupt, images: list[Image]) -> Interrupted:
+        """An interruption that waited until the answer's images were saved: it names them."""
+        error = interruption if isinstance(interruption, Interrupted) else Interrupted()
+        _with_kept(error, images)
+        return error
+
+    def discard_after(self, failed: bool) -> None:
+        """:meth:`discard` at the end of a call; after a failure no second Ctrl-C may cut it short."""
+        with signals_held(deliver=not failed):
+            self.discard()
 
 
 def _readable(head: bytes) -> bool:

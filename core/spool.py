@@ -32,14 +32,16 @@ STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM)
 
 
 @contextlib.contextmanager
-def signals_held() -> Iterator[None]:
-    """Ctrl-C and SIGTERM wait while a temp file is made and recorded by its owner, so an
-    interruption can never land between the two and leave a file nobody will remove.
+def signals_held(*, deliver: bool = True) -> Iterator[list[int]]:
+    """Ctrl-C and SIGTERM wait while a short step that must not be cut runs: a temp file made and
+    recorded by its owner, images moved into place and named. Yields the signals noted meanwhile.
 
     Python runs signal handlers in the main thread, whichever thread the signal reached, so
     blocking the signals in one thread would not hold them: their handlers are swapped for one
-    that notes them, and each one noted is raised again once the block ends. In another thread
-    this does nothing, and needs to do nothing: a handler never runs there.
+    that notes them, and each one noted is raised again once the block ends, if it ended
+    normally and ``deliver`` is true. (A block that raised is already ending the command; cleanup
+    after an interruption passes ``deliver=False``, so a second Ctrl-C cannot cut it short.) In
+    another thread this does nothing, and needs to do nothing: a handler never runs there.
     """
     caught: list[int] = []
 
@@ -55,11 +57,14 @@ def signals_held() -> Iterator[None]:
     except ValueError:  # not the main thread
         pass
     try:
-        yield
+        yield caught
+    except BaseException:
+        deliver = False
+        raise
     finally:
         for held, handler in previous.items():
             signal.signal(held, handler)
-        for signum in caught:
+        for signum in caught if deliver else ():
             signal.raise_signal(signum)
 
 

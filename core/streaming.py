@@ -76,12 +76,12 @@ def receive(
     """
     answer = Answer([])
     partials = 0
-    skipped: list[str] = []
+    skipped, first_skipped = 0, ""
     stream = _decoded(adapter, chunks)
     try:
         for decoded in stream:
-            if isinstance(decoded, Skipped):
-                skipped.append(decoded.reason)
+            if isinstance(decoded, Skipped):  # the first one's reason is kept, the rest counted
+                skipped, first_skipped = skipped + 1, first_skipped or decoded.reason
             elif isinstance(decoded, Partial):
                 partials += 1
                 on_partial(decoded.ref.data, deadline.elapsed())
@@ -99,15 +99,16 @@ def receive(
         _close(stream, chunks)
     if not answer.images:
         error = UnusableAnswer(
-            f"an event of the stream {skipped[0]}"
+            f"an event of the stream {first_skipped}"
             if skipped
             else f"the stream ended without a final image ({partials} partial image(s) arrived)"
         )
         on_failure(error)
         raise error
     if skipped:
-        count = len(skipped)
-        warn(f"{count} event(s) of the stream could not be read and were skipped: the first {skipped[0]}")
+        warn(
+            f"{skipped} event(s) of the stream could not be read and were skipped: the first {first_skipped}"
+        )
     return answer
 
 
@@ -144,7 +145,11 @@ def _decoded(adapter: Adapter, chunks: Iterator[bytes]) -> Generator[Partial | F
             except InvalidAnswer as exc:
                 yield Skipped(f"is {exc}")
                 continue
-            decoded = adapter.decode_event(event.event, document)
+            try:
+                decoded = adapter.decode_event(event.event, document)
+            except UnusableAnswer as exc:  # the adapter found no image where one belongs
+                yield Skipped(f"could not be used: {exc.message}")
+                continue
             if isinstance(decoded, Failed):
                 raise verdict(decoded.error, lead="the provider stopped the stream with an error")[0]
             if decoded is not None:

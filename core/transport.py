@@ -302,6 +302,8 @@ def _chunks(response: requests.Response, deadline: Deadline) -> Iterator[bytes]:
             else:
                 chunk = raw.read(CHUNK, decode_content=False)
             if not chunk:
+                if deadline.fired or deadline.expired():  # the deadline cut the socket: no real end
+                    raise TimedOut("timed out")
                 break
             yield chunk
     except urllib3.exceptions.HTTPError as exc:

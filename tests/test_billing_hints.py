@@ -114,3 +114,31 @@ def test_an_answer_with_conflicting_lengths_says_the_request_was_sent(cli, make_
     assert run.code == 5, run.err
     assert "after the request was sent" in run.err and "may have made and billed" in run.err
     assert not (isolated / "o.png").exists()
+
+
+@pytest.mark.parametrize("stream", [False, True], ids=["json", "event-stream"])
+def test_a_body_without_length_cut_at_the_deadline_is_a_timeout_not_its_end(
+    cli, make_config, isolated, stream
+) -> None:
+    """A body that ends only when the connection closes, stalled: the deadline cuts the socket, and
+    that must read as the timeout it is (exit 5, may have billed), not as a short answer (exit 6)."""
+    import time
+
+    from .support.rawserver import RawServer as HeadServer
+
+    kind = "text/event-stream" if stream else "application/json"
+    start = b": ping\n\n" if stream else b'{"created": 1, "data": ['
+
+    def stall(connection: socket.socket, head: bytes) -> None:
+        connection.sendall(
+            b"HTTP/1.1 200 OK\r\nContent-Type: " + kind.encode() + b"\r\nConnection: close\r\n\r\n" + start
+        )
+        time.sleep(4)
+
+    with HeadServer(stall) as provider:
+        make_config({"api_key": API_KEY, "base_url": f"http://127.0.0.1:{provider.port}/v1"})
+        flags = ("--stream",) if stream else ()
+        run = cli("--prompt", "p", "--out", "o.png", "--timeout", "1", "--retries", "0", *flags)
+    assert run.code == 5, run.err
+    assert "timed out" in run.err and "may have" in run.err
+    assert not (isolated / "o.png").exists()

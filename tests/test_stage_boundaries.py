@@ -19,7 +19,7 @@ from imagegate.providers.openai import OpenAIAdapter
 from imagegate.secret import remember
 from imagegate.spool import MemorySpool, Spool
 
-from .support.helpers import API_KEY, png
+from .support.helpers import API_KEY, b64, png
 from .support.sse import completed_event, partial_event, sse
 
 CORE = Path(__file__).resolve().parents[1] / "core"
@@ -186,3 +186,21 @@ def test_errors_declares_every_public_name_it_defines() -> None:
             targets = node.targets if isinstance(node, ast.Assign) else [node.target]
             defined.update(target.id for target in targets if isinstance(target, ast.Name))
     assert set(errors.__all__) == {name for name in defined if not name.startswith("_")}
+
+
+@pytest.mark.parametrize("payload", [None, "https://images.example.test/p.png"], ids=["null", "a-link"])
+def test_a_preview_the_adapter_finds_no_image_in_is_skipped_too(payload) -> None:
+    kind = "image_generation.partial_image"
+    no_image = sse(kind, {"type": kind, "b64_json": payload})
+    answer, previews, warnings = receive(no_image + completed_event(png(8, 8)))
+    assert [ref.data.getvalue() for ref in answer.images] == [png(8, 8)] and previews == []
+    assert (
+        len(warnings) == 1
+        and "could not be used: the image_generation.partial_image event holds no image" in warnings[0]
+    )
+
+
+def test_a_final_event_with_a_null_error_is_an_image() -> None:
+    kind = "image_generation.completed"
+    answer, _, _ = receive(sse(kind, {"type": kind, "b64_json": b64(png(3, 3)), "error": None}))
+    assert [ref.data.getvalue() for ref in answer.images] == [png(3, 3)]

@@ -7,8 +7,9 @@ import tracemalloc
 
 from imagegate import streaming
 from imagegate.deadline import Deadline
-from imagegate.spool import Spool
+from imagegate.spool import MemorySpool, Spool
 
+from .support.helpers import png
 from .support.sse import completed_event, split
 from .test_stage_boundaries import openai_adapter
 
@@ -54,3 +55,27 @@ def test_one_big_image_event_is_read_in_memory_near_the_image_size() -> None:
     # The decoded image, held until it moves to the call's spool, and little else: the event's
     # 8 MiB of base64 text is never held whole (reading the event whole first peaked at 5.3 times).
     assert peak < 1.6 * len(image), f"peak {peak / 2**20:.1f} MiB for a {len(image) / 2**20:.1f} MiB image"
+
+
+def test_skipped_events_are_counted_not_kept() -> None:
+    chunks = [b"data:\n\n" * 1000] * 30  # 30,000 events that are not JSON, then a final image
+    chunks.append(completed_event(png(3, 3)))
+    warnings: list[str] = []
+    tracemalloc.start()
+    try:
+        streaming.receive(
+            openai_adapter(),
+            iter(chunks),
+            Deadline(60),
+            MemorySpool,
+            1,
+            on_partial=lambda spool, seconds: None,
+            on_failure=lambda error: None,
+            notify=lambda text: None,
+            warn=warnings.append,
+        )
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert warnings and warnings[0].startswith("30000 event(s) of the stream could not be read")
+    assert peak < 1024 * 1024, f"peak {peak} bytes"  # a reason kept per event took 3 MB

@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from .. import __version__
-from ..errors import UsageError
+from ..errors import Interrupted, UsageError
 from ..option_values import is_utf8
 from ..options import TABLE, Asked, Option
 from ..progress import Progress
@@ -69,10 +69,21 @@ def command(argv: list[str], commands: Sequence[str] = ()) -> int:
             notify=progress.note,
             progress=progress,
         )
-    for warning in result.warnings:
-        progress.note(f"warning: {warning}")  # silenced by --quiet
-    emit(result.to_json())
+    try:
+        for warning in result.warnings:
+            progress.note(f"warning: {warning}")  # silenced by --quiet
+        emit(result.to_json())
+    except KeyboardInterrupt as exc:  # stopped while reporting: the images are saved, so say where
+        raise _naming(exc, getattr(result, "output_paths", [])) from None  # a dry run saved none
     return 0
+
+
+def _naming(interruption: KeyboardInterrupt, paths: list[Path]) -> Interrupted:
+    """The interruption as :class:`Interrupted`, with a hint naming the images already saved."""
+    error = interruption if isinstance(interruption, Interrupted) else Interrupted()
+    if paths:
+        error.add_hint(f"The images were saved before the interruption: {', '.join(map(str, paths))}")
+    return error
 
 
 def add_image_flags(parser: argparse.ArgumentParser, *, batch: bool = False) -> None:

@@ -224,8 +224,8 @@ class OpenAIAdapter(BatchProtocol, Adapter):
         """``image_generation.*`` / ``image_edit.*`` events; an event with an ``error`` key fails the call."""
         if not isinstance(document, dict):
             return None
-        if "error" in document:
-            return Failed(stream_error(document["error"]))
+        if document.get("error") or document.get("type") == "error":  # "error": null is no error
+            return Failed(stream_error(document.get("error")))
         kind = str(document.get("type") or event or "")
         if kind not in _PARTIAL_EVENTS and kind not in _FINAL_EVENTS:
             return None
