@@ -1,5 +1,5 @@
 """``python -m imagegate``: the same as the ``imagegate`` command."""
 
-from imagegate.cli import main
+from imagegate_launcher import main
 
 raise SystemExit(main())

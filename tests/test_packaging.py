@@ -44,6 +44,7 @@ def test_wheel_holds_one_imagegate_package_with_schemas_and_entry_points(tmp_pat
         zipfile.ZipFile(wheel).read(next(n for n in names if n.endswith("entry_points.txt"))).decode()
     )
     assert "[imagegate]" in entry_points and "placeholder = imagegate.providers.placeholder" in entry_points
+    assert "imagegate_launcher.py" in names and "imagegate = imagegate_launcher:main" in entry_points
 
 
 def test_the_vendored_openapi_copy_holds_the_shared_reference_unchanged() -> None:

@@ -1,0 +1,81 @@
+"""The command's first step: a Ctrl-C or SIGTERM while imagegate loads ends the command quietly,
+with the signal's exit code, before anything is sent (not a traceback, not a swallowed Ctrl-C)."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import threading
+import types
+
+import pytest
+
+import imagegate_launcher
+
+pytestmark = pytest.mark.skipif(
+    threading.current_thread() is not threading.main_thread(), reason="signals reach the main thread only"
+)
+
+
+class LoadingCli(types.ModuleType):
+    """Stands for ``imagegate.cli`` while it loads: the signal arrives in the middle of the import."""
+
+    def __init__(self, signum: int) -> None:
+        super().__init__("imagegate.cli")
+        self.signum = signum
+        self.ran = False
+
+    def __getattr__(self, name: str):
+        os.kill(os.getpid(), self.signum)
+        return self.run
+
+    def run(self) -> int:
+        self.ran = True
+        return 0
+
+
+@pytest.mark.parametrize(
+    ("signum", "code", "word"), [(signal.SIGINT, 130, "interrupted"), (signal.SIGTERM, 143, "terminated")]
+)
+def test_a_signal_while_loading_ends_the_command_with_its_code(
+    monkeypatch, capsys, signum, code, word
+) -> None:
+    loading = LoadingCli(signum)
+    monkeypatch.setitem(sys.modules, "imagegate.cli", loading)
+    before = signal.getsignal(signum)
+    assert imagegate_launcher.main() == code
+    assert not loading.ran  # nothing was sent
+    assert capsys.readouterr().err == f"error: {word} while starting; nothing was sent\n"
+    assert signal.getsignal(signum) is before  # the handlers are put back
+
+
+def test_without_a_signal_the_command_runs(monkeypatch) -> None:
+    class Quiet(LoadingCli):
+        def __getattr__(self, name: str):
+            return self.run
+
+    loading = Quiet(signal.SIGINT)
+    monkeypatch.setitem(sys.modules, "imagegate.cli", loading)
+    assert imagegate_launcher.main() == 0 and loading.ran
+
+
+def test_a_signal_the_caller_ignores_stays_ignored() -> None:
+    # nohup and background jobs start the command with SIGINT ignored: loading must not stop it
+    script = (
+        "import os, signal, sys, types, imagegate_launcher\n"
+        "m = types.ModuleType('imagegate.cli')\n"
+        "def run(): return 7\n"
+        "m.__getattr__ = lambda name: (os.kill(os.getpid(), signal.SIGINT), run)[1]\n"
+        "sys.modules['imagegate.cli'] = m\n"
+        "sys.exit(imagegate_launcher.main())\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", script],
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_IGN),
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert done.returncode == 7 and done.stderr == ""
