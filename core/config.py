@@ -36,8 +36,17 @@ COMMON_KEYS = frozenset(load_schema("config.schema.json")["$defs"]["profile"]["p
 #: A config file is small; anything larger is refused before it is read.
 MAX_CONFIG_BYTES = 1024 * 1024
 _OPEN_FLAGS = getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_NOCTTY", 0) | getattr(os, "O_BINARY", 0)
-#: Config keys whose string values are credentials whatever the provider (``api_key``, ``token``...).
-_CREDENTIAL_NAME = re.compile(r"(?i)(^|[_-])(key|token|secret|password|passwd|credentials?)$")
+#: The words of a name: camelCase humps, runs of capitals, digits (``xApiKey2`` -> x, Api, Key, 2).
+_NAME_WORD = re.compile(r"[A-Z]+(?![a-z])|[A-Z]?[a-z]+|[0-9]+")
+#: Words that may follow a credential word in its name (``session_id``, ``api_key_v2``).
+_NAME_QUALIFIER = re.compile(r"v|ids?|value|[0-9]+")
+#: A name's last word naming a credential, alone or run together (``apikey``, ``accesstoken``).
+_CREDENTIAL_WORD = re.compile(
+    r"(?:keys?|token|secrets?|passwords?|passwd|pwd|passphrase|passcode|credentials?|authorization"
+    r"|cookies?|session|signature|bearer)(?:id)?$"
+)
+#: Words before ``key`` that make it the name of a field, not a credential (``json_image_key``).
+_FIELD_WORDS = frozenset({"json", "field", "image", "object", "column", "sort", "dict", "map"})
 
 
 @dataclass
@@ -243,13 +252,38 @@ def _profile_from(raw: dict[str, Any], name: str | None, path: Path | None, prov
     )
 
 
-def remember_secrets(document: Any, name: str = "") -> None:
+def is_credential_name(name: str) -> bool:
+    """Whether a config key names a credential: ``api_key``, ``apiKey``, ``apikey``, ``X-Api-Key``,
+    ``clientSecret``, ``sessionId``, ``token_v2`` ... but not ``size``, ``auth_header``,
+    ``max_tokens`` or ``json_image_key`` (the name of a JSON field).
+
+    Its last word (ignoring a trailing ``id``, ``value``, version or number) must be, or end with,
+    a credential word.
+    """
+    words = _words(name)
+    if not words or _CREDENTIAL_WORD.search(words[-1]) is None:
+        return False
+    return not (words[-1] in ("key", "keys") and len(words) > 1 and words[-2] in _FIELD_WORDS)
+
+
+def _words(name: str) -> list[str]:
+    """The words of a name, lowered, without a trailing ``id``, ``value``, version or number."""
+    words = [word.lower() for word in _NAME_WORD.findall(name)]
+    while len(words) > 1 and _NAME_QUALIFIER.fullmatch(words[-1]):
+        words.pop()
+    return words
+
+
+def remember_secrets(document: Any, name: str = "", secret: bool = False) -> None:
     """Register every secret the config holds for redaction, before anything can echo one.
 
-    Secrets are: every value under a key named like a credential (``api_key``, ``token``,
-    ``password``, ``*_secret`` ...), every ``headers`` value (shown redacted by name too), every
-    ``query`` value (its parameter shown redacted in URLs), and the user info of every URL.
+    Secrets are: every value under a key named like a credential (:func:`is_credential_name`;
+    everything inside it when it holds an object or a list), every value of 8 characters or more
+    under a key named ``auth`` (or ``*Auth``, ``oauth`` ...), every ``headers`` value (shown
+    redacted by name too), every ``query`` value (its parameter shown redacted in URLs), and the
+    user info, query values and fragment of every URL (``base_url``, ``paths``...).
     """
+    secret = secret or is_credential_name(name)
     if isinstance(document, dict):
         for key, value in document.items():
             if key == "headers" and isinstance(value, dict):
@@ -260,13 +294,15 @@ def remember_secrets(document: Any, name: str = "") -> None:
                 for parameter, text in value.items():
                     hide_query(str(parameter))
                     remember_setting(text)
-            remember_secrets(value, str(key))
+            remember_secrets(value, str(key), secret)
     elif isinstance(document, list):
         for item in document:
-            remember_secrets(item, name)
+            remember_secrets(item, name, secret)
     elif isinstance(document, str):
-        if _CREDENTIAL_NAME.search(name):
+        if secret:
             remember(document)
+        elif any(word.endswith("auth") for word in _words(name)[-1:]):
+            remember_setting(document)  # "auth": "bearer" names a scheme, a longer value is a credential
         remember_url(document)
 
 

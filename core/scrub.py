@@ -17,17 +17,20 @@ REDACTED = "***redacted***"
 WINDOW = 12
 # \uXXXX escapes of visible ASCII (not quote or backslash), decoded to find an escaped key.
 _ESCAPE = re.compile(r"\\u00(2[1-9a-fA-F]|[3-4][0-9a-fA-F]|5[0-9abd-fABD-F]|6[0-9a-fA-F]|7[0-9a-eA-E])")
-#: What the decoded view of a text decodes or drops: percent, HTML and backslash escapes, white
-#: space, and invisible format characters (zero-width spaces and joiners, bidi marks, soft hyphens).
+#: What the decoded view of a text decodes or drops: percent, HTML (numeric ones with or without
+#: their ``;``, as browsers read them) and backslash escapes, white space, and invisible format
+#: characters (zero-width spaces and joiners, bidi marks, soft hyphens).
 _INVISIBLE_CHARS = (
     "\u00ad\u034f\u061c\u115f\u1160\u17b4\u17b5\u180e"
     "\u200b-\u200f\u202a-\u202e\u2060-\u206f\u3164\ufeff\uffa0"
 )
 _INVISIBLE = re.compile(f"[{_INVISIBLE_CHARS}]")
 NORMALISE = re.compile(
-    r"%[0-9a-fA-F]{2}|&#[xX][0-9a-fA-F]{1,6};|&#[0-9]{1,7};|&[A-Za-z][A-Za-z0-9]{1,31};"
+    r"%[0-9a-fA-F]{2}|&#[xX][0-9a-fA-F]{1,6};?|&#[0-9]{1,7};?|&[A-Za-z][A-Za-z0-9]{1,31};"
     r"|\\+u[0-9a-fA-F]{4}|\\+x[0-9a-fA-F]{2}|[\s" + _INVISIBLE_CHARS + "]+"
 )
+#: What may stand between the bytes of a key written in hex (``73:6b:2d``, as a MAC address is).
+_HEX_SEPARATORS = ":- ."
 _ASCII_LOWER = str.maketrans("ABCDEFGHIJKLMNOPQRSTUVWXYZ", "abcdefghijklmnopqrstuvwxyz")
 
 Scrubber = tuple[re.Pattern[str], tuple[str, ...]]
@@ -53,13 +56,14 @@ def scrub(text: str, scrubber: Scrubber) -> str:
     return "".join(out)
 
 
-def scrub_normalised(text: str, scrubber: Scrubber) -> str:
+def scrub_normalised(text: str, scrubber: Scrubber, spaces: bool = False) -> str:
     """Scrub what a key becomes once escapes are decoded and spaces and invisible characters dropped.
 
     The search runs on that decoded view; each piece found is cut out of the original text, from
-    where its first character starts to where its last one ends.
+    where its first character starts to where its last one ends. With ``spaces`` a run of white
+    space stays in the view as one space (for short secrets, which words run together could spell).
     """
-    view, starts, ends = _view(text)
+    view, starts, ends = _view(text, spaces)
     view = view.translate(_ASCII_LOWER)
     pattern, forms = scrubber
     out: list[str] = []
@@ -82,9 +86,10 @@ def _one_marker(text: str) -> str:
     return text
 
 
-def _view(text: str) -> tuple[str, array, array]:
-    """``text`` with escapes decoded and spaces and invisible characters dropped, and for each
-    character of that view where it starts and ends in ``text``."""
+def _view(text: str, spaces: bool = False) -> tuple[str, array, array]:
+    """``text`` with escapes decoded and spaces (unless ``spaces``: one space for a run of them)
+    and invisible characters dropped, and for each character of that view where it starts and
+    ends in ``text``."""
     chars: list[str] = []
     starts, ends = array("q"), array("q")
     position = 0
@@ -92,7 +97,7 @@ def _view(text: str) -> tuple[str, array, array]:
         chars.append(text[position : match.start()])
         starts.extend(range(position, match.start()))
         ends.extend(range(position + 1, match.start() + 1))
-        decoded = _decoded(match)
+        decoded = _decoded(match, spaces)
         if decoded:
             chars.append(decoded)
             starts.append(match.start())
@@ -104,22 +109,25 @@ def _view(text: str) -> tuple[str, array, array]:
     return "".join(chars), starts, ends
 
 
-def _decoded(match: re.Match[str]) -> str:
-    """What one escape or invisible run stands for in the view ("" for spaces and invisible ones)."""
+def _decoded(match: re.Match[str], spaces: bool = False) -> str:
+    """What one escape or invisible run stands for in the view ("" for invisible ones, and for
+    spaces unless ``spaces``: then one space)."""
     token = match.group()
     if token[0] == "%":
         char = chr(int(token[1:], 16))
     elif token.startswith("&#x") or token.startswith("&#X"):
-        char = chr(min(int(token[3:-1], 16), 0x10FFFF))
+        char = chr(min(int(token[3:].rstrip(";"), 16), 0x10FFFF))
     elif token.startswith("&#"):
-        char = chr(min(int(token[2:-1]), 0x10FFFF))
+        char = chr(min(int(token[2:].rstrip(";")), 0x10FFFF))
     elif token[0] == "&":
         char = html.unescape(token)
     elif token[0] == "\\":  # \u200b, or \\u200b as JSON shows it inside a string
         char = chr(int(token.lstrip("\\")[1:], 16))
     else:
-        return ""
-    return "" if char.isspace() or _INVISIBLE.fullmatch(char) else char
+        return " " if spaces and any(char.isspace() for char in token) else ""
+    if char.isspace():
+        return " " if spaces else ""
+    return "" if _INVISIBLE.fullmatch(char) else char
 
 
 def compile(known: frozenset[str]) -> Scrubber:
@@ -160,11 +168,13 @@ def _branch(node: dict[str, Any]) -> str:
 
 def _forms(value: str) -> set[str]:
     """A key as it may appear in text: itself, inside a repr, inside JSON (ASCII-escaped or not),
-    reversed, in hex, and in base64 (standard and URL-safe) at each of the three alignments a key
-    can have inside a longer encoded text (``Bearer sk-...``)."""
+    reversed, in hex (also with its bytes separated: ``73:6b``, ``73 6b``, ``73-6b``, ``73.6b``),
+    and in base64 (standard and URL-safe) at each of the three alignments a key can have inside a
+    longer encoded text (``Bearer sk-...``)."""
     data = value.encode("utf-8", "surrogatepass")
     forms = {value, repr(value)[1:-1], json.dumps(value)[1:-1], json.dumps(value, ensure_ascii=False)[1:-1]}
     forms |= {value[::-1], data.hex()}
+    forms |= {data.hex(separator) for separator in _HEX_SEPARATORS}
     for skip in range(3):
         aligned = data[skip:]
         aligned = aligned[: len(aligned) // 3 * 3]

@@ -24,9 +24,10 @@ _hidden_query: set[str] = set()
 #: The shortest header or query value from the config that is searched for in free text.
 SETTING_MIN = 8
 _factory_installed = False
-_scrubber: tuple[frozenset[str], Any, Any] | None = None
+_scrubber: tuple[frozenset[str], Any, Any, Any] | None = None
 #: User info in a URL (``scheme://user:pass@``), shown redacted whatever it is.
 _USERINFO = re.compile(r"(?i)\b([a-z][a-z0-9+.-]*://)[^/?#\s@\\\"'<>]+@")
+_SPACE = re.compile(r"\s")
 
 
 class Secret:
@@ -99,10 +100,30 @@ def hide_query(name: str) -> None:
 
 
 def remember_url(url: Any) -> None:
-    """Register the user name and password a URL carries (``http://user:pass@host``)."""
-    if not isinstance(url, str) or "@" not in url:
+    """Register what a URL may carry as a credential: its user name and password
+    (``http://user:pass@host``), every query value (``?key=...``, hidden by name too) and its fragment.
+
+    Any string without white space that has a query or (with a path) a fragment counts as a URL,
+    so a relative path such as ``images/generations?key=...`` is covered too.
+    """
+    if not isinstance(url, str):
         return
-    from urllib.parse import unquote, urlsplit
+    if "@" in url:
+        _remember_user_info(url)
+    if ("?" in url or "#" in url) and not _SPACE.search(url):
+        rest, _, fragment = url.partition("#")  # split as urlsplit does: the fragment first
+        for pair in re.split(r"[&;]", rest.partition("?")[2]):
+            name, equals, value = pair.partition("=")
+            if equals:
+                hide_query(name)
+            _remember_encoded(value if equals else name, remember_setting)
+        if "/" in rest:  # ``#00ff00`` is a colour, not a URL
+            _remember_encoded(fragment, remember_setting)
+
+
+def _remember_user_info(url: str) -> None:
+    """Register the user name and password of ``scheme://user:pass@host`` (or ``user:pass@host``)."""
+    from urllib.parse import urlsplit
 
     try:
         parts = urlsplit(url if "://" in url else f"http://{url}")
@@ -111,12 +132,19 @@ def remember_url(url: Any) -> None:
         return
     for value, register in ((user, remember_setting), (password, remember)):
         if value:
-            register(value)
-            register(unquote(value))
+            _remember_encoded(value, register)
+
+
+def _remember_encoded(value: str, register: Any) -> None:
+    """``register`` a value from a URL as written and percent-decoded (``+`` as a space or not)."""
+    from urllib.parse import unquote, unquote_plus
+
+    for form in {value, unquote(value), unquote_plus(value)}:
+        register(form)
 
 
 def remember_environment_urls() -> None:
-    """Register the user info of the proxies the environment names (``HTTPS_PROXY=http://u:p@host``)."""
+    """Register the user info and query values of the proxies the environment names (``HTTPS_PROXY=http://u:p@host``)."""
     for name, value in os.environ.items():
         if name.lower().endswith("_proxy"):
             remember_url(value)
@@ -137,10 +165,13 @@ def redact(text: str) -> str:
         text = _structural(text)
     if not _known:
         return text
-    raw, normalised = _scrubbing()
+    raw, normalised, short = _scrubbing()
     text = scrub(text, raw)
-    if normalised is not None and NORMALISE.search(text):
-        text = scrub_normalised(text, normalised)
+    if (normalised or short) and NORMALISE.search(text):
+        if normalised is not None:
+            text = scrub_normalised(text, normalised)
+        if short is not None:  # escaped, but not split by spaces: a few words could spell one
+            text = scrub_normalised(text, short, spaces=True)
     return text
 
 
@@ -154,16 +185,22 @@ def _structural(text: str) -> str:
     return text
 
 
-def _scrubbing() -> tuple[Scrubber, Scrubber | None]:
-    """The patterns matching what :func:`redact` scrubs in the text and in its decoded view, with the
-    texts a match may run on into; compiled once per set of known secrets."""
+def _scrubbing() -> tuple[Scrubber, Scrubber | None, Scrubber | None]:
+    """The patterns matching what :func:`redact` scrubs in the text, in its decoded view (secrets
+    of :data:`WINDOW` characters or more) and in its decoded view keeping spaces (shorter ones),
+    with the texts a match may run on into; compiled once per set of known secrets."""
     global _scrubber
     known = frozenset(_known)
     if _scrubber is None or _scrubber[0] != known:
-        raw = compile(known)
         long_ones = frozenset(value for value in known if len(value) >= WINDOW)
-        _scrubber = known, raw, compile(long_ones) if long_ones else None
-    return _scrubber[1], _scrubber[2]
+        short_ones = known - long_ones
+        _scrubber = (
+            known,
+            compile(known),
+            compile(long_ones) if long_ones else None,
+            compile(short_ones) if short_ones else None,
+        )
+    return _scrubber[1], _scrubber[2], _scrubber[3]
 
 
 def redact_data(value: Any) -> Any:
