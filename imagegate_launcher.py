@@ -9,6 +9,7 @@ moments before its handler is in place are as few as they can be (Python's own s
 covered).
 """
 
+import os
 import signal
 import sys
 
@@ -37,4 +38,23 @@ def main() -> int:
         code, word = _STOPPED[signal.Signals(noted[0])]
         sys.stderr.write(f"error: {word} while starting; nothing was sent\n")
         return code
-    return command()
+    try:
+        return command()
+    finally:
+        _settle()
+
+
+def _settle() -> None:
+    """Flush stdout and stderr now; one that cannot take it (closed, a full disk) is pointed at
+    the null device, so that Python's own flush at exit cannot change the exit code (to 120)."""
+    for stream in (sys.stdout, sys.stderr):
+        try:
+            if stream is not None:
+                stream.flush()
+        except (OSError, ValueError):
+            try:
+                null = os.open(os.devnull, os.O_WRONLY)
+                os.dup2(null, stream.fileno())
+                os.close(null)
+            except (OSError, ValueError):
+                pass

@@ -14,6 +14,8 @@ import pytest
 
 import imagegate_launcher
 
+from .support.faultserver import error_reply, image_reply
+
 pytestmark = pytest.mark.skipif(
     threading.current_thread() is not threading.main_thread(), reason="signals reach the main thread only"
 )
@@ -79,3 +81,25 @@ def test_a_signal_the_caller_ignores_stays_ignored() -> None:
         timeout=60,
     )
     assert done.returncode == 7 and done.stderr == ""
+
+
+@pytest.mark.skipif(not os.path.exists("/dev/full"), reason="needs /dev/full")
+@pytest.mark.parametrize("code", [0, 3], ids=["saved", "refused"])
+def test_unwritable_stdout_and_stderr_do_not_change_the_exit_code(server, isolated, code) -> None:
+    # Python's own flush at exit used to fail on them and turn the code into 120
+    if code:
+        server.generations(error_reply(400, "bad request"))
+    else:
+        server.generations(image_reply())
+    buffered = {name: value for name, value in os.environ.items() if name != "PYTHONUNBUFFERED"}
+    with open("/dev/full", "w") as full:
+        done = subprocess.run(
+            [sys.executable, "-m", "imagegate", "--prompt", "p", "--out", "o.png"],
+            cwd=isolated,
+            env=buffered,  # as a shell runs it: the streams are flushed at exit
+            stdout=full,
+            stderr=full,
+            timeout=60,
+        )
+    assert done.returncode == code
+    assert (isolated / "o.png").exists() == (code == 0)
