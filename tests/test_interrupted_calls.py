@@ -74,3 +74,20 @@ def test_ctrl_c_while_images_are_moved_into_place_waits_then_names_them_all(
     assert str(isolated / "o.png") in run.err and str(isolated / "o-2.png") in run.err
     assert sorted(p.name for p in isolated.iterdir()) == ["o-2.png", "o.png"]
     assert len(ledger.ledger_path().read_text().splitlines()) == 1  # the paid call is recorded
+
+
+def test_sigterm_while_the_result_is_printed_names_the_saved_image(
+    cli, mock_config, isolated: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from imagegate.cli import image as image_command
+    from imagegate.errors import Interrupted
+
+    def stopped(text: str) -> None:  # a slow reader of stdout, and SIGTERM meanwhile
+        raise Interrupted("terminated", exit_code=143)
+
+    monkeypatch.setattr(image_command, "emit", stopped)
+    answer = {"created": 1, "data": [{"b64_json": b64(png(4, 4))}]}
+    with use_transport(MockTransport(lambda request: Reply.of(200, json.dumps(answer).encode()))):
+        run = cli("--prompt", "p", "--out", "o.png")
+    assert run.code == 143
+    assert "error: terminated" in run.err and str(isolated / "o.png") in run.err
