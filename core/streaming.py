@@ -128,8 +128,9 @@ def _decoded(adapter: Adapter, chunks: Iterator[bytes]) -> Generator[Partial | F
     """
     limits = caps(adapter)
     max_event = limits["max_image_bytes"] * 4 // 3 + 1024 * 1024
+    source = _Ending(chunks)
     try:
-        for event in incoming(_stream_capped(chunks, limits["max_bytes"]), max_event):
+        for event in incoming(_stream_capped(source, limits["max_bytes"]), max_event):
             if event.start(64).strip() in END_MARKERS and event.whole:
                 continue
             try:
@@ -156,6 +157,27 @@ def _decoded(adapter: Adapter, chunks: Iterator[bytes]) -> Generator[Partial | F
                 yield decoded
     except (EventTooLarge, StreamTooLarge) as exc:
         raise UnusableAnswer(f"the stream is unusable: {exc}") from None
+    if source.failure is not None:
+        raise source.failure
+
+
+class _Ending:
+    """A stream's chunks, where a failure while reading them (a timeout, a cut connection) ends the
+    stream as its end would, and is kept to be raised once the events that arrived are read.
+
+    So an event whose data arrived whole, all but its closing blank line, is still given: a final
+    image cut off only from that line was paid for and is all there.
+    """
+
+    def __init__(self, chunks: Iterator[bytes]) -> None:
+        self.chunks = chunks
+        self.failure: ImagegateError | None = None
+
+    def __iter__(self) -> Iterator[bytes]:
+        try:
+            yield from self.chunks
+        except ImagegateError as exc:
+            self.failure = exc
 
 
 def _stream_capped(chunks: Iterable[bytes], max_bytes: int) -> Iterator[bytes]:

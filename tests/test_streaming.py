@@ -222,3 +222,46 @@ def test_a_broken_preview_does_not_cost_the_final_image_after_it(cli, server, is
     assert (isolated / "o.png").read_bytes() == png(6, 6)
     assert sorted(p.name for p in isolated.iterdir()) == ["o.partial-1.png", "o.png"]
     assert any("an object where an image belongs" in w and "skipped" in w for w in run.json["warnings"])
+
+
+def test_a_final_image_cut_off_only_from_its_blank_line_is_saved(cli, make_config, isolated: Path) -> None:
+    """The event's data arrived whole, then the stream stalled past --timeout: the image is all there."""
+    import socket
+    import time
+
+    from .support.rawserver import RawServer
+
+    event = completed_event(png(6, 6))[:-1]  # one line break short of the event's end
+
+    def stall(connection: socket.socket, head: bytes) -> None:
+        connection.sendall(
+            b"HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\nConnection: close\r\n\r\n" + event
+        )
+        time.sleep(4)
+
+    with RawServer(stall) as provider:
+        make_config({"api_key": API_KEY, "base_url": f"http://127.0.0.1:{provider.port}/v1"})
+        run = cli("--prompt", "p", "--out", "o.png", "--stream", "--timeout", "1", "--retries", "0")
+    assert run.code == 0, run.err
+    assert (isolated / "o.png").read_bytes() == png(6, 6)
+
+
+def test_a_stream_that_stalls_before_any_image_is_a_timeout(cli, make_config, isolated: Path) -> None:
+    import socket
+    import time
+
+    from .support.rawserver import RawServer
+
+    half = completed_event(png(6, 6))[:60]
+
+    def stall(connection: socket.socket, head: bytes) -> None:
+        connection.sendall(
+            b"HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\nConnection: close\r\n\r\n" + half
+        )
+        time.sleep(4)
+
+    with RawServer(stall) as provider:
+        make_config({"api_key": API_KEY, "base_url": f"http://127.0.0.1:{provider.port}/v1"})
+        run = cli("--prompt", "p", "--out", "o.png", "--stream", "--timeout", "1", "--retries", "0")
+    assert run.code == 5, run.err
+    assert "timed out" in run.err and not (isolated / "o.png").exists()
