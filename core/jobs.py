@@ -19,7 +19,7 @@ from typing import Any
 from .dispatch import Call, prepare
 from .errors import ImagegateError, UsageError
 from .inputs import check_path
-from .manifest import Manifest
+from .manifest import Manifest, is_own_name
 from .option_values import from_keywords
 from .options import Asked, Options
 from .output import OutputExists, OutputPlan
@@ -139,6 +139,8 @@ def output_path(job: Job, options: Options, out_dir: Path) -> Path:
     path = (out_dir / job.out).resolve()
     if not path.is_relative_to(out_dir.resolve()):
         raise UsageError(f"out {job.out!r} must be a file name inside {out_dir}")
+    if path.parent == out_dir.resolve() and is_own_name(path.name):
+        raise UsageError(f"out {job.out!r} is the name of the batch's own {path.name}; give another name")
     return path
 
 
