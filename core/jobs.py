@@ -18,7 +18,8 @@ from typing import Any
 
 from .dispatch import Call, prepare
 from .errors import ImagegateError, UsageError
-from .manifest import Manifest
+from .inputs import check_path
+from .manifest import Manifest, is_own_name
 from .option_values import from_keywords
 from .options import Asked, Options
 from .output import OutputExists, OutputPlan
@@ -135,12 +136,24 @@ def output_path(job: Job, options: Options, out_dir: Path) -> Path:
     if job.out is None:
         extension = EXTENSIONS.get(options.output_format or "png", ".png")
         return out_dir / f"{job.number:03d}-{slug(options.prompt)}{extension}"
-    if "\0" in job.out:
-        raise UsageError(f"out {job.out!r} holds a NUL character, which no file name can")
     path = (out_dir / job.out).resolve()
     if not path.is_relative_to(out_dir.resolve()):
         raise UsageError(f"out {job.out!r} must be a file name inside {out_dir}")
+    if path.parent == out_dir.resolve() and is_own_name(path.name):
+        raise UsageError(f"out {job.out!r} is the name of the batch's own {path.name}; give another name")
     return path
+
+
+def check_paths(job: Job) -> None:
+    """Refuse a path of the job (``out``, ``config``, input images, mask) that no file can have.
+
+    Checked before the job's config is read, so such a job fails at its line, never mid-call.
+    """
+    named: list[tuple[str, Any]] = [("out", job.out), ("config", job.config), ("mask", job.options.mask)]
+    named += [("edit_images", path) for path in job.options.images]
+    for key, path in named:
+        if isinstance(path, (str, os.PathLike)):
+            check_path(path, key)
 
 
 def job_key(job: Job, options: Options, path: Path) -> str:
@@ -175,6 +188,7 @@ def plan_jobs(
     skipped: list[JobResult] = []
     for job in jobs:
         try:
+            check_paths(job)
             call = prepare(job.options, job.config, job.profile, job.provider)
             plan = OutputPlan(output_path(job, call.options, out_dir), call.options.n or 1, force)
             for index in range(plan.count):

@@ -26,10 +26,11 @@ from .adapter import UPLOAD_IMAGE, UPLOAD_LINES, Adapter, BatchState
 from .budget import OverBudget
 from .errors import ImagegateError, NetworkError, ProviderRefused, UsageError
 from .jobs import Job, JobResult, Planned
-from .manifest import Manifest
+from .manifest import BATCH_STATES, Manifest
 from .remote_collect import Collector, batch_estimate, estimate_options, job_of
 from .remote_lines import check_remote, custom_id, file_digest, job_record, shards
 from .remote_wire import Wire
+from .untrusted import untrusted
 
 #: How long to wait before the first poll of a round of batches, the growth, and the longest wait.
 POLL_FIRST = 5.0
@@ -39,8 +40,9 @@ POLL_MAX = 120.0
 POLL_FAILURES = 5
 SUBMITTED = "submitted"
 CANCEL_NOTE = "not submitted (--cancel)"
-#: A batch entry's life in the manifest: being created (unconfirmed), created, read to the end.
-CREATING, RUNNING, COLLECTED = "creating", "running", "collected"
+#: A batch entry's life in the manifest: being created (unconfirmed), created, read to the end
+#: (read_manifest checks that every entry and job record has the fields, of the types, used here).
+CREATING, RUNNING, COLLECTED = BATCH_STATES
 
 Watch = Callable[[list[dict[str, Any]], float], None]
 
@@ -354,8 +356,9 @@ class RemoteRun:
         return result[1]
 
     def _say(self, text: str) -> None:
+        """A note for the user; batch ids and messages in it come from the manifest or the provider."""
         if self.notify is not None:
-            self.notify(text)
+            self.notify(untrusted(text))
 
 
 def run_remote(

@@ -16,6 +16,7 @@ from typing import Any
 
 from .. import __version__
 from ..errors import Interrupted, UsageError
+from ..inputs import check_path
 from ..option_values import is_utf8
 from ..options import TABLE, Asked, Option
 from ..progress import Progress
@@ -130,8 +131,33 @@ def _help(option: Option) -> str:
     return f"{option.help} ({shown})" if option.help else shown
 
 
+#: The flags (argparse names) that name a file or folder, with how messages name them.
+PATH_FLAGS = {
+    "jobs": "the jobs file",
+    "out_dir": "--out-dir",
+    "out": "--out",
+    "config": "--config",
+    "prompt_file": "--prompt-file",
+    "images": "--edit-image",
+    "mask": "--mask",
+}
+
+
+def check_path_flags(args: argparse.Namespace) -> None:
+    """Refuse (exit 2) a path flag no file can have: a NUL, a character the file system cannot encode."""
+    for name, flag in PATH_FLAGS.items():
+        value = getattr(args, name, None)
+        for path in value if isinstance(value, list) else [value]:
+            if isinstance(path, str):
+                check_path(path, flag)
+
+
 def asked_from_args(args: argparse.Namespace) -> Asked:
-    """What the flags ask for; unset flags stay None so the profile's defaults can apply."""
+    """What the flags ask for; unset flags stay None so the profile's defaults can apply.
+
+    Every path flag of the command (:data:`PATH_FLAGS`) is checked first, before any is used.
+    """
+    check_path_flags(args)
     values: dict[str, Any] = {}
     for option in TABLE:
         if option.role == "option" and option.flags and hasattr(args, option.name):
