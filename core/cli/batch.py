@@ -10,7 +10,7 @@ import argparse
 import sys
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TextIO
 
@@ -139,27 +139,37 @@ def _dry_run(todo: list[Any], skipped: list[JobResult]) -> int:
 def _run(
     args: argparse.Namespace, todo: list[Any], skipped: list[JobResult], manifest: Any, total: int
 ) -> int:
-    from ..batch import run_jobs
+    from ..batch import noted_signals, run_jobs
 
     progress = BatchStatus(total, len(skipped), len(todo), args.concurrency, sys.stderr, quiet=args.quiet)
     results = list(skipped)
-    interrupted = 0  # the exit code of an interruption, else 0
-    try:
-        for result in run_jobs(
+    with noted_signals() as signals:  # from the first job to the summary, a signal is only noted
+        jobs = run_jobs(
             todo, manifest, concurrency=args.concurrency, fail_fast=args.fail_fast, notify=progress.note
-        ):
-            results.append(result)
-            progress.finished(result)
-    except KeyboardInterrupt as exc:  # Ctrl-C (130) or SIGTERM (143)
-        interrupted = getattr(exc, "exit_code", EXIT_INTERRUPTED)
-    finally:
-        progress.close()
+        )
+        stop = signals.last_word(_collect(jobs, results, progress))
+    interrupted = 0 if stop is None else int(getattr(stop, "exit_code", EXIT_INTERRUPTED))  # 130 or 143
     emit(summary(results, manifest.path, progress.elapsed(), bool(interrupted)))
     if interrupted:
         print("error: interrupted", file=sys.stderr)
         print("hint: finished jobs are recorded; run the same command again to go on", file=sys.stderr)
         return interrupted
     return _exit_code(results)
+
+
+def _collect(
+    jobs: Iterator[JobResult], results: list[JobResult], progress: BatchStatus
+) -> KeyboardInterrupt | None:
+    """Add each result as it comes and show it; the Ctrl-C or SIGTERM that stopped the batch, if one did."""
+    try:
+        for result in jobs:
+            results.append(result)
+            progress.finished(result)
+    except KeyboardInterrupt as stop:
+        return stop
+    finally:
+        progress.close()
+    return None
 
 
 def _exit_code(results: list[JobResult]) -> int:
