@@ -8,29 +8,25 @@ same batch again skips what the manifest says is done, so a crash loses nothing 
 
 from __future__ import annotations
 
-import contextlib
 import os
-import signal
 import threading
 import time
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import FIRST_COMPLETED, Future, wait
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from . import spend
+from .batch_stop import GatedPlan, JobFiles, NotedSignals, noted_signals, stronger
 from .budget import OverBudget
 from .dispatch import execute
-from .errors import EXIT_INTERRUPTED, EXIT_TERMINATED, ImagegateError, Interrupted, internal_error
+from .errors import EXIT_INTERRUPTED, ImagegateError, internal_error
 from .jobs import Job, JobResult, Planned, defaults_from_keywords, make_job, plan_jobs
 from .manifest import MANIFEST_NAME as MANIFEST_NAME  # re-exported: the batch command names it
 from .manifest import Manifest as Manifest
-from .output import OutputPlan
 from .pacing import Concurrency, Rate, parse_rate
 from .pacing import Pacer as Limiter
 from .progress import Notify
-from .spool import STOP_SIGNALS, FileSpool
 
 DEFAULT_CONCURRENCY = 4
 
@@ -58,28 +54,6 @@ def run_jobs(
         yield from _Batch(todo, manifest, concurrency, fail_fast, limiter, notify).run(signals)
 
 
-_active: NotedSignals | None = None  # the one in effect (in the main thread), which a batch within reuses
-
-
-@contextlib.contextmanager
-def noted_signals() -> Iterator[NotedSignals]:
-    """While the block runs, Ctrl-C and SIGTERM are only noted (see :class:`NotedSignals`).
-
-    The command holds them this way from the first job to its summary; the batch inside reuses it.
-    """
-    global _active
-    main = threading.current_thread() is threading.main_thread()  # the only thread handlers run in
-    if main and _active is not None:
-        yield _active
-        return
-    with NotedSignals() as signals:
-        _active = signals if main else _active
-        try:
-            yield signals
-        finally:
-            _active = None if main else _active
-
-
 #: How often the waiting batch looks at the signals its handlers noted.
 POLL_SECONDS = 0.05
 
@@ -100,7 +74,7 @@ class _Batch:
         self.pacers = _Pacers(self.gate, limiter)
         self.queue: Iterator[Any] = iter(todo)
         self.manifest, self.fail_fast, self.notify = manifest, fail_fast, notify
-        self.files = _Files()
+        self.files = JobFiles()
         self.running: dict[Future[JobResult], Planned] = {}
         self.stopped = False
         self.interrupted: KeyboardInterrupt | None = None  # the first Ctrl-C or SIGTERM, raised at the end
@@ -155,7 +129,7 @@ class _Batch:
         """Act on the signals noted: the first starts no new job, the next one stops waiting."""
         while (stop := signals.take()) is not None:
             if self.interrupted is not None:
-                self.interrupted = _stronger(self.interrupted, stop)
+                self.interrupted = stronger(self.interrupted, stop)
                 return True
             self.stopped, self.interrupted = True, stop
             self._say(f"interrupted: the {len(self.running)} job(s) in flight finish first (maybe paid for)")
@@ -164,7 +138,7 @@ class _Batch:
     def _abandon(self, signals: NotedSignals) -> Iterator[JobResult]:
         """Stop waiting: the images already arriving are saved, the other jobs in flight are left.
 
-        No job writes a file from now on unless it already began to (see :class:`_Files`), so
+        No job writes a file from now on unless it already began to (see :class:`JobFiles`), so
         what is left behind leaves no partial file, and the results are true when they are told.
         """
         writing = self.files.close()
@@ -174,7 +148,7 @@ class _Batch:
             done = self._finished(saving, signals)
             saving = {f: item for f, item in saving.items() if f not in done}
             while (stop := signals.take()) is not None:  # already stopping: only the exit code may change
-                self.interrupted = _stronger(self.interrupted, stop)
+                self.interrupted = stronger(self.interrupted, stop)
                 self._say(
                     f"stopping already: {len(saving)} job(s) save the images arriving, then imagegate ends"
                 )
@@ -215,13 +189,6 @@ def _stopping(left: int, saving: int) -> str:
 LEFT_IN_FLIGHT = "interrupted while in flight: it may be paid for; nothing of it was saved"
 
 
-def _stronger(first: KeyboardInterrupt | None, then: KeyboardInterrupt) -> KeyboardInterrupt:
-    """The interruption to end with: the first one, unless a SIGTERM came later (exit 143 wins)."""
-    if first is None or getattr(then, "exit_code", None) == EXIT_TERMINATED:
-        return then
-    return first
-
-
 def _outcome(future: Future[JobResult], item: Planned, exit_code: int) -> JobResult:
     """A finished job's result; one the stopped batch kept from writing files is reported so."""
     error = future.exception()
@@ -249,107 +216,6 @@ def _in_thread(function: Callable[..., JobResult], *args: Any) -> Future[JobResu
 
     threading.Thread(target=run, name="imagegate-batch", daemon=True).start()
     return future
-
-
-class NotedSignals:
-    """Ctrl-C and SIGTERM while a batch runs: their handlers only note them; the batch takes them.
-
-    A handler that raises can land anywhere, inside the wait's own locking too; a note cannot.
-    Only handlers written in Python are replaced (in the main thread), and :meth:`take` turns a
-    noted signal into what that handler raises (KeyboardInterrupt, or the CLI's SIGTERM
-    Interrupted). A signal noted but not taken when the batch ends normally is delivered then.
-    """
-
-    def __init__(self) -> None:
-        self.noted: list[int | KeyboardInterrupt] = []
-        self._previous: dict[int, Callable[[int, Any], Any]] = {}
-
-    def __enter__(self) -> NotedSignals:
-        if threading.current_thread() is threading.main_thread():
-            for number in STOP_SIGNALS:
-                handler = signal.getsignal(number)
-                if callable(handler):
-                    self._previous[number] = handler
-                    signal.signal(number, self._note)
-        return self
-
-    def _note(self, signum: int, frame: object) -> None:
-        self.noted.append(signum)
-
-    def add(self, stop: KeyboardInterrupt) -> None:
-        self.noted.append(stop)
-
-    def take(self) -> KeyboardInterrupt | None:
-        """The interruption of the oldest signal not taken yet, or None."""
-        while self.noted:
-            entry = self.noted.pop(0)
-            if isinstance(entry, KeyboardInterrupt):
-                return entry
-            try:
-                self._previous[entry](entry, None)
-            except KeyboardInterrupt as stop:
-                return stop
-        return None
-
-    def last_word(self, stop: KeyboardInterrupt | None) -> KeyboardInterrupt | None:
-        """What a run that has ended answers to: ``stop``, or a signal noted since (SIGTERM wins)."""
-        while (late := self.take()) is not None:
-            stop = _stronger(stop, late)
-        return stop
-
-    def __exit__(self, kind: object, value: object, traceback: object) -> None:
-        with contextlib.suppress(ValueError):  # not the main thread any more: nothing was replaced
-            for number, handler in self._previous.items():
-                signal.signal(number, handler)
-        if kind is None and (stop := self.take()) is not None:
-            raise stop
-
-
-class _Files:
-    """Which jobs began writing files; once closed (the batch stopped waiting), no other job begins.
-
-    A job that began is waited for, so it never leaves a temp file; one that had not is left, and
-    can no longer write anything, so it never leaves a temp file either.
-    """
-
-    def __init__(self) -> None:
-        self._lock = threading.Lock()
-        self._closed = False
-        self._writing: set[int] = set()
-
-    def begin(self, number: int) -> None:
-        with self._lock:
-            if self._closed and number not in self._writing:
-                raise Interrupted("interrupted before this job's images arrived")
-            self._writing.add(number)
-
-    def allows(self, number: int) -> bool:
-        """Whether the batch still waits for the job."""
-        with self._lock:
-            return not self._closed or number in self._writing
-
-    def end(self, number: int) -> None:
-        with self._lock:
-            self._writing.discard(number)
-
-    def close(self) -> set[int]:
-        """Let no other job begin; the jobs writing now."""
-        with self._lock:
-            self._closed = True
-            return set(self._writing)
-
-
-@dataclass
-class _GatedPlan(OutputPlan):
-    """A job's output plan whose temp files are made only while the batch lets the job write."""
-
-    number: int = 0
-    files: _Files | None = None
-
-    def new_spool(self, index: int) -> FileSpool:
-        if self.files is not None:
-            self.files.begin(self.number)
-        return super().new_spool(index)
 
 
 class _Pacers:
@@ -400,9 +266,9 @@ def _run_one(
     limiter: Limiter,
     reservation: int,
     notify: Notify | None = None,
-    files: _Files | None = None,
+    files: JobFiles | None = None,
 ) -> JobResult:
-    files = files if files is not None else _Files()
+    files = files if files is not None else JobFiles()
     try:
         if item.call.options.partial_images:  # its previews are files the job's plan does not make
             files.begin(item.job.number)
@@ -413,11 +279,11 @@ def _run_one(
 
 
 def _run_paced(
-    item: Planned, manifest: Manifest, limiter: Limiter, notify: Notify | None, files: _Files
+    item: Planned, manifest: Manifest, limiter: Limiter, notify: Notify | None, files: JobFiles
 ) -> JobResult:
     started = time.monotonic()
     number = item.job.number
-    plan = _GatedPlan(item.plan.first, item.plan.count, item.plan.force, item.plan.warnings, number, files)
+    plan = GatedPlan(item.plan.first, item.plan.count, item.plan.force, item.plan.warnings, number, files)
 
     def tell(text: str) -> None:
         if notify is not None and files.allows(number):  # a job left behind keeps quiet

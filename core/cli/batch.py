@@ -139,7 +139,8 @@ def _dry_run(todo: list[Any], skipped: list[JobResult]) -> int:
 def _run(
     args: argparse.Namespace, todo: list[Any], skipped: list[JobResult], manifest: Any, total: int
 ) -> int:
-    from ..batch import noted_signals, run_jobs
+    from ..batch import run_jobs
+    from ..batch_stop import noted_signals
 
     progress = BatchStatus(total, len(skipped), len(todo), args.concurrency, sys.stderr, quiet=args.quiet)
     results = list(skipped)
