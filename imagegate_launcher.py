@@ -41,6 +41,8 @@ def main() -> int:
     try:
         return command()
     finally:
+        for number in previous:  # the command has ended (and said so): a signal now changes nothing
+            signal.signal(number, note)
         _settle()
 
 

@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from .errors import ConfigError
+from .inputs import check_path
 from .options import row
 from .schema import load_schema, validate
 from .secret import (
@@ -86,8 +87,11 @@ def default_path() -> Path:
 
 
 def resolve_path(path: str | os.PathLike[str] | None) -> Path:
-    """The config file to use: the one given, else the default."""
-    return Path(path).expanduser() if path else default_path()
+    """The config file to use: the one given, else the default (a name no file can have is refused)."""
+    if not path:
+        return default_path()
+    check_path(path, "--config")
+    return Path(path).expanduser()
 
 
 def check_permissions(path: Path, info: os.stat_result | None = None) -> None:

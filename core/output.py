@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from .errors import ImageNotSaved, UnusableAnswer, UsageError
+from .inputs import check_path
 from .sniff import EXTENSIONS, FORMAT_OF_EXTENSION, ImageInfo, require_image
 from .spool import FileSpool, rescue_dir, unlink_quietly, unsaved
 
@@ -51,8 +52,7 @@ def base_path(
     """
     if out is None or str(out) == "":
         return _timestamped(Path.cwd(), output_format, now, count)
-    if "\0" in str(out):  # no file system takes it: refused before paying, not after
-        raise UsageError("--out holds a NUL character, which no file name can; nothing was sent")
+    check_path(out, "--out")  # a NUL, a lone surrogate: no file system takes it; refused before paying
     path = Path(out).expanduser().absolute()
     if str(out).endswith(("/", os.sep)) or _is_dir(path):
         return _timestamped(path, output_format, now, count)

@@ -288,3 +288,20 @@ def test_a_flag_with_control_characters_is_named_inert(cli) -> None:
     run = cli("--prompt", "p", "--x\x1b]52;c;eA==\x07\rerror: fake")
     assert run.code == 2
     assert_inert(run.err)
+
+
+def test_a_remote_batchs_id_and_status_from_the_provider_are_shown_inert() -> None:
+    import io
+
+    from imagegate.cli.batch_remote import RemoteStatus, describe
+
+    entry = {
+        "id": "b-1\x1b]52;c;aGk=\x07",
+        "status": "in_progress\x1b[2J\r\nerror: forged",
+        "counts": {"total": 2},
+    }
+    shown = describe(entry)
+    assert "\x1b" not in shown and "\n" not in shown and "\r" not in shown and "b-1" in shown
+    stream = io.StringIO()
+    RemoteStatus(stream).watch([entry], 3.0)  # not a terminal: one line per change
+    assert stream.getvalue().count("\n") == 1 and "\x1b" not in stream.getvalue()

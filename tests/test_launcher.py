@@ -103,3 +103,22 @@ def test_unwritable_stdout_and_stderr_do_not_change_the_exit_code(server, isolat
         )
     assert done.returncode == code
     assert (isolated / "o.png").exists() == (code == 0)
+
+
+def test_a_signal_after_the_command_ended_is_only_noted(monkeypatch) -> None:
+    # the summary is printed and nothing is left: a late Ctrl-C must not turn exit 0 into -2
+    class Quiet(LoadingCli):
+        def __getattr__(self, name: str):
+            return self.run
+
+    monkeypatch.setitem(sys.modules, "imagegate.cli", Quiet(signal.SIGINT))
+    before = {number: signal.getsignal(number) for number in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        assert imagegate_launcher.main() == 0
+        for number in before:
+            late = signal.getsignal(number)
+            assert callable(late) and late is not before[number]
+            late(number, None)  # raises nothing
+    finally:
+        for number, handler in before.items():
+            signal.signal(number, handler)

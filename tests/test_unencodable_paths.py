@@ -123,3 +123,21 @@ def test_a_file_name_of_undecodable_bytes_is_still_a_file_name(
     run = cli("--prompt", "p", "--out", str(isolated / name))
     assert run.code == 0, run.err
     assert (os.fsencode(isolated) + b"/caf\xe9.png") in [os.fsencode(p) for p in isolated.iterdir()]
+
+
+@pytest.mark.parametrize(
+    ("keywords", "named"),
+    [
+        ({"out": "a\ud800.png"}, "--out"),
+        ({"out": "a\0.png"}, "--out"),
+        ({"config": "c\ud800"}, "--config"),
+        ({"config": "c\0"}, "--config"),
+    ],
+)
+def test_a_single_library_call_refuses_such_a_path_before_sending(keywords, named) -> None:
+    import imagegate
+    from imagegate.errors import UsageError
+
+    with pytest.raises(UsageError) as refused:
+        imagegate.generate("p", provider="placeholder", **keywords)
+    assert refused.value.message.startswith(named) and "nothing was sent" in refused.value.message

@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, TextIO
 
 from ..errors import EXIT_INTERRUPTED, ImagegateError
+from ..untrusted import untrusted
 from .batch import summary
 from .console import emit
 
@@ -128,7 +129,7 @@ class RemoteStatus:
 
     def _line(self, text: str) -> None:
         prefix = "\r\033[K" if self.live and self.drawn else ""
-        self.stream.write(f"{prefix}{text}\n")
+        self.stream.write(f"{prefix}{untrusted(text, None)}\n")  # ids, statuses and errors are the provider's
         self.stream.flush()
         self.drawn = False
 
@@ -146,4 +147,4 @@ def describe(entry: dict[str, Any]) -> str:
         text += (
             f", {counts.get('completed', 0)}/{counts['total']} completed, {counts.get('failed', 0)} failed"
         )
-    return text
+    return untrusted(text, None)  # the provider's id, status and counts: shown inert
