@@ -38,6 +38,7 @@ __all__ = [
     "EXIT_TERMINATED",
     "ConfigError",
     "ContentRefused",
+    "CutShort",
     "ImageNotSaved",
     "ImagegateError",
     "Interrupted",
@@ -131,6 +132,13 @@ class UnusableAnswer(ImagegateError):
     """Exit 6: the provider answered, but with something that holds no usable image."""
 
     exit_code = 6
+
+
+class CutShort(UnusableAnswer):
+    """Exit 6: the answer stopped before its end (the connection closed early).
+
+    What arrived before the cut is sound, unlike a corrupt answer: a stream keeps its whole events.
+    """
 
 
 class ImageNotSaved(ImagegateError):

@@ -12,7 +12,7 @@ from collections.abc import Callable, Generator, Iterable, Iterator, Mapping
 from typing import TYPE_CHECKING, Any, Literal, Protocol
 
 from .deadline import timeout_error
-from .errors import NetworkError, UnusableAnswer
+from .errors import CutShort, NetworkError, UnusableAnswer
 from .secret import redact
 
 if TYPE_CHECKING:
@@ -209,7 +209,7 @@ def iter_body(
     except TimedOut:
         raise timeout_error(deadline.seconds, what, sent=True) from None
     except CutOff as exc:
-        raise UnusableAnswer(
+        raise CutShort(
             f"the answer was cut off while {what}: {exc.reason}",
             hints=("The provider may have billed the image; nothing was saved.",),
         ) from None

@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from .adapter import Adapter, Answer, Failed, Final, Partial
-from .errors import ImagegateError, UnusableAnswer
+from .errors import CutShort, ImagegateError, NetworkError, UnusableAnswer
 from .http import verdict
 from .imagebase64 import InvalidAnswer, InvalidImage, capped, caps
 from .jsonstream import parse
@@ -162,8 +162,9 @@ def _decoded(adapter: Adapter, chunks: Iterator[bytes]) -> Generator[Partial | F
 
 
 class _Ending:
-    """A stream's chunks, where a failure while reading them (a timeout, a cut connection) ends the
-    stream as its end would, and is kept to be raised once the events that arrived are read.
+    """A stream's chunks, where a stream stopped short (a timeout, a failed or early-closed
+    connection) ends as its end would, the failure kept to be raised once the events that arrived
+    are read. Anything else (a corrupt encoding, the size cap) is raised at once.
 
     So an event whose data arrived whole, all but its closing blank line, is still given: a final
     image cut off only from that line was paid for and is all there.
@@ -176,7 +177,7 @@ class _Ending:
     def __iter__(self) -> Iterator[bytes]:
         try:
             yield from self.chunks
-        except ImagegateError as exc:
+        except (NetworkError, CutShort) as exc:  # what arrived before it is sound
             self.failure = exc
 
 

@@ -204,3 +204,20 @@ def test_a_final_event_with_a_null_error_is_an_image() -> None:
     kind = "image_generation.completed"
     answer, _, _ = receive(sse(kind, {"type": kind, "b64_json": b64(png(3, 3)), "error": None}))
     assert [ref.data.getvalue() for ref in answer.images] == [png(3, 3)]
+
+
+@pytest.mark.parametrize(
+    "error_event",
+    [
+        sse(
+            "error",
+            {"type": "error", "code": "moderation_blocked", "message": "blocked by the safety system"},
+        ),
+        sse("error", {"code": "moderation_blocked", "message": "blocked by the safety system"}),
+    ],
+    ids=["top-level", "no-type"],
+)
+def test_an_error_event_without_a_nested_error_object_keeps_its_code_and_message(error_event) -> None:
+    with pytest.raises(ImagegateError) as raised:
+        receive(partial_event(png(4, 4), 0) + error_event)
+    assert raised.value.exit_code == 4 and "blocked by the safety system" in raised.value.message

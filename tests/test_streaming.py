@@ -265,3 +265,34 @@ def test_a_stream_that_stalls_before_any_image_is_a_timeout(cli, make_config, is
         run = cli("--prompt", "p", "--out", "o.png", "--stream", "--timeout", "1", "--retries", "0")
     assert run.code == 5, run.err
     assert "timed out" in run.err and not (isolated / "o.png").exists()
+
+
+def test_a_gzip_stream_that_fails_its_checksum_is_unusable_not_ended(
+    cli, make_config, isolated: Path
+) -> None:
+    """A corrupt encoding is no early end: the final event before it is not taken as whole."""
+    import socket
+    import time
+    import zlib
+
+    from .support.rawserver import RawServer
+
+    packer = zlib.compressobj(9, zlib.DEFLATED, 31)
+    body = bytearray(
+        packer.compress(completed_event(png(6, 6))[:-1]) + packer.flush()
+    )  # no closing blank line
+    body[-8] ^= 0xFF  # the CRC of the gzip trailer no longer matches
+
+    def corrupt(connection: socket.socket, head: bytes) -> None:
+        connection.sendall(
+            b"HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\nContent-Encoding: gzip\r\n"
+            b"Connection: close\r\n\r\n" + bytes(body[:-8])
+        )
+        time.sleep(0.5)  # the event's data is read first; the trailer that fails comes later
+        connection.sendall(bytes(body[-8:]))
+
+    with RawServer(corrupt) as provider:
+        make_config({"api_key": API_KEY, "base_url": f"http://127.0.0.1:{provider.port}/v1"})
+        run = cli("--prompt", "p", "--out", "o.png", "--stream", "--retries", "0")
+    assert run.code == 6, run.err
+    assert "corrupt" in run.err and not (isolated / "o.png").exists()

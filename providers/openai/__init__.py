@@ -224,8 +224,9 @@ class OpenAIAdapter(BatchProtocol, Adapter):
         """``image_generation.*`` / ``image_edit.*`` events; an event with an ``error`` key fails the call."""
         if not isinstance(document, dict):
             return None
-        if document.get("error") or document.get("type") == "error":  # "error": null is no error
-            return Failed(stream_error(document.get("error")))
+        nested = document.get("error")  # "error": null is no error
+        if nested or document.get("type") == "error" or (event == "error" and "type" not in document):
+            return Failed(stream_error(nested or document))  # the error object, or the event itself
         kind = str(document.get("type") or event or "")
         if kind not in _PARTIAL_EVENTS and kind not in _FINAL_EVENTS:
             return None
