@@ -42,7 +42,7 @@ def main() -> int:
         return command()
     finally:
         for number in previous:  # the command has ended (and said so): a signal now changes nothing
-            signal.signal(number, note)
+            signal.signal(number, signal.SIG_IGN)  # (ignored, since Python resets its handlers as it exits)
         _settle()
 
 

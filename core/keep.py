@@ -230,7 +230,9 @@ class Previews:
             with signals_held():  # made and recorded here before any interruption
                 file_spool = target.new_spool(0)
             file_spool.write(spool.getvalue())
-            path, _info = target.commit(file_spool, 0)
+            with signals_held():  # moved into place and recorded as one step: a saved preview is named
+                path, _info = target.commit(file_spool, 0)
+                self.saved.append(path)
         except (ImagegateError, OSError) as exc:
             self.warnings.append(f"partial image {self.received} was not saved: {exc}")
             return
@@ -239,7 +241,6 @@ class Previews:
                 file_spool.discard()
             raise
         self.warnings += target.warnings
-        self.saved.append(path)
         self.notify(f"partial image {self.received} saved: {path} ({seconds:.1f} s)")
 
     def name_in(self, error: ImagegateError) -> None:

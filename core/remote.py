@@ -30,6 +30,7 @@ from .manifest import BATCH_STATES, Manifest
 from .remote_collect import Collector, batch_estimate, estimate_options, job_of
 from .remote_lines import check_remote, custom_id, file_digest, job_record, shards
 from .remote_wire import Wire
+from .spool import signals_held
 from .untrusted import untrusted
 
 #: How long to wait before the first poll of a round of batches, the growth, and the longest wait.
@@ -271,14 +272,21 @@ class RemoteRun:
         }  # fmt: skip
         self.batches.append(entry)
         self.save("nothing was submitted")
-        try:
-            state = adapter.batch_state(wire.json(adapter.submit_batch(file_id, group)))
-        except (ProviderRefused, UsageError) as exc:  # refused (HTTP 4xx): no batch was made, none runs twice
-            yield from self._refused(entry, exc)
+        # Ctrl-C waits while the batch is created and its id recorded (the call is bounded by the
+        # deadline): a batch created but never recorded could not be collected by a rerun.
+        with signals_held():
+            try:
+                state = adapter.batch_state(wire.json(adapter.submit_batch(file_id, group)))
+            except (ProviderRefused, UsageError) as exc:  # refused (HTTP 4xx): no batch was made
+                refused: ImagegateError | None = exc
+            else:
+                refused = None
+                entry.update(id=state.job_id, state=RUNNING, status=state.status, counts=state.counts)
+                self.touched.append(entry)
+                self.save(f"batch {state.job_id} is not recorded (a rerun will not submit its jobs again)")
+        if refused is not None:
+            yield from self._refused(entry, refused)
             return
-        entry.update(id=state.job_id, state=RUNNING, status=state.status, counts=state.counts)
-        self.touched.append(entry)
-        self.save(f"batch {state.job_id} is not recorded (a rerun will not submit its jobs again)")
         self._say(f"submitted batch {state.job_id}: {len(jobs)} job(s) ({state.status})")
 
     def _refused(self, entry: dict[str, Any], exc: ImagegateError) -> Iterator[JobResult]:

@@ -119,10 +119,11 @@ class Collector:
                 problems.append(exc.message)
         warnings = list(plan.warnings)
         if paths:
-            failure = self.manifest.record(record["key"], job, paths)
+            with signals_held():  # recorded as done and in the ledger together, or neither
+                failure = self.manifest.record(record["key"], job, paths)
+                unrecorded = self._spent(record, answer, paths)
             if failure is not None:
                 warnings.append(f"saved, but not recorded in the manifest {self.manifest.path} ({failure})")
-            unrecorded = self._spent(record, answer, paths)
             if unrecorded is not None:
                 warnings.append(unrecorded)
         if problems:

@@ -91,3 +91,28 @@ def test_sigterm_while_the_result_is_printed_names_the_saved_image(
         run = cli("--prompt", "p", "--out", "o.png")
     assert run.code == 143
     assert "error: terminated" in run.err and str(isolated / "o.png") in run.err
+
+
+def test_a_second_signal_while_the_first_is_handled_cannot_lose_the_image(
+    cli, mock_config, isolated: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from imagegate.keep import Spools
+
+    def body() -> Iterator[bytes]:
+        yield b'{"created": 1, "data": [{"b64_json": "' + b64(png(5, 5)).encode() + b'"}, {"b64_json": "'
+        os.kill(os.getpid(), signal.SIGINT)  # Ctrl-C while the second image arrives
+        yield b"iVBOR"
+
+    real_keep_after = Spools.keep_after
+
+    def then_sigterm(self: Spools, error: BaseException):
+        os.kill(os.getpid(), signal.SIGTERM)  # a supervisor's SIGTERM as the first one is handled
+        return real_keep_after(self, error)
+
+    monkeypatch.setattr(Spools, "keep_after", then_sigterm)
+    mock = MockTransport(lambda request: Reply.of(200, body(), {"Content-Type": "application/json"}))
+    with use_transport(mock):
+        run = cli("--prompt", "p", "--n", "2", "--out", "o.png")
+    assert run.code == 130, run.err
+    assert (isolated / "o.png").read_bytes() == png(5, 5) and str(isolated / "o.png") in run.err
+    assert [p.name for p in isolated.iterdir()] == ["o.png"]

@@ -105,7 +105,7 @@ def test_unwritable_stdout_and_stderr_do_not_change_the_exit_code(server, isolat
     assert (isolated / "o.png").exists() == (code == 0)
 
 
-def test_a_signal_after_the_command_ended_is_only_noted(monkeypatch) -> None:
+def test_a_signal_after_the_command_ended_is_ignored(monkeypatch) -> None:
     # the summary is printed and nothing is left: a late Ctrl-C must not turn exit 0 into -2
     class Quiet(LoadingCli):
         def __getattr__(self, name: str):
@@ -115,10 +115,8 @@ def test_a_signal_after_the_command_ended_is_only_noted(monkeypatch) -> None:
     before = {number: signal.getsignal(number) for number in (signal.SIGINT, signal.SIGTERM)}
     try:
         assert imagegate_launcher.main() == 0
-        for number in before:
-            late = signal.getsignal(number)
-            assert callable(late) and late is not before[number]
-            late(number, None)  # raises nothing
+        for number in before:  # ignored, not a Python handler: Python's exit would reset that one
+            assert signal.getsignal(number) is signal.SIG_IGN
     finally:
         for number, handler in before.items():
             signal.signal(number, handler)

@@ -21,6 +21,7 @@ from typing import Any
 
 from ..errors import EXIT_INTERRUPTED, EXIT_TERMINATED, Interrupted
 from ..secret import guarded_streams
+from ..spool import STOP_SIGNALS
 from . import image
 from .console import interrupted, report
 
@@ -61,17 +62,34 @@ def _run(args: list[str]) -> int:
 
 @contextlib.contextmanager
 def _sigterm_interrupts() -> Iterator[None]:
-    """While a command runs, SIGTERM stops it like Ctrl-C, so paid images are kept and temp files go."""
+    """While a command runs, SIGTERM stops it like Ctrl-C, so paid images are kept and temp files go.
+
+    The first signal stops the command; from then on the command is ending (saving what arrived,
+    removing temp files, reporting), and a further signal is only noted, so it cannot cut that
+    short. (A batch notes every signal itself while it runs, and gives each its meaning.)
+    """
+
+    def later(signum: int, frame: Any) -> None:
+        pass  # the command is already stopping
 
     def stop(signum: int, frame: Any) -> None:
-        raise Interrupted("terminated", exit_code=EXIT_TERMINATED)
+        if signal.getsignal(signum) is stop:  # the signal itself, not a batch passing a noted one on
+            for number in STOP_SIGNALS:
+                signal.signal(number, later)
+        if signum == signal.SIGTERM:
+            raise Interrupted("terminated", exit_code=EXIT_TERMINATED)
+        raise KeyboardInterrupt
 
+    previous: dict[int, Any] = {}
     try:
-        previous = signal.signal(signal.SIGTERM, stop)
+        for number in STOP_SIGNALS:
+            if signal.getsignal(number) not in (signal.SIG_IGN, None):  # what the caller ignores stays so
+                previous[number] = signal.signal(number, stop)
     except ValueError:  # not the main thread (an embedding program): leave signals alone
         yield
         return
     try:
         yield
     finally:
-        signal.signal(signal.SIGTERM, previous)
+        for held, handler in previous.items():
+            signal.signal(held, handler)
