@@ -107,12 +107,18 @@ def dry_run(call: Call, plan: OutputPlan | None) -> DryRun:
 SHOWN_CHARACTERS = 1024
 
 
-def _abridged(value: Any) -> Any:
+#: Containers nested deeper than this in a dry run's body are shown as a note (the request is sent whole).
+SHOWN_DEPTH = 32
+
+
+def _abridged(value: Any, depth: int = 0) -> Any:
     """The body with each very long string cut to its start and its length, so a dry run stays readable."""
+    if isinstance(value, (dict, list)) and depth >= SHOWN_DEPTH:
+        return f"(nested deeper than {SHOWN_DEPTH} levels, not shown)"
     if isinstance(value, dict):
-        return {key: _abridged(item) for key, item in value.items()}
+        return {key: _abridged(item, depth + 1) for key, item in value.items()}
     if isinstance(value, list):
-        return [_abridged(item) for item in value]
+        return [_abridged(item, depth + 1) for item in value]
     if isinstance(value, str) and len(value) > SHOWN_CHARACTERS:
         return f"{value[:64]}... ({len(value)} characters in all, not shown)"
     return value

@@ -101,6 +101,8 @@ def read_jobs(
                 value = json.loads(stripped)
             except ValueError as exc:
                 raise UsageError(f"{source} line {line_number}: not JSON ({exc})") from None
+            except RecursionError:
+                raise UsageError(f"{source} line {line_number}: not a job (nested too deeply)") from None
         else:
             value = stripped
         where = Job(len(jobs) + 1, line_number, defaults.options, source=source)

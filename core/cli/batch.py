@@ -7,6 +7,8 @@ a terminal, one line per finished job otherwise); stdout carries one JSON summar
 from __future__ import annotations
 
 import argparse
+import errno
+import stat
 import sys
 import threading
 import time
@@ -107,17 +109,35 @@ def _planned(args: argparse.Namespace, jobs: list[Any], out_dir: Path, manifest:
         return _run(args, todo, skipped, manifest, len(jobs))
 
 
+#: The largest jobs file read (50,000 jobs of long prompts fit many times over).
+MAX_JOBS_BYTES = 256 * 1024 * 1024
+
+
 def _read_lines(name: str) -> tuple[str, Path, list[str]]:
+    """The jobs file's lines: a regular file, a pipe (``-`` for stdin, or ``<(...)``), never a device."""
     if name == "-":
-        return "stdin", Path.cwd(), sys.stdin.read().splitlines()
+        stdin = getattr(sys.stdin, "buffer", None)
+        text = _capped("stdin", stdin.read(MAX_JOBS_BYTES + 1)) if stdin else sys.stdin.read()
+        return "stdin", Path.cwd(), text.splitlines()
     path = Path(name).expanduser()
     try:
-        text = path.read_text(encoding="utf-8")
+        kind = path.stat().st_mode
+        if not (stat.S_ISREG(kind) or stat.S_ISFIFO(kind)):
+            raise OSError(errno.EINVAL, "it is not a file (a folder or a device)")
+        with open(path, "rb") as stream:
+            text = _capped(str(path), stream.read(MAX_JOBS_BYTES + 1))
     except (OSError, UnicodeDecodeError) as exc:
         raise UsageError(
             f"cannot read the jobs file {path}: {getattr(exc, 'strerror', None) or exc}"
         ) from None
     return path.name, path.absolute().parent, text.splitlines()
+
+
+def _capped(where: str, data: bytes) -> str:
+    """The jobs file's text (UTF-8), refused past :data:`MAX_JOBS_BYTES`."""
+    if len(data) > MAX_JOBS_BYTES:
+        raise UsageError(f"the jobs file {where} is larger than {MAX_JOBS_BYTES // 2**20} MiB; split it")
+    return data.decode("utf-8")
 
 
 def _dry_run(todo: list[Any], skipped: list[JobResult]) -> int:
