@@ -249,7 +249,7 @@ def check_endpoint(url: str, local_schemes: frozenset[str] = frozenset()) -> Non
     if parts.scheme == "https" or is_private_host(parts.host):
         return
     raise UsageError(
-        f"base_url http://{redact(parts.host)}: refusing to send the API key over plaintext HTTP",
+        "base_url: refusing to send the API key over plaintext HTTP to a public address (not shown)",
         hints=("Use https://, or an http:// address on loopback or a private network.",),
     )
 

@@ -12,6 +12,7 @@ import re
 import shlex
 import stat
 import sys
+import unicodedata
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -27,6 +28,7 @@ from .secret import (
     key_problem,
     remember,
     remember_environment_urls,
+    remember_number,
     remember_setting,
     remember_url,
 )
@@ -41,13 +43,37 @@ _OPEN_FLAGS = getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_NOCTTY", 0) | getatt
 _NAME_WORD = re.compile(r"[A-Z]+(?![a-z])|[A-Z]?[a-z]+|[0-9]+")
 #: Words that may follow a credential word in its name (``session_id``, ``api_key_v2``).
 _NAME_QUALIFIER = re.compile(r"v|ids?|value|[0-9]+")
-#: A name's last word naming a credential, alone or run together (``apikey``, ``accesstoken``).
+#: A word naming a credential, alone or run together (``apikey``, ``accesstoken``, ``passwords``);
+#: a name is a credential's when any of its words, or two neighbours joined (``pass_word``), is one.
 _CREDENTIAL_WORD = re.compile(
-    r"(?:keys?|token|secrets?|passwords?|passwd|pwd|passphrase|passcode|credentials?|authorization"
-    r"|cookies?|session|signature|bearer)(?:id)?$"
+    r"(?:keys?|tokens?|secrets?|passwords?|passwd|pwds?|passphrases?|passcodes?|credentials?|creds?"
+    r"|authorization|cookies?|sessions?|signatures?|bearer)(?:ids?)?$"
 )
-#: Words before ``key`` that make it the name of a field, not a credential (``json_image_key``).
-_FIELD_WORDS = frozenset({"json", "field", "image", "object", "column", "sort", "dict", "map"})
+#: Short credential words that count only as a whole word (``pin`` but not ``spin``).
+_SHORT_CREDENTIALS = frozenset({"pass", "pin", "otp", "jwt", "sig", "sas", "hmac"})
+#: Words beside ``key`` that make it the name of a field, not a credential (``json_image_key``,
+#: ``sort_key``, ``keyFrame``).
+_FIELD_WORDS = frozenset(
+    {"json", "field", "image", "object", "column", "sort", "dict", "map", "frame", "frames"}
+)
+#: Headers that describe the request or the app, never carry a credential: their values (such as
+#: OpenRouter's app title ``X-Title``) are shown, and not taken for secrets in what imagegate prints.
+DESCRIPTIVE_HEADERS = frozenset(
+    {
+        "x-title",
+        "http-referer",
+        "referer",
+        "user-agent",
+        "accept",
+        "accept-language",
+        "content-type",
+        "api-version",
+    }
+)
+#: Words that make ``token(s)`` a count, a limit or a setting (``max_tokens``, ``tokens_per_min``).
+_COUNT_WORDS = frozenset(
+    {"max", "min", "num", "count", "counts", "limit", "limits", "budget", "per", "usage", "total", "n"}
+)
 
 
 @dataclass
@@ -194,17 +220,19 @@ def select_profile(
             name = next(iter(profiles))
         if name not in profiles:
             raise ConfigError(
-                f"config {path} has no profile {name!r}",
+                f"config {path} has no profile {_plain(name)}",
                 hints=(f"Profiles in it: {', '.join(sorted(profiles))}.",),
             )
         raw = dict(profiles[name])
     else:
         if profile is not None:
             raise ConfigError(
-                f"config {path} has no profiles, so --profile {profile} cannot be used",
+                f"config {path} has no profiles, so --profile {_plain(profile)} cannot be used",
                 hints=(
                     "Add it beside the current key with: "
-                    + config_command(path, f"init --profile {profile}"),
+                    + config_command(
+                        path, "init --profile " + (profile if _plain(profile) != "(not shown)" else "NAME")
+                    ),
                     "Or drop --profile.",
                 ),
             )
@@ -258,16 +286,40 @@ def _profile_from(raw: dict[str, Any], name: str | None, path: Path | None, prov
 
 def is_credential_name(name: str) -> bool:
     """Whether a config key names a credential: ``api_key``, ``apiKey``, ``apikey``, ``X-Api-Key``,
-    ``clientSecret``, ``sessionId``, ``token_v2`` ... but not ``size``, ``auth_header``,
-    ``max_tokens`` or ``json_image_key`` (the name of a JSON field).
+    ``clientSecret``, ``sessionId``, ``pass_phrase``, ``access_tokens``, ``api_key_b64``,
+    ``secretKeyRef``... but not ``size``, ``auth_header``, ``max_tokens`` or ``json_image_key``.
 
-    Its last word (ignoring a trailing ``id``, ``value``, version or number) must be, or end with,
-    a credential word.
+    Any of its words, or two neighbouring words joined (``PassWord``), must be, or end with, a
+    credential word; ``key`` beside a field word and ``token`` in a count's name do not count.
     """
-    words = _words(name)
-    if not words or _CREDENTIAL_WORD.search(words[-1]) is None:
-        return False
-    return not (words[-1] in ("key", "keys") and len(words) > 1 and words[-2] in _FIELD_WORDS)
+    words = [word.lower() for word in _NAME_WORD.findall(_ascii(name))]
+    if not _SHORT_CREDENTIALS.isdisjoint(words):
+        return True
+    counted = not _COUNT_WORDS.isdisjoint(words)
+    for index, word in enumerate(words):
+        neighbours = words[max(index - 1, 0) : index] + words[index + 1 : index + 2]
+        for candidate in (word, "".join(words[index - 1 : index + 1]) if index else ""):
+            found = _CREDENTIAL_WORD.search(candidate) if candidate else None
+            if found is None:
+                continue
+            credential = found.group()
+            if credential.startswith("key") and not _FIELD_WORDS.isdisjoint(neighbours):
+                continue
+            if credential.startswith("token") and counted:
+                continue
+            return True
+    return False
+
+
+def _plain(name: str) -> str:
+    """A profile name as a message may repeat it: quoted when a plain word of at most 24 characters,
+    else not shown (a key pasted into ``--profile`` stays unseen)."""
+    return repr(name) if len(name) <= 24 and re.fullmatch(r"[\w.-]+", name, re.ASCII) else "(not shown)"
+
+
+def _ascii(name: str) -> str:
+    """A name in plain letters: accents dropped, full-width forms folded (``api_kéy`` -> ``api_key``)."""
+    return "".join(char for char in unicodedata.normalize("NFKD", name) if not unicodedata.combining(char))
 
 
 def _words(name: str) -> list[str]:
@@ -292,8 +344,9 @@ def remember_secrets(document: Any, name: str = "", secret: bool = False) -> Non
         for key, value in document.items():
             if key == "headers" and isinstance(value, dict):
                 for header, text in value.items():
-                    hide_header(str(header))
-                    remember_setting(text)
+                    if str(header).lower() not in DESCRIPTIVE_HEADERS:
+                        hide_header(str(header))
+                        remember_setting(text)
             elif key == "query" and isinstance(value, dict):
                 for parameter, text in value.items():
                     hide_query(str(parameter))
@@ -302,6 +355,9 @@ def remember_secrets(document: Any, name: str = "", secret: bool = False) -> Non
     elif isinstance(document, list):
         for item in document:
             remember_secrets(item, name, secret)
+    elif isinstance(document, (int, float)) and not isinstance(document, bool):
+        if secret:  # a numeric PIN or key
+            remember_number(document)
     elif isinstance(document, str):
         if secret:
             remember(document)

@@ -50,14 +50,18 @@ def value_problem(option: Option, value: Any) -> str | None:
             else None
         )
     if option.choices:
-        return None if value in option.choices else f"{option.flag} {value}: must be one of {_listed(option)}"
+        return (
+            None
+            if value in option.choices
+            else f"{option.flag}{_shown(value)}: must be one of {_listed(option)}"
+        )
     if option.pattern is not None:
         return None if _matches(option.pattern, value) else _pattern_problem(option, value)
     if option.type is int and not _whole_in_range(option, value):
-        return f"{option.flag} {value}: must be a whole number from {option.low:g} to {option.high:g}"
+        return f"{option.flag}{_shown(value)}: must be a whole number from {option.low:g} to {option.high:g}"
     if option.type is float and not _number_in_range(option, value):
         unit = f" of {option.metavar.lower()}" if option.metavar else ""
-        return f"{option.flag} {value}: must be a number{unit} {_range_words(option)}"
+        return f"{option.flag}{_shown(value)}: must be a number{unit} {_range_words(option)}"
     return None
 
 
@@ -74,9 +78,16 @@ def _matches(pattern: str, value: Any) -> bool:
 
 
 def _pattern_problem(option: Option, value: Any) -> str:
+    return f"{option.flag}{_shown(value)}: must be {option.help} (for example {option.default})"
+
+
+def _shown(value: Any) -> str:
+    """`` VALUE`` when it is safe to repeat (a number, or a word of at most 24 plain characters:
+    the slip is then visible), else nothing: a key pasted into the wrong flag stays unseen."""
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        return f" {value}"
     text = str(value)
-    shown = f" {text}" if len(text) <= 24 and text.isprintable() else ""
-    return f"{option.flag}{shown}: must be {option.help} (for example {option.default})"
+    return f" {text}" if len(text) <= 24 and text.isprintable() and not text.isspace() else ""
 
 
 def _whole_in_range(option: Option, value: Any) -> bool:

@@ -234,7 +234,10 @@ def get_provider(name: str) -> ProviderRecord:
             hints.append("A plugin failed to load (see the warning above); it may be the one offering it.")
         if os.environ.get(ENV_LOAD) is not None:
             hints.append(f"{ENV_LOAD} is set, so only the plugins it names are loaded.")
-        shown = repr(name) if len(name) <= 40 and name.isprintable() else "(a long name, not shown)"
+        plain = len(name) <= 24 and re.fullmatch(r"[a-z0-9][a-z0-9._-]*", name) is not None
+        shown = (
+            repr(name) if plain else f"({'a long name' if len(name) > 24 else 'not a plain name'}, not shown)"
+        )
         raise UsageError(f"unknown provider {shown}", hints=hints)
     return records[0]
 

@@ -14,6 +14,8 @@ from .secret import redact
 SHOWN_STRING_LIMIT = 24
 # Keys whose values are never repeated in a message, whatever the validator says.
 _SECRET_KEYS = ("api_key",)
+#: Keys under which no value is ever repeated in a message: each may hold a credential.
+_PRIVATE_KEYS = frozenset({"headers", "query", "extra_body", "auth_header", "auth_scheme"})
 
 
 @cache
@@ -46,16 +48,63 @@ def first_error(instance: Any, schema: dict[str, Any], prefix: tuple[Any, ...] =
     path = (*prefix, *error.absolute_path)
     if path and path[-1] in _SECRET_KEYS:
         message = "must be a non-empty string (its value is not shown)"
+    elif error.validator == "type":  # the type is what matters, never the value (a key pasted there)
+        message = f"expected {_expected(error.validator_value)}, got {_kind(error.instance)}"
+    elif _private(path):
+        message = _unshown(error)
     else:
         message = _message(error)
     return redact(f"{json_path(path)}: {message}")
 
 
+def _private(path: tuple[Any, ...]) -> bool:
+    """Whether a value at ``path`` may be a credential: under ``headers``, ``query``, ``extra_body``
+    or a key named like a credential."""
+    from .config import is_credential_name  # config imports this module
+
+    return any(isinstance(part, str) and (part in _PRIVATE_KEYS or is_credential_name(part)) for part in path)
+
+
+def _expected(types: Any) -> str:
+    """``'string'`` or ``'string' or 'null'``: the type(s) a schema asks for."""
+    return " or ".join(repr(name) for name in ([types] if isinstance(types, str) else types))
+
+
+def _kind(value: Any) -> str:
+    """The JSON type of a value, with its article: ``an object``, ``a string``."""
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "a boolean"
+    for python, name in ((str, "a string"), (dict, "an object"), (list, "an array"), (int, "an integer")):
+        if isinstance(value, python):
+            return name
+    return "a number" if isinstance(value, float) else f"a {type(value).__name__}"
+
+
+def _unshown(error: Any) -> str:
+    """What the schema asks for, in its own words, never with the value that broke it."""
+    rule = error.validator_value
+    wants = {
+        "enum": f"must be one of {rule!r}",
+        "const": f"must be {rule!r}",
+        "pattern": f"must match {rule!r}",
+        "format": f"must be a valid {rule}",
+        "minLength": f"must have at least {rule} characters",
+        "maxLength": f"must have at most {rule} characters",
+        "minimum": f"must be at least {rule}",
+        "maximum": f"must be at most {rule}",
+        "exclusiveMinimum": f"must be above {rule}",
+        "exclusiveMaximum": f"must be below {rule}",
+    }.get(error.validator)
+    if wants is None and error.validator in ("required", "additionalProperties", "dependentRequired"):
+        return _short(error.message)  # names keys, not values
+    return f"{wants or 'is not valid here'} (the value is not shown)"
+
+
 def _message(error: Any) -> str:
     """The validator's message, unless it would repeat a long string (a key pasted in the wrong place)."""
     value = error.instance
-    if error.validator == "type" and not _shown(value):
-        return f"expected {error.validator_value!r}, got a {type(value).__name__} (its value is not shown)"
     if error.validator in ("pattern", "enum", "format") and not _shown(value):
         return f"the value ({len(value)} characters, not shown) is not valid here"
     return _short(error.message)

@@ -18,6 +18,10 @@ from .scrub import NORMALISE, REDACTED, WINDOW, Scrubber, compile, scrub, scrub_
 #: Header names that carry credentials whatever the adapter says (shown redacted).
 ALWAYS_SECRET = frozenset({"authorization", "api-key", "x-api-key", "proxy-authorization", "cookie"})
 _known: set[str] = set()
+#: The text of every secret that is a number (``"apiKey": 918273645546372819``), also in _known.
+_numbers: set[str] = set()
+#: A JSON string (skipped: what it holds is scrubbed as text) or a bare number.
+_JSON_TOKEN = re.compile(r'"(?:[^"\\\n]|\\.)*"|(?<![\w.+-])-?[0-9][0-9.eE+-]*(?![\w.])')
 #: Header names (lower case) and query parameter names whose values are always shown redacted.
 _hidden_headers: set[str] = set()
 _hidden_query: set[str] = set()
@@ -75,6 +79,15 @@ def remember(value: str) -> None:
     if value and len(value) >= 4:
         _known.add(value)
         _install_log_redaction()
+
+
+def remember_number(value: float) -> None:
+    """Register a secret that is a number: its text is scrubbed, and where it stands as a JSON
+    number it becomes the string ``"***redacted***"``, so a JSON document stays valid JSON."""
+    for text in {str(value), repr(value)}:
+        if len(text) >= 4:
+            _numbers.add(text)
+            remember(text)
 
 
 def remember_setting(value: Any) -> None:
@@ -165,6 +178,8 @@ def redact(text: str) -> str:
         text = _structural(text)
     if not _known:
         return text
+    if _numbers and any(number in text for number in _numbers):
+        text = _JSON_TOKEN.sub(_quoted_number, text)
     raw, normalised, short = _scrubbing()
     text = scrub(text, raw)
     if (normalised or short) and NORMALISE.search(text):
@@ -173,6 +188,12 @@ def redact(text: str) -> str:
         if short is not None:  # escaped, but not split by spaces: a few words could spell one
             text = scrub_normalised(text, short, spaces=True)
     return text
+
+
+def _quoted_number(match: re.Match[str]) -> str:
+    """A bare number that is a secret as the quoted marker; anything else unchanged."""
+    token = match.group()
+    return f'"{REDACTED}"' if token.lstrip("-") in _numbers or token in _numbers else token
 
 
 def _structural(text: str) -> str:
@@ -211,6 +232,8 @@ def redact_data(value: Any) -> Any:
         return {redact(str(key)): redact_data(item) for key, item in value.items()}
     if isinstance(value, (list, tuple)):
         return [redact_data(item) for item in value]
+    if isinstance(value, (int, float)) and not isinstance(value, bool) and str(value) in _numbers:
+        return REDACTED
     return value
 
 

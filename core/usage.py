@@ -19,7 +19,7 @@ def parse_since(text: str) -> datetime:
             moment = datetime.strptime(value, "%Y-%m-%d").replace(tzinfo=timezone.utc)
         except ValueError:
             raise UsageError(
-                f"--since {text[:40]!r}: expected a date such as 2026-12-01 (or 2026-12-01T09:00:00Z)"
+                "--since: expected a date such as 2026-12-01 (or 2026-12-01T09:00:00Z), not shown"
             ) from None
     return moment
 

@@ -26,6 +26,11 @@ CREDENTIAL_NAMES = [
     "clientSecret", "client_secret", "webhook_secret", "secret", "secrets", "privateKey", "private-key",
     "password", "passwd", "pwd", "passphrase", "credentials", "sessionId", "session_id", "sessionid",
     "keyId", "access_key_id", "api_keys", "authorization", "cookie", "signature", "bearer", "token2",
+    # a credential word anywhere in the name, joined pairs and plurals too (RED-TEAM 2, B1)
+    "passPhrase", "pass_phrase", "passCode", "PassWord", "pass_word", "access_tokens", "refresh_tokens",
+    "authTokens", "client_secret_b64", "api_key_b64", "private_key_pem", "privateKeyPem", "api_key_prod",
+    "password_old", "secretKeyRef", "creds", "keyMaterial", "secret1_old", "jwt", "otp", "pin", "hmac",
+    "api_k\u00e9y", "\uff41\uff50\uff49\uff3f\uff4b\uff45\uff59",
 ]  # fmt: skip
 
 #: Parameters of the image APIs imagegate's recipes and plugins name (OpenAI, BFL, Together, xAI,
@@ -40,6 +45,8 @@ ORDINARY_NAMES = [
     "max_output_tokens", "previous_response_id", "tool_choice", "image_model", "keyframes", "keyFrame",
     "json_image_key", "auth", "auth_header", "auth_scheme", "drop_params", "modalities", "image_config",
     "output_quality", "go_fast", "disable_safety_checker", "num_outputs", "megapixels", "strength",
+    "num_tokens", "token_count", "tokens_per_min", "max_completion_tokens", "budget_tokens", "token_budget",
+    "thinking_budget_tokens", "keyframes", "key_frames", "sort_key", "author", "authority", "spin",
 ]  # fmt: skip
 
 #: The credential names the repository itself uses (headers and the key's own config key).
