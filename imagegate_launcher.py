@@ -27,7 +27,7 @@ def main() -> int:
     previous = {
         number: signal.signal(number, note)
         for number in _STOPPED
-        if signal.getsignal(number) is not signal.SIG_IGN  # what the caller ignores stays ignored
+        if not (number == signal.SIGINT and signal.getsignal(number) is signal.SIG_IGN)  # nohup, &
     }
     try:
         from imagegate.cli import main as command

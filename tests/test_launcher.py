@@ -21,6 +21,15 @@ pytestmark = pytest.mark.skipif(
 )
 
 
+@pytest.fixture(autouse=True)
+def handlers_kept():
+    """The launcher ends by ignoring the stop signals (for the process's exit): not this process's."""
+    before = {number: signal.getsignal(number) for number in (signal.SIGINT, signal.SIGTERM)}
+    yield
+    for number, handler in before.items():
+        signal.signal(number, handler)
+
+
 class LoadingCli(types.ModuleType):
     """Stands for ``imagegate.cli`` while it loads: the signal arrives in the middle of the import."""
 

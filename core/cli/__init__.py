@@ -83,7 +83,8 @@ def _sigterm_interrupts() -> Iterator[None]:
     previous: dict[int, Any] = {}
     try:
         for number in STOP_SIGNALS:
-            if signal.getsignal(number) not in (signal.SIG_IGN, None):  # what the caller ignores stays so
+            handler = signal.getsignal(number)  # a Ctrl-C the caller ignores (nohup, &) stays ignored
+            if handler is not None and not (number == signal.SIGINT and handler is signal.SIG_IGN):
                 previous[number] = signal.signal(number, stop)
     except ValueError:  # not the main thread (an embedding program): leave signals alone
         yield
