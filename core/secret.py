@@ -324,6 +324,9 @@ class RedactingStream(io.TextIOBase):
         self.target = target
         self._pending = ""
         self._lock = threading.Lock()
+        #: Whether what reached the target ends inside a line: a write cut short (a signal while a
+        #: slow reader blocked it) or a flushed piece. The next error line then starts afresh.
+        self.mid_line = False
 
     def write(self, text: str) -> int:
         with self._lock:
@@ -331,15 +334,20 @@ class RedactingStream(io.TextIOBase):
             cut = max(self._pending.rfind("\n"), self._pending.rfind("\r"))
             if cut >= 0:
                 ready, self._pending = self._pending[: cut + 1], self._pending[cut + 1 :]
-                self.target.write(redact(ready))
+                self._pass_on(ready)
         return len(text)
 
     def flush(self) -> None:
         with self._lock:
             if self._pending:
-                self.target.write(redact(self._pending))
-                self._pending = ""
+                pending, self._pending = self._pending, ""
+                self._pass_on(pending)
         self.target.flush()
+
+    def _pass_on(self, text: str) -> None:
+        self.mid_line = True  # until the write is done
+        self.target.write(redact(text))
+        self.mid_line = not text.endswith(("\n", "\r"))
 
     def writable(self) -> bool:
         return True

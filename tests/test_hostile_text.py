@@ -305,3 +305,33 @@ def test_a_remote_batchs_id_and_status_from_the_provider_are_shown_inert() -> No
     stream = io.StringIO()
     RemoteStatus(stream).watch([entry], 3.0)  # not a terminal: one line per change
     assert stream.getvalue().count("\n") == 1 and "\x1b" not in stream.getvalue()
+
+
+def test_an_error_after_a_line_cut_short_starts_a_line_of_its_own(monkeypatch) -> None:
+    """SIGTERM while --verbose output is blocked on a slow reader: the error is its own line."""
+    import io
+
+    from imagegate.cli.console import say
+    from imagegate.errors import Interrupted
+    from imagegate.secret import RedactingStream
+
+    class Blocked(io.StringIO):
+        def __init__(self) -> None:
+            super().__init__()
+            self.cut = True
+
+        def write(self, text: str) -> int:
+            if self.cut:  # half the line gets through, then the signal lands
+                self.cut = False
+                super().write(text[: len(text) // 2])
+                raise Interrupted("terminated", exit_code=143)
+            return super().write(text)
+
+    target = Blocked()
+    stream = RedactingStream(target)
+    with pytest.raises(Interrupted):
+        stream.write("   X-Header: " + "v" * 40 + "\n")
+    monkeypatch.setattr("sys.stderr", stream)
+    say("error: terminated")
+    stream.flush()
+    assert target.getvalue().splitlines()[-1] == "error: terminated"

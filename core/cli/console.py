@@ -93,8 +93,10 @@ def _stdout_closed(document: dict[str, Any], exc: BaseException) -> None:
 
 
 def say(line: str) -> None:
-    """One line on stderr; a closed stderr loses it rather than fail the command."""
+    """One line on stderr, at the start of a line; a closed stderr loses it rather than fail the command."""
     with contextlib.suppress(OSError, ValueError, AttributeError):
+        if getattr(sys.stderr, "mid_line", False):  # a line cut short (or a live line) comes before
+            line = "\n" + line
         print(line, file=sys.stderr)
 
 
