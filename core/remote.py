@@ -274,7 +274,8 @@ class RemoteRun:
         self.save("nothing was submitted")
         # Ctrl-C waits while the batch is created and its id recorded (the call is bounded by the
         # deadline): a batch created but never recorded could not be collected by a rerun.
-        with signals_held():
+        waiting = f"stopping once the provider confirms the batch's creation (at most {self.timeout:g} s)"
+        with signals_held(on_signal=lambda: self._say(waiting)):
             try:
                 state = adapter.batch_state(wire.json(adapter.submit_batch(file_id, group)))
             except (ProviderRefused, UsageError) as exc:  # refused (HTTP 4xx): no batch was made

@@ -13,7 +13,7 @@ import os
 import secrets
 import shutil
 import signal
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any, BinaryIO
 
@@ -32,7 +32,7 @@ STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM)
 
 
 @contextlib.contextmanager
-def signals_held(*, deliver: bool = True) -> Iterator[list[int]]:
+def signals_held(*, deliver: bool = True, on_signal: Callable[[], None] | None = None) -> Iterator[list[int]]:
     """Ctrl-C and SIGTERM wait while a short step that must not be cut runs: a temp file made and
     recorded by its owner, images moved into place and named. Yields the signals noted meanwhile.
 
@@ -48,6 +48,8 @@ def signals_held(*, deliver: bool = True) -> Iterator[list[int]]:
     def note(signum: int, frame: object) -> None:
         if signum not in caught:
             caught.append(signum)
+            if on_signal is not None:  # a step that may take a while says why the signal waits
+                on_signal()
 
     previous: dict[int, Any] = {}
     try:

@@ -542,3 +542,29 @@ def test_under_a_budget_remote_jobs_past_the_cap_are_not_submitted(
         assert list(statuses(summary_of(run)).values()) == ["ok", "not run", "not run"]
         assert len(server.submitted) == 1
         assert "daily_usd cap" in summary_of(run)["jobs"][1]["error"]
+
+
+def test_ctrl_c_while_the_batch_is_created_waits_for_its_id_so_a_rerun_collects_it(
+    cli, fake: BatchServer, isolated: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import os
+    import signal
+
+    real_create = BatchServer.create
+
+    def create_with_ctrl_c(self: BatchServer, document: Any) -> tuple[int, Any]:
+        os.kill(os.getpid(), signal.SIGINT)  # lands while imagegate waits for this answer
+        return real_create(self, document)
+
+    monkeypatch.setattr(BatchServer, "create", create_with_ctrl_c)
+    path = write_jobs(isolated / "jobs.jsonl", "a kite", "a boat")
+    first = cli("batch", path, "--out-dir", "out", "--remote")
+    assert first.code == 130, first.err
+    assert "stopping once the provider confirms the batch's creation" in first.err
+    manifest = json.loads((isolated / "out" / ".imagegate-batch.json").read_text())
+    assert [batch["state"] for batch in manifest["remote"]["batches"]] == ["running"]  # its id recorded
+    monkeypatch.setattr(BatchServer, "create", real_create)
+    second = cli("batch", path, "--out-dir", "out", "--remote")
+    assert second.code == 0, second.err
+    assert names(isolated / "out") == ["001-a-kite.png", "002-a-boat.png"]
+    assert len(fake.batches) == 1  # collected, never submitted again
