@@ -39,7 +39,7 @@ def main() -> int:
         sys.stderr.write(f"error: {word} while starting; nothing was sent\n")
         return code
     try:
-        return command()
+        return command(whole_process=True)  # it ends with the stop signals ignored, not handed back
     finally:
         for number in previous:  # the command has ended (and said so): a signal now changes nothing
             signal.signal(number, signal.SIG_IGN)  # (ignored, since Python resets its handlers as it exits)

@@ -54,8 +54,14 @@ _SHORT_CREDENTIALS = frozenset({"pass", "pin", "otp", "jwt", "sig", "sas", "hmac
 #: Words beside ``key`` that make it the name of a field, not a credential (``json_image_key``,
 #: ``sort_key``, ``keyFrame``).
 _FIELD_WORDS = frozenset(
-    {"json", "field", "image", "object", "column", "sort", "dict", "map", "frame", "frames"}
+    {"json", "field", "image", "object", "column", "sort", "dict", "map", "frame", "frames", "cache", "hot"}
 )
+#: What may stand before a credential word inside one word (``apikey``, ``accesstoken``); any other
+#: start makes it another word (``monkey``, ``turkey``, ``hockey``).
+_CREDENTIAL_PREFIXES = frozenset(
+    {"", "api", "access", "private", "secret", "auth", "client", "refresh", "session", "bearer", "app",
+     "master", "service", "signing", "pass", "user", "id", "x"}
+)  # fmt: skip
 #: Headers that describe the request or the app, never carry a credential: their values (such as
 #: OpenRouter's app title ``X-Title``) are shown, and not taken for secrets in what imagegate prints.
 DESCRIPTIVE_HEADERS = frozenset(
@@ -303,6 +309,8 @@ def is_credential_name(name: str) -> bool:
             if found is None:
                 continue
             credential = found.group()
+            if candidate[: found.start()] not in _CREDENTIAL_PREFIXES:
+                continue
             if credential.startswith("key") and not _FIELD_WORDS.isdisjoint(neighbours):
                 continue
             if credential.startswith("token") and counted:

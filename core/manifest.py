@@ -33,6 +33,7 @@ from .manifest_shape import (
     remote_problem,
 )
 from .manifest_shape import MANIFEST_NAME as MANIFEST_NAME  # re-exported: the batch command names it
+from .secret import own
 from .spool import signals_held, unlink_quietly
 
 #: A manifest is a list of names; anything larger is not one (and would take long to read).
@@ -62,6 +63,8 @@ class Manifest:
 
     def __init__(self, path: Path, *, lock: bool = True) -> None:
         self.path = path
+        own(path.parent)  # the batch's folder and files are shown as they are
+        own(path)
         self.journal = path.with_name(JOURNAL_NAME)
         self._journaled = False
         self._lock = threading.Lock()

@@ -21,6 +21,7 @@ from pathlib import Path
 
 from .errors import ImageNotSaved, UnusableAnswer, UsageError
 from .inputs import check_path
+from .secret import own
 from .sniff import EXTENSIONS, FORMAT_OF_EXTENSION, ImageInfo, require_image
 from .spool import FileSpool, rescue_dir, unlink_quietly, unsaved
 
@@ -51,13 +52,20 @@ def base_path(
     ``_1``, ``_2``... rather than a refusal, since nobody chose that name.
     """
     if out is None or str(out) == "":
-        return _timestamped(Path.cwd(), output_format, now, count)
+        return _own(_timestamped(Path.cwd(), output_format, now, count))
     check_path(out, "--out")  # a NUL, a lone surrogate: no file system takes it; refused before paying
     path = Path(out).expanduser().absolute()
     if str(out).endswith(("/", os.sep)) or _is_dir(path):
-        return _timestamped(path, output_format, now, count)
+        return _own(_timestamped(path, output_format, now, count))
     if not path.suffix:
         path = path.with_name(path.name + EXTENSIONS.get(output_format, f".{output_format}"))
+    return _own(path)
+
+
+def _own(path: Path) -> Path:
+    """``path`` and its folder, registered as imagegate's own: messages and stdout show them as they are."""
+    own(path.parent)
+    own(path)
     return path
 
 
@@ -154,6 +162,7 @@ class OutputPlan:
             raise _rescued_error(spool, target, exc) from None
         finally:
             spool.close()
+        own(written)
         if written != target:
             self.warnings.append(f"{target.name} appeared meanwhile; this image was saved as {written.name}")
         return written, info
@@ -281,8 +290,11 @@ def _link_exclusive(source: Path, target: Path) -> None:
 def _rescued_error(spool: FileSpool, target: Path, exc: OSError) -> ImageNotSaved:
     """Save the image in the rescue folder and say where; if even that fails, say so plainly."""
     reason = exc.strerror or str(exc)
+    own(target)
+    own(rescue_dir())
     try:
         rescued = _rescue(spool, target)
+        own(rescued)
     except OSError as second:
         return ImageNotSaved(
             f"could not write {target} ({reason}), nor save the paid image in {rescue_dir()} "

@@ -270,23 +270,32 @@ class RemoteRun:
             "id": None, "state": CREATING, "source": vars(source), "group": group,
             "input_file_id": file_id, "jobs": jobs,
         }  # fmt: skip
-        self.batches.append(entry)
-        self.save("nothing was submitted")
-        # Ctrl-C waits while the batch is created and its id recorded (the call is bounded by the
-        # deadline): a batch created but never recorded could not be collected by a rerun.
+        # Ctrl-C waits while the batch is noted, created and its id recorded (the call is bounded by
+        # the deadline): a batch created but never recorded could not be collected by a rerun. A
+        # signal that came before the request left stops here, with nothing submitted.
         waiting = f"stopping once the provider confirms the batch's creation (at most {self.timeout:g} s)"
-        with signals_held(on_signal=lambda: self._say(waiting)):
-            try:
-                state = adapter.batch_state(wire.json(adapter.submit_batch(file_id, group)))
-            except (ProviderRefused, UsageError) as exc:  # refused (HTTP 4xx): no batch was made
-                refused: ImagegateError | None = exc
+        refused: ImagegateError | None = None
+        with signals_held(on_signal=lambda: self._say(waiting)) as noted:
+            self.batches.append(entry)
+            self.save("nothing was submitted")
+            if noted:
+                self.batches.remove(entry)
+                self.save("nothing was submitted")
             else:
-                refused = None
-                entry.update(id=state.job_id, state=RUNNING, status=state.status, counts=state.counts)
-                self.touched.append(entry)
-                self.save(f"batch {state.job_id} is not recorded (a rerun will not submit its jobs again)")
+                try:
+                    state = adapter.batch_state(wire.json(adapter.submit_batch(file_id, group)))
+                except (ProviderRefused, UsageError) as exc:  # refused (HTTP 4xx): no batch was made
+                    refused = exc
+                else:
+                    entry.update(id=state.job_id, state=RUNNING, status=state.status, counts=state.counts)
+                    self.touched.append(entry)
+                    self.save(
+                        f"batch {state.job_id} is not recorded (a rerun will not submit its jobs again)"
+                    )
         if refused is not None:
             yield from self._refused(entry, refused)
+            return
+        if entry not in self.batches:  # stopped before anything was sent (a signal taken as a note)
             return
         self._say(f"submitted batch {state.job_id}: {len(jobs)} job(s) ({state.status})")
 

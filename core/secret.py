@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import errno
 import io
+import json
 import logging
 import os
 import re
@@ -18,6 +19,10 @@ from .scrub import NORMALISE, REDACTED, WINDOW, Scrubber, compile, scrub, scrub_
 #: Header names that carry credentials whatever the adapter says (shown redacted).
 ALWAYS_SECRET = frozenset({"authorization", "api-key", "x-api-key", "proxy-authorization", "cookie"})
 _known: set[str] = set()
+#: The keys themselves (held in a Secret): never shown, not even inside one of imagegate's paths.
+_keys: set[str] = set()
+#: Paths imagegate made itself, shown as they are (see :func:`own`).
+_own: set[str] = set()
 #: The text of every secret that is a number (``"apiKey": 918273645546372819``), also in _known.
 _numbers: set[str] = set()
 #: A JSON string (skipped: what it holds is scrubbed as text) or a bare number.
@@ -42,6 +47,7 @@ class Secret:
     def __init__(self, value: str) -> None:
         self._value = value
         remember(value)
+        _keys.add(value)
 
     def reveal(self) -> str:
         """The key itself: only for the header sent to the configured provider."""
@@ -74,6 +80,16 @@ class Secret:
         raise TypeError("a Secret cannot be pickled")
 
 
+def own(path: Any) -> None:
+    """Register a path imagegate made itself (a file it wrote or will write, its folder, a rescue
+    file): redaction shows it as it is, unless a key is in it. A config value that happens to be
+    part of a path (``X-Team: design-team`` and an ``--out design-team/``) must never hide where a
+    paid image went."""
+    text = str(path)
+    if text and not any(key in text for key in _keys):
+        _own.update({text, json.dumps(text)[1:-1]})  # as written, and as it stands in JSON
+
+
 def remember(value: str) -> None:
     """Register a secret so :func:`redact` scrubs it (and its tail) from any text."""
     if value and len(value) >= 4:
@@ -85,7 +101,7 @@ def remember_number(value: float) -> None:
     """Register a secret that is a number: its text is scrubbed, and where it stands as a JSON
     number it becomes the string ``"***redacted***"``, so a JSON document stays valid JSON."""
     for text in {str(value), repr(value)}:
-        if len(text) >= 4:
+        if len(text) >= 8:  # a shorter number (1024) is a size or a count everywhere else
             _numbers.add(text)
             remember(text)
 
@@ -174,6 +190,16 @@ def redact(text: str) -> str:
     """
     if not text:
         return text
+    shielded = sorted((path for path in _own if path in text), key=len, reverse=True) if _own else []
+    for index, path in enumerate(shielded):  # imagegate's own paths are shown as they are
+        text = text.replace(path, f"\x00{index}\x00")
+    text = _redacted(text)
+    for index, path in enumerate(shielded):
+        text = text.replace(f"\x00{index}\x00", path)
+    return text
+
+
+def _redacted(text: str) -> str:
     if "@" in text or _hidden_query:
         text = _structural(text)
     if not _known:

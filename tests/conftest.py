@@ -102,5 +102,7 @@ def fresh_secrets(monkeypatch: pytest.MonkeyPatch) -> None:
     from imagegate import secret
 
     monkeypatch.setattr(secret, "_known", set())
+    monkeypatch.setattr(secret, "_keys", set())
+    monkeypatch.setattr(secret, "_own", set())
     monkeypatch.setattr(secret, "_hidden_headers", set())
     monkeypatch.setattr(secret, "_hidden_query", set())

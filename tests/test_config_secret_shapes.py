@@ -78,3 +78,34 @@ def test_a_value_pasted_into_a_flag_is_not_repeated(cli, make_config, monkeypatc
     run = cli(*args)
     assert run.code == 2, run.err
     assert "abcdef0123456789" not in run.err.lower()
+
+
+def test_a_config_value_inside_an_output_path_does_not_hide_where_the_image_went(
+    cli, make_config, isolated, requests_mock
+) -> None:
+    from .support.helpers import images_answer, png
+
+    make_config(
+        {
+            "api_key": "sk-test-0123456789abcdefABCDEF",
+            "base_url": "https://api.example.test/v1",
+            "headers": {"X-Team": "design-team"},
+            "extra_body": {"image_tokens": 1024},
+        }
+    )
+    requests_mock.post("https://api.example.test/v1/images/generations", json=images_answer(png(4, 4)))
+    (isolated / "design-team").mkdir()
+    run = cli("--prompt", "p", "--out", "design-team/poster.png")
+    assert run.code == 0, run.err
+    assert run.json["output_paths"] == [str(isolated / "design-team" / "poster.png")]
+    assert run.json["images"][0]["width"] == 4  # a short number under a credential-like name stays a number
+    assert "design-team" not in json.dumps(
+        run.json.get("provider_extras", {})
+    )  # the header value itself is hidden
+
+
+@pytest.mark.parametrize("name", ["monkey_mode", "turkey", "hockey_team", "prompt_cache_key", "hotkey"])
+def test_words_that_merely_end_in_key_are_not_credentials(name) -> None:
+    from imagegate.config import is_credential_name
+
+    assert not is_credential_name(name)

@@ -116,3 +116,18 @@ def test_a_second_signal_while_the_first_is_handled_cannot_lose_the_image(
     assert run.code == 130, run.err
     assert (isolated / "o.png").read_bytes() == png(5, 5) and str(isolated / "o.png") in run.err
     assert [p.name for p in isolated.iterdir()] == ["o.png"]
+
+
+def test_after_sigterm_a_ctrl_c_the_caller_ignores_stays_ignored(monkeypatch: pytest.MonkeyPatch) -> None:
+    from imagegate.cli import _sigterm_interrupts
+    from imagegate.errors import Interrupted
+
+    previous = signal.signal(signal.SIGINT, signal.SIG_IGN)  # as under nohup, or a job started with &
+    try:
+        with pytest.raises(Interrupted), _sigterm_interrupts():
+            os.kill(os.getpid(), signal.SIGTERM)
+            for _ in range(1000):  # the handler runs at the next instruction
+                pass
+        assert signal.getsignal(signal.SIGINT) is signal.SIG_IGN
+    finally:
+        signal.signal(signal.SIGINT, previous)

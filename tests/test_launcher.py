@@ -42,7 +42,7 @@ class LoadingCli(types.ModuleType):
         os.kill(os.getpid(), self.signum)
         return self.run
 
-    def run(self) -> int:
+    def run(self, **options: object) -> int:
         self.ran = True
         return 0
 
@@ -77,7 +77,7 @@ def test_a_signal_the_caller_ignores_stays_ignored() -> None:
     script = (
         "import os, signal, sys, types, imagegate_launcher\n"
         "m = types.ModuleType('imagegate.cli')\n"
-        "def run(): return 7\n"
+        "def run(**options): return 7\n"
         "m.__getattr__ = lambda name: (os.kill(os.getpid(), signal.SIGINT), run)[1]\n"
         "sys.modules['imagegate.cli'] = m\n"
         "sys.exit(imagegate_launcher.main())\n"

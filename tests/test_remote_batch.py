@@ -568,3 +568,32 @@ def test_ctrl_c_while_the_batch_is_created_waits_for_its_id_so_a_rerun_collects_
     assert second.code == 0, second.err
     assert names(isolated / "out") == ["001-a-kite.png", "002-a-boat.png"]
     assert len(fake.batches) == 1  # collected, never submitted again
+
+
+def test_ctrl_c_as_the_batch_is_noted_stops_before_anything_is_submitted(
+    cli, fake: BatchServer, isolated: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import os
+    import signal
+
+    from imagegate.remote import RemoteRun
+
+    real_save = RemoteRun.save
+
+    def save_with_ctrl_c(self: RemoteRun, failure_means: str) -> None:
+        real_save(self, failure_means)
+        if failure_means == "nothing was submitted" and not getattr(self, "_stopped_once", False):
+            self._stopped_once = True  # type: ignore[attr-defined]
+            os.kill(os.getpid(), signal.SIGINT)  # just after the batch is noted, before it is created
+
+    monkeypatch.setattr(RemoteRun, "save", save_with_ctrl_c)
+    path = write_jobs(isolated / "jobs.jsonl", "a kite")
+    first = cli("batch", path, "--out-dir", "out", "--remote")
+    assert first.code == 130, first.err
+    assert len(fake.batches) == 0  # nothing was created
+    manifest = json.loads((isolated / "out" / ".imagegate-batch.json").read_text())
+    assert manifest.get("remote", {}).get("batches", []) == []  # no entry left "creating"
+    monkeypatch.setattr(RemoteRun, "save", real_save)
+    second = cli("batch", path, "--out-dir", "out", "--remote")
+    assert second.code == 0, second.err
+    assert names(isolated / "out") == ["001-a-kite.png"] and len(fake.batches) == 1

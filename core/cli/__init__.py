@@ -32,15 +32,17 @@ __all__ = ["COMMANDS", "main"]
 COMMANDS = {"batch": "batch", "config": "config", "mcp": "mcp", "providers": "providers", "usage": "usage"}
 
 
-def main(argv: Sequence[str] | None = None) -> int:
+def main(argv: Sequence[str] | None = None, *, whole_process: bool = False) -> int:
     """Entry point of the ``imagegate`` command.
 
     A second signal while an error is being printed (a slow reader, a long line) ends the command
-    with that signal's exit code, never a traceback.
+    with that signal's exit code, never a traceback. ``whole_process`` (the launcher's): the process
+    ends with the command, so the stop signals are left ignored rather than handed back.
     """
     args = list(sys.argv[1:] if argv is None else argv)
     try:
-        with guarded_streams(), _sigterm_interrupts():  # nothing printed, by anyone, shows the key
+        ending = signal.SIG_IGN if whole_process else None  # the launcher's process ends with the command
+        with guarded_streams(), _sigterm_interrupts(ending):  # nothing printed, by anyone, shows the key
             return _run(args)
     except KeyboardInterrupt as exc:  # Ctrl-C or SIGTERM while the outcome was being reported
         return int(getattr(exc, "exit_code", EXIT_INTERRUPTED))
@@ -61,7 +63,7 @@ def _run(args: list[str]) -> int:
 
 
 @contextlib.contextmanager
-def _sigterm_interrupts() -> Iterator[None]:
+def _sigterm_interrupts(ending: Any = None) -> Iterator[None]:
     """While a command runs, SIGTERM stops it like Ctrl-C, so paid images are kept and temp files go.
 
     The first signal stops the command; from then on the command is ending (saving what arrived,
@@ -74,7 +76,7 @@ def _sigterm_interrupts() -> Iterator[None]:
 
     def stop(signum: int, frame: Any) -> None:
         if signal.getsignal(signum) is stop:  # the signal itself, not a batch passing a noted one on
-            for number in STOP_SIGNALS:
+            for number in previous:  # (a Ctrl-C the caller ignores stays ignored)
                 signal.signal(number, later)
         if signum == signal.SIGTERM:
             raise Interrupted("terminated", exit_code=EXIT_TERMINATED)
@@ -92,5 +94,5 @@ def _sigterm_interrupts() -> Iterator[None]:
     try:
         yield
     finally:
-        for held, handler in previous.items():
-            signal.signal(held, handler)
+        for held, handler in previous.items():  # ``ending``: the process ends here (the launcher's)
+            signal.signal(held, handler if ending is None else ending)
