@@ -166,7 +166,11 @@ def _send(
         try:
             answer, request_id = _exchange(call, deadline, spools, previews, progress, limiter, notify)
         except (ImagegateError, KeyboardInterrupt) as exc:
-            raise spools.keep_after(exc) from None
+            error = spools.keep_after(exc)
+            if spools.kept:  # images that arrived whole were paid for: the call goes in the ledger too
+                with signals_held(deliver=False):
+                    _record_kept(call, spools.kept)
+            raise error from None
         images: list[Image] = []
         try:
             with signals_held():  # quick, and must not be cut: the images saved, the paid call recorded
@@ -231,6 +235,20 @@ def _retry_policy(call: Call) -> RetryPolicy:
     return RetryPolicy(
         retries=DEFAULT_RETRIES if retries is None else retries,
         max_wait=call.profile.max_retry_wait,
+    )
+
+
+def _record_kept(call: Call, images: list[Image]) -> None:
+    """The ledger line of a call that failed or was stopped after some of its images were saved."""
+    spend.record(
+        call.profile,
+        call.model,
+        call.options,
+        images=len(images),
+        usage=None,
+        cost=spend.estimate(call.adapter, call.options),
+        request_id=None,
+        paths=[image.path for image in images if image.path is not None],
     )
 
 

@@ -36,6 +36,8 @@ class Spools:
         self.limit = limit if limit is not None else (plan.count if plan is not None else None)
         self.dropped = 0
         self.warnings: list[str] = []
+        #: The images :meth:`keep_after` saved from a call that failed or was stopped (paid for).
+        self.kept: list[Image] = []
 
     @property
     def full(self) -> bool:
@@ -104,7 +106,9 @@ class Spools:
         command is already ending.
         """
         with signals_held(deliver=False):
-            return _with_kept(error, *_keep(self.finished(), self.plan))
+            kept, others = _keep(self.finished(), self.plan)
+            self.kept = kept
+            return _with_kept(error, kept, others)
 
     def kept_then_interrupted(self, interruption: KeyboardInterrupt, images: list[Image]) -> Interrupted:
         """An interruption that waited until the answer's images were saved: it names them."""

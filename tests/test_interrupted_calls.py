@@ -51,6 +51,7 @@ def test_an_image_whose_string_closed_is_kept_when_ctrl_c_lands_before_the_answe
     assert (isolated / "o.png").read_bytes() == png(5, 5)
     assert str(isolated / "o.png") in run.err
     assert [p.name for p in isolated.iterdir()] == ["o.png"]
+    assert len(ledger.ledger_path().read_text().splitlines()) == 1  # it was paid for
 
 
 def test_ctrl_c_while_images_are_moved_into_place_waits_then_names_them_all(
