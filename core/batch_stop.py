@@ -14,9 +14,9 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
-from .errors import EXIT_TERMINATED, Interrupted
+from .errors import EXIT_TERMINATED, STOP_SIGNALS, Interrupted
 from .output import OutputPlan
-from .spool import STOP_SIGNALS, FileSpool
+from .spool import FileSpool
 
 _active: NotedSignals | None = None  # the one in effect (in the main thread), which a batch within reuses
 

@@ -19,7 +19,7 @@ from .deadline import Deadline
 from .download import download
 from .errors import ImagegateError, UsageError
 from .inputs import check_inputs
-from .keep import Previews, Spools
+from .keep import Previews, Spools, named_interruption
 from .option_values import check
 from .options import MASK, STREAM, Asked, Options
 from .output import OutputPlan, base_path
@@ -180,7 +180,7 @@ def _send(
                 )
                 _record(call, result)
         except KeyboardInterrupt as exc:  # it waited for the above: the images are named
-            raise spools.kept_then_interrupted(exc, images) from None
+            raise named_interruption(exc, [image.path for image in images if image.path]) from None
         failed = False
     finally:
         spools.discard_after(failed)  # no-op for committed images; removes anything unfinished

@@ -24,6 +24,7 @@ Anything else is a bug: exit 1, shown through :func:`internal_error`.
 
 from __future__ import annotations
 
+import signal
 from typing import TYPE_CHECKING
 
 from .secret import redact
@@ -36,6 +37,7 @@ __all__ = [
     "EXIT_CODES",
     "EXIT_INTERRUPTED",
     "EXIT_TERMINATED",
+    "STOP_SIGNALS",
     "ConfigError",
     "ContentRefused",
     "CutShort",
@@ -160,6 +162,8 @@ class ProviderFailure(Exception):
 EXIT_INTERRUPTED = 130
 #: The exit code of a command stopped by SIGTERM (128 + SIGTERM).
 EXIT_TERMINATED = 143
+#: The signals that stop a call (Ctrl-C, and SIGTERM from a supervisor or an agent's timeout).
+STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM)
 
 
 class Interrupted(KeyboardInterrupt):

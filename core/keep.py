@@ -110,12 +110,6 @@ class Spools:
             self.kept = kept
             return _with_kept(error, kept, others)
 
-    def kept_then_interrupted(self, interruption: KeyboardInterrupt, images: list[Image]) -> Interrupted:
-        """An interruption that waited until the answer's images were saved: it names them."""
-        error = interruption if isinstance(interruption, Interrupted) else Interrupted()
-        _with_kept(error, images)
-        return error
-
     def discard_after(self, failed: bool) -> None:
         """:meth:`discard` at the end of a call; after a failure no second Ctrl-C may cut it short."""
         with signals_held(deliver=not failed):
@@ -172,10 +166,20 @@ def _with_kept(
         error = Interrupted()
     for other in others:
         error.add_hint(f"also: {other.message}")
-    saved = [str(image.path) for image in kept if image.path is not None]
-    if saved:
-        error.add_hint(f"The images that did arrive were saved: {', '.join(saved)}")
+    _name_saved(error, [image.path for image in kept if image.path is not None])
     return error
+
+
+def named_interruption(interruption: KeyboardInterrupt, saved: list[Path]) -> Interrupted:
+    """Ctrl-C or SIGTERM that came once these images were saved (it waited for them), naming them."""
+    error = interruption if isinstance(interruption, Interrupted) else Interrupted()
+    _name_saved(error, saved)
+    return error
+
+
+def _name_saved(error: ImagegateError | Interrupted, saved: list[Path]) -> None:
+    if saved:
+        error.add_hint(f"The images that did arrive were saved: {', '.join(map(str, saved))}")
 
 
 # -- partial previews -------------------------------------------------------------------------------

@@ -21,8 +21,10 @@ ALWAYS_SECRET = frozenset({"authorization", "api-key", "x-api-key", "proxy-autho
 _known: set[str] = set()
 #: The keys themselves (held in a Secret): never shown, not even inside one of imagegate's paths.
 _keys: set[str] = set()
-#: Paths imagegate made itself, shown as they are (see :func:`own`).
-_own: set[str] = set()
+#: Paths imagegate made itself, shown as they are (see :func:`own`), by the folder they start with
+#: (up to their last separator), and the lengths they come in: a text is searched once per folder
+#: and length, not once per path (a batch registers tens of thousands).
+_own: dict[str, tuple[set[str], set[int]]] = {}
 #: The text of every secret that is a number (``"apiKey": 918273645546372819``), also in _known.
 _numbers: set[str] = set()
 #: A JSON string (skipped: what it holds is scrubbed as text) or a bare number.
@@ -87,7 +89,13 @@ def own(path: Any) -> None:
     paid image went."""
     text = str(path)
     if text and not any(key in text for key in _keys):
-        _own.update({text, json.dumps(text)[1:-1]})  # as written, and as it stands in JSON
+        for form in {text, json.dumps(text)[1:-1]}:  # as written, and as it stands in JSON
+            folder = form[: max(form.rfind("/"), form.rfind("\\")) + 1]
+            if not folder:  # a bare name: imagegate registers absolute paths only
+                continue
+            paths, lengths = _own.setdefault(folder, (set(), set()))
+            paths.add(form)
+            lengths.add(len(form))
 
 
 def remember(value: str) -> None:
@@ -190,13 +198,24 @@ def redact(text: str) -> str:
     """
     if not text:
         return text
-    shielded = sorted((path for path in _own if path in text), key=len, reverse=True) if _own else []
+    shielded = sorted(_own_paths_in(text), key=len, reverse=True) if _own else []
     for index, path in enumerate(shielded):  # imagegate's own paths are shown as they are
         text = text.replace(path, f"\x00{index}\x00")
     text = _redacted(text)
     for index, path in enumerate(shielded):
         text = text.replace(f"\x00{index}\x00", path)
     return text
+
+
+def _own_paths_in(text: str) -> set[str]:
+    """The registered paths of imagegate's own that ``text`` holds."""
+    found: set[str] = set()
+    for folder, (paths, lengths) in _own.items():
+        start = text.find(folder)
+        while start >= 0:
+            found.update(piece for length in lengths if (piece := text[start : start + length]) in paths)
+            start = text.find(folder, start + 1)
+    return found
 
 
 def _redacted(text: str) -> str:

@@ -17,7 +17,7 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any, BinaryIO
 
-from .errors import ImageNotSaved
+from .errors import STOP_SIGNALS, ImageNotSaved
 from .sniff import HEAD_BYTES
 
 
@@ -25,10 +25,6 @@ def rescue_dir() -> Path:
     """Where images go that could not be written where asked: ``$XDG_STATE_HOME/imagegate/rescued``."""
     base = os.environ.get("XDG_STATE_HOME") or str(Path.home() / ".local" / "state")
     return Path(base) / "imagegate" / "rescued"
-
-
-#: The signals that stop a call (Ctrl-C, and SIGTERM from a supervisor or an agent's timeout).
-STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM)
 
 
 @contextlib.contextmanager

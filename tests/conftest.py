@@ -103,6 +103,6 @@ def fresh_secrets(monkeypatch: pytest.MonkeyPatch) -> None:
 
     monkeypatch.setattr(secret, "_known", set())
     monkeypatch.setattr(secret, "_keys", set())
-    monkeypatch.setattr(secret, "_own", set())
+    monkeypatch.setattr(secret, "_own", {})
     monkeypatch.setattr(secret, "_hidden_headers", set())
     monkeypatch.setattr(secret, "_hidden_query", set())

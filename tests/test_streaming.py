@@ -3,16 +3,20 @@
 from __future__ import annotations
 
 import json
+import socket
+import time
 from pathlib import Path
 
 import pytest
 
 import imagegate
 from imagegate.sniff import sniff_file
+from imagegate.testing import CliResult
 
 from .support.faultserver import FaultServer, Reply, stream_reply
 from .support.helpers import API_KEY, assert_valid_generation_body, b64, images_answer, png
 from .support.images import jpeg
+from .support.rawserver import RawServer
 from .support.sse import USAGE, completed_event, partial_event, split, sse, standard_stream
 
 
@@ -224,45 +228,30 @@ def test_a_broken_preview_does_not_cost_the_final_image_after_it(cli, server, is
     assert any("an object where an image belongs" in w and "skipped" in w for w in run.json["warnings"])
 
 
-def test_a_final_image_cut_off_only_from_its_blank_line_is_saved(cli, make_config, isolated: Path) -> None:
-    """The event's data arrived whole, then the stream stalled past --timeout: the image is all there."""
-    import socket
-    import time
-
-    from .support.rawserver import RawServer
-
-    event = completed_event(png(6, 6))[:-1]  # one line break short of the event's end
+def stalled_stream(cli, make_config, sent: bytes) -> CliResult:
+    """A streamed call (``--timeout 1``) to a server that sends ``sent`` as a close-delimited event
+    stream, then stalls."""
 
     def stall(connection: socket.socket, head: bytes) -> None:
         connection.sendall(
-            b"HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\nConnection: close\r\n\r\n" + event
+            b"HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\nConnection: close\r\n\r\n" + sent
         )
         time.sleep(4)
 
     with RawServer(stall) as provider:
         make_config({"api_key": API_KEY, "base_url": f"http://127.0.0.1:{provider.port}/v1"})
-        run = cli("--prompt", "p", "--out", "o.png", "--stream", "--timeout", "1", "--retries", "0")
+        return cli("--prompt", "p", "--out", "o.png", "--stream", "--timeout", "1", "--retries", "0")
+
+
+def test_a_final_image_cut_off_only_from_its_blank_line_is_saved(cli, make_config, isolated: Path) -> None:
+    """The event's data arrived whole, then the stream stalled past --timeout: the image is all there."""
+    run = stalled_stream(cli, make_config, completed_event(png(6, 6))[:-1])  # one line break short
     assert run.code == 0, run.err
     assert (isolated / "o.png").read_bytes() == png(6, 6)
 
 
 def test_a_stream_that_stalls_before_any_image_is_a_timeout(cli, make_config, isolated: Path) -> None:
-    import socket
-    import time
-
-    from .support.rawserver import RawServer
-
-    half = completed_event(png(6, 6))[:60]
-
-    def stall(connection: socket.socket, head: bytes) -> None:
-        connection.sendall(
-            b"HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\nConnection: close\r\n\r\n" + half
-        )
-        time.sleep(4)
-
-    with RawServer(stall) as provider:
-        make_config({"api_key": API_KEY, "base_url": f"http://127.0.0.1:{provider.port}/v1"})
-        run = cli("--prompt", "p", "--out", "o.png", "--stream", "--timeout", "1", "--retries", "0")
+    run = stalled_stream(cli, make_config, completed_event(png(6, 6))[:60])
     assert run.code == 5, run.err
     assert "timed out" in run.err and not (isolated / "o.png").exists()
 
@@ -271,11 +260,7 @@ def test_a_gzip_stream_that_fails_its_checksum_is_unusable_not_ended(
     cli, make_config, isolated: Path
 ) -> None:
     """A corrupt encoding is no early end: the final event before it is not taken as whole."""
-    import socket
-    import time
     import zlib
-
-    from .support.rawserver import RawServer
 
     packer = zlib.compressobj(9, zlib.DEFLATED, 31)
     body = bytearray(

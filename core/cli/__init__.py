@@ -19,9 +19,8 @@ import sys
 from collections.abc import Iterator, Sequence
 from typing import Any
 
-from ..errors import EXIT_INTERRUPTED, EXIT_TERMINATED, Interrupted
+from ..errors import EXIT_INTERRUPTED, EXIT_TERMINATED, STOP_SIGNALS, Interrupted
 from ..secret import guarded_streams
-from ..spool import STOP_SIGNALS
 from . import image
 from .console import interrupted, report
 

@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from .. import __version__
-from ..errors import Interrupted, UsageError
+from ..errors import UsageError
 from ..inputs import check_path
 from ..option_values import is_utf8
 from ..options import TABLE, Asked, Option
@@ -75,16 +75,10 @@ def command(argv: list[str], commands: Sequence[str] = ()) -> int:
             progress.note(f"warning: {warning}")  # silenced by --quiet
         emit(result.to_json())
     except KeyboardInterrupt as exc:  # stopped while reporting: the images are saved, so say where
-        raise _naming(exc, getattr(result, "output_paths", [])) from None  # a dry run saved none
+        from ..keep import named_interruption  # (loaded only here: not on every start)
+
+        raise named_interruption(exc, getattr(result, "output_paths", [])) from None  # a dry run saved none
     return 0
-
-
-def _naming(interruption: KeyboardInterrupt, paths: list[Path]) -> Interrupted:
-    """The interruption as :class:`Interrupted`, with a hint naming the images already saved."""
-    error = interruption if isinstance(interruption, Interrupted) else Interrupted()
-    if paths:
-        error.add_hint(f"The images were saved before the interruption: {', '.join(map(str, paths))}")
-    return error
 
 
 def add_image_flags(parser: argparse.ArgumentParser, *, batch: bool = False) -> None:
